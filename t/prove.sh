@@ -15,5 +15,8 @@ list=$(
 )
 [ -n "$list" ] || { echo "no tests match T=$pattern"; exit 1; }
 export ANVIL_SRCDIR="$top_srcdir" ANVIL_BUILDDIR="$top_builddir"
+# Leaks inside third-party libraries we cannot fix (listed with a reason in t/lsan.supp).
+export LSAN_OPTIONS="suppressions=$top_srcdir/t/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 # shellcheck disable=SC2086
 exec prove --exec '' ${PROVE_FLAGS:-} $list
