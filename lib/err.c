@@ -44,6 +44,8 @@ anvil_strerror(anvil_err e)
 	case AE_SIGNER_DEADLINE: return "deadline passed before signing";
 	case AE_SIGNER_HSM: return "HSM error";
 	case AE_SIGNER_PERM: return "operation not permitted for this peer";
+	case AE_SIGNER_SERIAL: return "refused: invalid serial number";
+	case AE_SIGNER_CT: return "refused: SCT list does not match the profile";
 	}
 	return "unknown error";
 }

@@ -52,6 +52,8 @@ typedef enum anvil_err {
 	AE_SIGNER_DEADLINE = 308,
 	AE_SIGNER_HSM = 309,
 	AE_SIGNER_PERM = 310,
+	AE_SIGNER_SERIAL = 311,    /* serial not a positive integer of at most 20 octets */
+	AE_SIGNER_CT = 312,        /* SCT list missing, malformed, or not wanted by the profile */
 } anvil_err;
 
 const char *anvil_strerror(anvil_err e);

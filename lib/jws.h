@@ -56,6 +56,10 @@ anvil_err jws_verify_hmac(const struct jws *j, const uint8_t *key, size_t keylen
  * object to be serialised as-is; payload may be "" for POST-as-GET. *out is malloc'd. */
 anvil_err jws_sign(EVP_PKEY *key, const char *alg, json_object *protected_hdr,
     const char *payload, size_t payload_len, char **out);
+/* Same with HS256/HS384/HS512 (externalAccountBinding in tests and tools). */
+anvil_err jws_sign_hmac(const uint8_t *key, size_t keylen, const char *alg,
+    json_object *protected_hdr, const char *payload, size_t payload_len, char **out);
+/* Frees everything jws_parse* filled in; safe on a zeroed or partially filled struct. */
 void jws_free(struct jws *j);
 
 #endif

@@ -1,0 +1,187 @@
+#include "config.h"
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include "ca/client.h"
+
+struct signer_client {
+	char path[108];
+	int fd;
+	uint32_t next_id;
+};
+
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+anvil_err
+signer_client_new(const char *socket_path, struct signer_client **out)
+{
+	struct signer_client *c;
+
+	if (strlen(socket_path) >= sizeof(c->path))
+		return AE_TOOBIG;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return AE_NOMEM;
+	snprintf(c->path, sizeof(c->path), "%s", socket_path);
+	c->fd = -1;
+	c->next_id = 1;
+	*out = c;
+	return AE_OK;
+}
+
+static void
+disconnect(struct signer_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+void
+signer_client_free(struct signer_client *c)
+{
+	if (c == NULL)
+		return;
+	disconnect(c);
+	free(c);
+}
+
+static anvil_err
+connect_signer(struct signer_client *c)
+{
+	struct sockaddr_un sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->path);
+	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return AE_IO;
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		disconnect(c);
+		return AE_UNAVAILABLE;
+	}
+	return AE_OK;
+}
+
+/* Waits for and reads n bytes before the deadline. */
+static anvil_err
+read_until(int fd, uint8_t *p, size_t n, uint64_t deadline_ms)
+{
+	while (n > 0) {
+		uint64_t now = wall_ms();
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		ssize_t got;
+		int r;
+		if (now >= deadline_ms)
+			return AE_TIMEOUT;
+		r = poll(&pfd, 1, (int)(deadline_ms - now > 60000 ? 60000 : deadline_ms - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return AE_IO;
+		if (r == 0)
+			continue;
+		got = read(fd, p, n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return AE_UNAVAILABLE;
+		p += got;
+		n -= (size_t)got;
+	}
+	return AE_OK;
+}
+
+static anvil_err
+send_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return AE_UNAVAILABLE;
+		p += w;
+		n -= (size_t)w;
+	}
+	return AE_OK;
+}
+
+static anvil_err
+exchange(struct signer_client *c, const struct buf *frame, struct request *req, struct buf *out,
+    uint32_t *retry_ms)
+{
+	uint8_t hdr[4];
+	uint32_t len;
+	struct buf body;
+	struct reply r;
+	anvil_err e;
+
+	buf_init(&body, PROTO_FRAME_MAX);
+	if ((e = send_all(c->fd, frame->data, frame->len)) != AE_OK ||
+	    (e = read_until(c->fd, hdr, 4, req->deadline_ms)) != AE_OK)
+		goto out;
+	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+	if ((e = buf_reserve(&body, len)) != AE_OK ||
+	    (e = read_until(c->fd, body.data, len, req->deadline_ms)) != AE_OK)
+		goto out;
+	body.len = len;
+	if ((e = proto_decode_reply(body.data, body.len, &r)) != AE_OK)
+		goto out;
+	/* An error frame sent before hanging up carries id 0. */
+	if (r.id != req->id && r.id != 0) {
+		e = AE_SIGNER_PROTO;
+		goto out;
+	}
+	e = (anvil_err)r.status;
+	if (e == AE_BUSY && retry_ms != NULL)
+		*retry_ms = r.retry_after_ms;
+	if (e == AE_OK)
+		e = buf_append(out, r.data, r.data_len);
+out:
+	buf_free(&body);
+	return e;
+}
+
+anvil_err
+signer_call(struct signer_client *c, struct request *req, struct buf *out, uint32_t *retry_ms)
+{
+	struct buf frame;
+	anvil_err e;
+	int fresh = 0;
+
+	buf_init(&frame, PROTO_FRAME_MAX + 4);
+	req->id = c->next_id++;
+	if ((e = proto_encode_request(req, &frame)) != AE_OK)
+		goto out;
+	if (c->fd < 0) {
+		if ((e = connect_signer(c)) != AE_OK)
+			goto out;
+		fresh = 1;
+	}
+	e = exchange(c, &frame, req, out, retry_ms);
+	if (e == AE_UNAVAILABLE && !fresh) {
+		/* The signer closed an idle connection (restart): one more try on a new one. */
+		disconnect(c);
+		if ((e = connect_signer(c)) == AE_OK)
+			e = exchange(c, &frame, req, out, retry_ms);
+	}
+	/* After transport trouble or a frame the signer hung up on, the stream is out of step. */
+	if (e == AE_TIMEOUT || e == AE_UNAVAILABLE || e == AE_IO || e == AE_SIGNER_PROTO ||
+	    e == AE_TOOBIG || e == AE_SIGNER_PERM)
+		disconnect(c);
+out:
+	buf_free(&frame);
+	return e;
+}

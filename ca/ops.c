@@ -1,0 +1,293 @@
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509.h>
+#include "ca/hsmkey.h"
+#include "ca/signer.h"
+#include "ca/tbs.h"
+#include "lib/log.h"
+
+static int
+sign_x509(struct job *j)
+{
+	return X509_sign(j->arg, j->issuer->key, hsmkey_md(j->issuer->key_type)) > 0;
+}
+
+static int
+sign_ocsp(struct job *j)
+{
+	/* The issuer answers for its own certificates; the key hash is the smallest responder id
+	 * and no certificates ride along. */
+	return OCSP_basic_sign(j->arg, j->issuer->cert, j->issuer->key,
+	    hsmkey_md(j->issuer->key_type), NULL, OCSP_NOCERTS | OCSP_RESPID_KEY) == 1;
+}
+
+static int
+sign_crl(struct job *j)
+{
+	return X509_CRL_sign(j->arg, j->issuer->key, hsmkey_md(j->issuer->key_type)) > 0;
+}
+
+static const char *
+op_name(int op)
+{
+	switch (op) {
+	case OP_PRECERT: return "precert";
+	case OP_CERT: return "cert";
+	case OP_OCSP: return "ocsp";
+	case OP_CRL: return "crl";
+	case OP_HEALTH: return "health";
+	case OP_STATS: return "stats";
+	default: return "unknown";
+	}
+}
+
+static void
+hex(char *out, size_t outsz, const uint8_t *p, size_t n)
+{
+	static const char d[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 2 < outsz; i++) {
+		out[o++] = d[p[i] >> 4];
+		out[o++] = d[p[i] & 15];
+	}
+	out[o] = '\0';
+}
+
+static void
+audit(const struct peer *peer, const struct request *req, const char *profile,
+    const char *issuer, const uint8_t *serial, size_t slen, anvil_err e, const struct job *j,
+    uint64_t t0, int replay)
+{
+	char sh[48], pn[PROTO_NAME_MAX * 4 + 1];
+
+	hex(sh, sizeof(sh), serial, slen);
+	log_escape(pn, sizeof(pn), profile, strlen(profile));
+	log_audit("event=sign what=%s serial=%s profile=\"%s\" issuer=%s requester_uid=%u "
+	    "requester_pid=%ld request_id=%u result=%s%s code=%d duration_us=%llu queue_us=%llu "
+	    "hsm_us=%llu", op_name(req->op), sh, pn, issuer ? issuer : "-",
+	    (unsigned)peer->uid, (long)peer->pid, req->id, e == AE_OK ? "ok" : "refused",
+	    replay ? " replay=1" : "", (int)e, (unsigned long long)(mono_us() - t0),
+	    (unsigned long long)(j ? j->queued_us : 0), (unsigned long long)(j ? j->hsm_us : 0));
+}
+
+static anvil_err
+der_out(struct buf *out, unsigned char *der, int n)
+{
+	anvil_err e = n > 0 ? buf_append(out, der, (size_t)n) : AE_CRYPTO;
+	OPENSSL_free(der);
+	return e;
+}
+
+static anvil_err
+handle_cert(struct signer *s, const struct peer *peer, struct request *req, struct buf *out,
+    uint32_t *retry_ms, const char **msg)
+{
+	struct cert_req *r = &req->u.cert;
+	int precert = req->op == OP_PRECERT, kind = precert ? J_PRECERT : J_CERT, reserved = 0;
+	struct profile *p = conf_profile(&s->conf, r->profile);
+	struct job j;
+	X509 *x = NULL, *pre = NULL;
+	uint8_t hash[32], *der = NULL;
+	const unsigned char *dp;
+	unsigned char *enc = NULL;
+	size_t derlen = 0;
+	uint64_t t0 = mono_us();
+	int replay = 0, n;
+	anvil_err e = AE_SIGNER_PROFILE;
+
+	memset(&j, 0, sizeof(j));
+	if (p == NULL)
+		goto out;
+	if ((e = tbs_build_cert(p, r, precert, time(NULL), &x)) != AE_OK ||
+	    (e = tbs_hash(x, hash)) != AE_OK)
+		goto out;
+	if (!precert && p->ct) {
+		/* The final certificate must be its precertificate but for poison and SCTs. */
+		if (journal_get(s->journal, J_PRECERT, r->serial, r->serial_len, &der,
+		    &derlen) != AE_OK) {
+			e = AE_SIGNER_MISMATCH;
+			*msg = "no precertificate was signed for this serial";
+			goto out;
+		}
+		dp = der;
+		if ((pre = d2i_X509(NULL, &dp, (long)derlen)) == NULL) {
+			e = AE_INTERNAL;
+			goto out;
+		}
+		free(der);
+		der = NULL;
+		if ((e = tbs_match_precert(pre, x)) != AE_OK)
+			goto out;
+	}
+	e = journal_reserve(s->journal, kind, r->serial, r->serial_len, hash, &der, &derlen);
+	if (e == AE_EXISTS) {
+		/* A retry of what was already signed gets the same bytes. */
+		replay = 1;
+		e = buf_append(out, der, derlen);
+		goto out;
+	}
+	if (e == AE_BUSY)
+		*retry_ms = 100;
+	if (e != AE_OK)
+		goto out;
+	reserved = 1;
+	j.fn = sign_x509;
+	j.arg = x;
+	j.issuer = p->issuer;
+	j.deadline_ms = req->deadline_ms;
+	if ((e = pool_run(s->pool, &j, retry_ms)) != AE_OK)
+		goto out;
+	if ((n = i2d_X509(x, &enc)) <= 0) {
+		e = AE_CRYPTO;
+		goto out;
+	}
+	if ((e = journal_commit(s->journal, kind, r->serial, r->serial_len, enc,
+	    (size_t)n)) != AE_OK) {
+		log_err("event=journal_commit_failed result=%s", anvil_strerror(e));
+		goto out;
+	}
+	reserved = 0;
+	e = der_out(out, enc, n);
+	enc = NULL;
+out:
+	if (reserved)
+		journal_release(s->journal, kind, r->serial, r->serial_len);
+	audit(peer, req, r->profile, p ? p->issuer->name : NULL, r->serial, r->serial_len, e,
+	    j.fn ? &j : NULL, t0, replay);
+	OPENSSL_free(enc);
+	free(der);
+	X509_free(x);
+	X509_free(pre);
+	return e;
+}
+
+static struct issuer *
+signing_issuer(struct signer *s, const char *name)
+{
+	struct issuer *is = conf_issuer(&s->conf, name);
+	return is != NULL && is->key != NULL ? is : NULL;
+}
+
+static anvil_err
+handle_ocsp(struct signer *s, const struct peer *peer, struct request *req, struct buf *out,
+    uint32_t *retry_ms)
+{
+	struct ocsp_req *r = &req->u.ocsp;
+	struct issuer *is = signing_issuer(s, r->issuer);
+	OCSP_BASICRESP *bs = NULL;
+	OCSP_RESPONSE *resp = NULL;
+	unsigned char *der = NULL;
+	struct job j;
+	uint64_t t0 = mono_us();
+	anvil_err e = AE_SIGNER_PROFILE;
+
+	memset(&j, 0, sizeof(j));
+	if (is == NULL || (e = tbs_build_ocsp(is, r, &bs)) != AE_OK)
+		goto out;
+	j.fn = sign_ocsp;
+	j.arg = bs;
+	j.issuer = is;
+	j.deadline_ms = req->deadline_ms;
+	if ((e = pool_run(s->pool, &j, retry_ms)) != AE_OK)
+		goto out;
+	e = AE_CRYPTO;
+	if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs)) != NULL)
+		e = der_out(out, der, i2d_OCSP_RESPONSE(resp, &der));
+out:
+	audit(peer, req, "-", is ? is->name : NULL, r->serial, r->serial_len, e,
+	    j.fn ? &j : NULL, t0, 0);
+	OCSP_RESPONSE_free(resp);
+	OCSP_BASICRESP_free(bs);
+	return e;
+}
+
+static anvil_err
+handle_crl(struct signer *s, const struct peer *peer, struct request *req, struct buf *out,
+    uint32_t *retry_ms)
+{
+	struct crl_req *r = &req->u.crl;
+	struct issuer *is = signing_issuer(s, r->issuer);
+	X509_CRL *crl = NULL;
+	unsigned char *der = NULL;
+	uint8_t num[8];
+	struct job j;
+	uint64_t t0 = mono_us();
+	anvil_err e = AE_SIGNER_PROFILE;
+
+	memset(&j, 0, sizeof(j));
+	for (int i = 0; i < 8; i++)
+		num[i] = (uint8_t)(r->number >> (8 * (7 - i)));
+	if (is == NULL || (e = tbs_build_crl(is, r, &crl)) != AE_OK)
+		goto out;
+	j.fn = sign_crl;
+	j.arg = crl;
+	j.issuer = is;
+	j.deadline_ms = req->deadline_ms;
+	if ((e = pool_run(s->pool, &j, retry_ms)) != AE_OK)
+		goto out;
+	e = der_out(out, der, i2d_X509_CRL(crl, &der));
+out:
+	audit(peer, req, "-", is ? is->name : NULL, num, sizeof(num), e, j.fn ? &j : NULL, t0, 0);
+	X509_CRL_free(crl);
+	return e;
+}
+
+static anvil_err
+handle_stats(struct signer *s, int health, struct buf *out)
+{
+	struct pool_stats st;
+
+	pool_get_stats(s->pool, &st);
+	if (health)
+		return st.sessions_up > 0 || st.signed_ok > 0 ?
+		    buf_printf(out, "ok sessions=%llu", (unsigned long long)st.sessions) :
+		    AE_SIGNER_HSM;
+	return buf_printf(out, "{\"uptime_s\":%llu,\"signed\":%llu,\"failed\":%llu,\"busy\":%llu,"
+	    "\"deadline_dropped\":%llu,\"sessions\":%llu,\"sessions_up\":%llu,"
+	    "\"sessions_reopened\":%llu,\"queue_len\":%llu,\"queue_max\":%llu,"
+	    "\"queue_delay_p50_us\":%llu,\"queue_delay_p99_us\":%llu,\"hsm_avg_us\":%llu,"
+	    "\"journal_records\":%llu}",
+	    (unsigned long long)((now_ms() - s->started_ms) / 1000),
+	    (unsigned long long)st.signed_ok, (unsigned long long)st.failed,
+	    (unsigned long long)st.busy, (unsigned long long)st.deadline,
+	    (unsigned long long)st.sessions, (unsigned long long)st.sessions_up,
+	    (unsigned long long)st.reopened, (unsigned long long)st.queue_len,
+	    (unsigned long long)st.queue_max, (unsigned long long)st.qdelay_p50_us,
+	    (unsigned long long)st.qdelay_p99_us, (unsigned long long)st.hsm_avg_us,
+	    (unsigned long long)journal_count(s->journal));
+}
+
+anvil_err
+ops_handle(struct signer *s, const struct peer *peer, struct request *req, struct buf *out,
+    uint32_t *retry_ms, const char **msg)
+{
+	anvil_err e;
+
+	*msg = NULL;
+	switch (req->op) {
+	case OP_PRECERT:
+	case OP_CERT:
+		e = handle_cert(s, peer, req, out, retry_ms, msg);
+		break;
+	case OP_OCSP:
+		e = handle_ocsp(s, peer, req, out, retry_ms);
+		break;
+	case OP_CRL:
+		e = handle_crl(s, peer, req, out, retry_ms);
+		break;
+	case OP_HEALTH:
+	case OP_STATS:
+		e = handle_stats(s, req->op == OP_HEALTH, out);
+		break;
+	default:
+		e = AE_SIGNER_PROTO;
+	}
+	if (e != AE_OK && *msg == NULL)
+		*msg = anvil_strerror(e);
+	return e;
+}

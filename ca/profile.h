@@ -1,0 +1,98 @@
+/* The signer's configuration: the `signer`, `issuers` and `profiles` sections of the deployment
+ * file (doc/config.md), validated at start, and the name policy of a profile. */
+#ifndef ANVIL_CA_PROFILE_H
+#define ANVIL_CA_PROFILE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "ca/p11.h"
+#include "ca/proto.h"
+#include "lib/conf.h"
+
+#define MAX_ISSUERS 16
+#define MAX_PROFILES 32
+#define MAX_LIST 64
+
+struct ip_range {
+	uint8_t addr[16];
+	uint8_t len;     /* 4 or 16 */
+	uint8_t prefix;  /* bits */
+};
+
+struct issuer {
+	char name[PROTO_NAME_MAX + 1];
+	const char *key_label;
+	uint8_t key_id[64];
+	size_t key_id_len;
+	enum key_type key_type;
+	const char *subject;
+	const char *cert_path;
+	const char *parent;     /* NULL for a root */
+	int64_t validity_days;  /* ceremony */
+	const char *ocsp_url, *issuer_url, *crl_url;  /* crl_url: a prefix, shard + ".crl" added */
+	int64_t crl_shards;
+	const char *permitted_dns[MAX_LIST];  /* nameConstraints written by the ceremony */
+	size_t n_permitted_dns;
+	/* Loaded by the signer: */
+	X509 *cert;
+	EVP_PKEY *key;          /* signs through the worker's session (ca/hsmkey.h) */
+	size_t index;
+};
+
+struct profile {
+	char name[PROTO_NAME_MAX + 1];
+	struct issuer *issuer;
+	int64_t max_validity;   /* seconds, notAfter - notBefore + 1 */
+	int64_t max_backdate;   /* seconds notBefore may lie in the past */
+	int ct;
+	unsigned key_types;     /* bit (1 << enum key_type) */
+	int server_auth, client_auth;
+	const char *policies[MAX_LIST];
+	size_t npolicies;
+	const char *dns_suffixes[MAX_LIST];  /* empty: any DNS name */
+	size_t n_dns_suffixes;
+	struct ip_range ip_ranges[MAX_LIST]; /* IP identifiers allowed only inside these */
+	size_t n_ip_ranges;
+	int allow_wildcard;
+	int64_t max_names;
+	int is_public;          /* names must have a registrable domain: no single-label names */
+};
+
+struct signer_conf {
+	/* signer */
+	const char *socket_path;
+	mode_t socket_mode;
+	const char *socket_owner, *socket_group;
+	uid_t allow_uids[MAX_LIST];
+	size_t n_allow_uids;
+	gid_t allow_gids[MAX_LIST];
+	size_t n_allow_gids;
+	int64_t max_conns, max_conns_per_peer;
+	struct p11_where hsm;
+	char *pin;              /* wiped by signer_conf_free */
+	int64_t sessions, queue_max;
+	const char *state_dir;
+	int journal_sync;       /* fsync the serial journal before answering */
+	/* issuers and profiles */
+	struct issuer issuers[MAX_ISSUERS];
+	size_t nissuers;
+	struct profile profiles[MAX_PROFILES];
+	size_t nprofiles;
+};
+
+/* Parses and validates; need_signer: the `signer` section is required (anvil-signer), not for
+ * the ceremony. On error c->err names the dotted key. Strings point into root. */
+anvil_err signer_conf_parse(struct conf_ctx *c, json_object *root, int need_signer,
+    struct signer_conf *out);
+void signer_conf_free(struct signer_conf *sc);
+
+struct issuer *conf_issuer(struct signer_conf *sc, const char *name);
+struct profile *conf_profile(struct signer_conf *sc, const char *name);
+
+/* AE_SIGNER_NAME unless the identifier is well formed and inside the profile's policy. */
+anvil_err profile_check_ident(const struct profile *p, const struct ident *id);
+
+#endif

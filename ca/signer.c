@@ -1,0 +1,173 @@
+/* anvil-signer: the only process that loads the PKCS#11 module and holds CA keys. It reads
+ * its config, opens the token, checks that every issuer's certificate matches its key on the
+ * token, replays its serial journal, then serves ca/PROTOCOL.md on a Unix socket. */
+#include "config.h"
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <openssl/pem.h>
+#include "ca/hsmkey.h"
+#include "ca/signer.h"
+#include "lib/log.h"
+
+static volatile int stop_flag;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static anvil_err
+load_cert(const char *path, X509 **out)
+{
+	FILE *f = fopen(path, "r");
+
+	*out = NULL;
+	if (f == NULL)
+		return AE_IO;
+	*out = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	return *out != NULL ? AE_OK : AE_PARSE;
+}
+
+/* Loads each intermediate's certificate and binds its key on the token; roots stay offline
+ * (their keys sign only in the ceremony). */
+static anvil_err
+load_issuers(struct signer *s)
+{
+	CK_SESSION_HANDLE sess;
+	CK_RV rv = CKR_OK;
+	anvil_err e;
+	size_t nkeys = 0;
+
+	if ((e = p11_session_open(&s->hsm, s->conf.pin, 0, &sess, &rv)) != AE_OK) {
+		/* Never the PIN itself: only the PKCS#11 return value. */
+		log_err("event=hsm_login result=failed rv=0x%lx", (unsigned long)rv);
+		return e;
+	}
+	for (size_t i = 0; i < s->conf.nissuers; i++) {
+		struct issuer *is = &s->conf.issuers[i];
+		EVP_PKEY *hpub = NULL;
+		if (is->parent == NULL)
+			continue;
+		if ((e = load_cert(is->cert_path, &is->cert)) != AE_OK) {
+			log_err("event=issuer_cert issuer=%s path=%s result=\"%s\" hint=\"run "
+			    "anvilctl init\"", is->name, is->cert_path, anvil_strerror(e));
+			goto out;
+		}
+		e = p11_public_key(&s->hsm, sess, is->key_label, is->key_id_len ? is->key_id : NULL,
+		    is->key_id_len, &hpub);
+		if (e != AE_OK || EVP_PKEY_eq(hpub, X509_get0_pubkey(is->cert)) != 1) {
+			log_err("event=issuer_key issuer=%s result=\"%s\"", is->name,
+			    e != AE_OK ? "key not found on the token" :
+			    "token key does not match the certificate");
+			EVP_PKEY_free(hpub);
+			e = AE_SIGNER_HSM;
+			goto out;
+		}
+		EVP_PKEY_free(hpub);
+		if (key_type_of(X509_get0_pubkey(is->cert)) != is->key_type) {
+			log_err("event=issuer_key issuer=%s result=\"key_type differs from the "
+			    "certificate\"", is->name);
+			e = AE_CONFIG;
+			goto out;
+		}
+		if ((e = hsmkey_wrap(X509_get0_pubkey(is->cert), i, &is->key)) != AE_OK)
+			goto out;
+		nkeys++;
+	}
+	log_info("event=issuers_loaded count=%zu", nkeys);
+	e = AE_OK;
+out:
+	p11_session_close(&s->hsm, sess);
+	return e;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: anvil-signer -c CONFIG [--check]\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const sections[] = CONF_SECTIONS;
+	static struct signer s;
+	struct conf_ctx cc;
+	json_object *root = NULL;
+	const char *path = NULL;
+	char err[512] = "";
+	int ch, check = 0, rc = 1;
+	struct sigaction sa;
+
+	memset(&cc, 0, sizeof(cc));
+	log_init("anvil-signer", 0, LOG_LVL_INFO);
+	while ((ch = getopt_long(argc, argv, "c:nh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'n': check = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (path == NULL || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (conf_load(&cc, path, &root) != AE_OK ||
+	    conf_check_keys(&cc, root, "", sections) != AE_OK ||
+	    signer_conf_parse(&cc, root, 1, &s.conf) != AE_OK) {
+		fprintf(stderr, "anvil-signer: %s\n", cc.err);
+		goto out;
+	}
+	if (check) {
+		printf("anvil-signer: %s: ok\n", path);
+		rc = 0;
+		goto out;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	umask(077);
+	s.started_ms = now_ms();
+	if (journal_open(s.conf.state_dir, s.conf.journal_sync, &s.journal, err,
+	    sizeof(err)) != AE_OK) {
+		log_err("event=journal_open error=\"%s\"", err);
+		goto out;
+	}
+	if (p11_load(&s.hsm, &s.conf.hsm, err, sizeof(err)) != AE_OK) {
+		log_err("event=hsm_load error=\"%s\"", err);
+		goto out;
+	}
+	if (load_issuers(&s) != AE_OK)
+		goto out;
+	if (pool_start(&s.conf, &s.hsm, &s.pool, err, sizeof(err)) != AE_OK) {
+		log_err("event=pool_start error=\"%s\"", err);
+		goto out;
+	}
+	if (server_run(&s, &stop_flag) == AE_OK)
+		rc = 0;
+	log_info("event=stopped");
+out:
+	pool_stop(s.pool);
+	if (s.hsm.f != NULL)
+		p11_unload(&s.hsm);
+	journal_close(s.journal);
+	signer_conf_free(&s.conf);
+	json_object_put(root);
+	return rc;
+}

@@ -1,0 +1,35 @@
+/* anvil-signer internals: the daemon state shared by its main, its socket server and its
+ * request handlers. */
+#ifndef ANVIL_CA_SIGNER_H
+#define ANVIL_CA_SIGNER_H
+#include <sys/types.h>
+#include "ca/journal.h"
+#include "ca/p11.h"
+#include "ca/pool.h"
+#include "ca/profile.h"
+#include "ca/proto.h"
+#include "lib/buf.h"
+
+struct signer {
+	struct signer_conf conf;
+	struct p11_module hsm;
+	struct journal *journal;
+	struct pool *pool;
+	uint64_t started_ms;
+};
+
+struct peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Handles one decoded request; fills out (DER or text) or msg (a fixed text, never request
+ * bytes) and returns the status for the reply. */
+anvil_err ops_handle(struct signer *s, const struct peer *peer, struct request *req,
+    struct buf *out, uint32_t *retry_ms, const char **msg);
+
+/* Serves the socket until *stop is set (by a signal). */
+anvil_err server_run(struct signer *s, volatile int *stop);
+
+#endif

@@ -1,0 +1,512 @@
+#include "config.h"
+#include <stdio.h>
+#include <string.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+#include "ca/tbs.h"
+
+#define FUTURE_SKEW 3600 /* notBefore may lie this far ahead (clock skew between hosts) */
+
+unsigned
+tbs_crl_shard(const uint8_t *serial, size_t len, int64_t shards)
+{
+	uint32_t v = 0;
+
+	/* The low bytes of a random serial are uniform. */
+	for (size_t i = len > 4 ? len - 4 : 0; i < len; i++)
+		v = (v << 8) | serial[i];
+	return shards > 1 ? (unsigned)(v % (uint32_t)shards) : 0;
+}
+
+static anvil_err
+serial_to_asn1(const uint8_t *s, size_t len, ASN1_INTEGER **out)
+{
+	BIGNUM *bn = NULL;
+	anvil_err e = AE_SIGNER_SERIAL;
+
+	/* Positive, minimal, at most 20 octets once DER-encoded (RFC 5280 section 4.1.2.2). */
+	if (len == 0 || len > 20 || s[0] == 0 || (len == 20 && (s[0] & 0x80)))
+		return e;
+	if ((bn = BN_bin2bn(s, (int)len, NULL)) == NULL)
+		return AE_NOMEM;
+	if ((*out = BN_to_ASN1_INTEGER(bn, NULL)) != NULL)
+		e = AE_OK;
+	BN_free(bn);
+	return e;
+}
+
+/* A configured extension from its text form; only our own config reaches this. */
+static anvil_err
+add_conf_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
+{
+	X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, ctx, nid, value);
+	int ok = ext != NULL && X509_add_ext(x, ext, -1);
+
+	X509_EXTENSION_free(ext);
+	return ok ? AE_OK : AE_CRYPTO;
+}
+
+static anvil_err
+add_raw_ext(X509 *x, int nid, int crit, const uint8_t *der, size_t len)
+{
+	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+	X509_EXTENSION *ext = NULL;
+	int ok = 0;
+
+	if (os != NULL && ASN1_OCTET_STRING_set(os, der, (int)len))
+		ext = X509_EXTENSION_create_by_NID(NULL, nid, crit, os);
+	ok = ext != NULL && X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	ASN1_OCTET_STRING_free(os);
+	return ok ? AE_OK : AE_CRYPTO;
+}
+
+/* SignedCertificateTimestampList (RFC 6962 section 3.3): u16 total, then u16-prefixed SCTs. */
+static int
+sct_list_ok(const uint8_t *p, size_t len)
+{
+	size_t total, off = 2;
+
+	if (len < 2)
+		return 0;
+	total = ((size_t)p[0] << 8) | p[1];
+	if (total + 2 != len || total == 0)
+		return 0;
+	while (off < len) {
+		size_t n;
+		if (len - off < 2)
+			return 0;
+		n = ((size_t)p[off] << 8) | p[off + 1];
+		if (n == 0 || n > len - off - 2)
+			return 0;
+		off += 2 + n;
+	}
+	return 1;
+}
+
+static anvil_err
+add_san(X509 *x, const struct cert_req *r, int critical)
+{
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	anvil_err e = AE_NOMEM;
+
+	if (gens == NULL)
+		goto out;
+	for (size_t i = 0; i < r->nids; i++) {
+		GENERAL_NAME *g = GENERAL_NAME_new();
+		ASN1_STRING *s = r->ids[i].type == ID_DNS ? ASN1_IA5STRING_new() :
+		    ASN1_OCTET_STRING_new();
+		if (g == NULL || s == NULL || !ASN1_STRING_set(s, r->ids[i].val, r->ids[i].len)) {
+			GENERAL_NAME_free(g);
+			ASN1_STRING_free(s);
+			goto out;
+		}
+		GENERAL_NAME_set0_value(g, r->ids[i].type == ID_DNS ? GEN_DNS : GEN_IPADD, s);
+		if (!sk_GENERAL_NAME_push(gens, g)) {
+			GENERAL_NAME_free(g);
+			goto out;
+		}
+	}
+	e = X509_add1_ext_i2d(x, NID_subject_alt_name, gens, critical, X509V3_ADD_DEFAULT) == 1 ?
+	    AE_OK : AE_CRYPTO;
+out:
+	GENERAL_NAMES_free(gens);
+	return e;
+}
+
+static anvil_err
+add_extensions(const struct profile *p, const struct cert_req *r, int precert, X509 *x,
+    enum key_type kt, int empty_subject)
+{
+	static const uint8_t poison[] = { 0x05, 0x00 };
+	const struct issuer *is = p->issuer;
+	X509V3_CTX ctx;
+	char val[2048];
+	anvil_err e;
+
+	X509V3_set_ctx(&ctx, is->cert, x, NULL, NULL, 0);
+	if ((e = add_conf_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE")) != AE_OK ||
+	    (e = add_conf_ext(x, &ctx, NID_key_usage, key_type_is_rsa(kt) ?
+	    "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature")) != AE_OK)
+		return e;
+	snprintf(val, sizeof(val), "%s%s%s", p->server_auth ? "serverAuth" : "",
+	    p->server_auth && p->client_auth ? "," : "", p->client_auth ? "clientAuth" : "");
+	if ((e = add_conf_ext(x, &ctx, NID_ext_key_usage, val)) != AE_OK ||
+	    (e = add_conf_ext(x, &ctx, NID_subject_key_identifier, "hash")) != AE_OK ||
+	    (e = add_conf_ext(x, &ctx, NID_authority_key_identifier, "keyid:always")) != AE_OK ||
+	    (e = add_san(x, r, empty_subject)) != AE_OK)
+		return e;
+	if (is->ocsp_url != NULL || is->issuer_url != NULL) {
+		snprintf(val, sizeof(val), "%s%s%s%s%s", is->ocsp_url ? "OCSP;URI:" : "",
+		    is->ocsp_url ? is->ocsp_url : "", is->ocsp_url && is->issuer_url ? "," : "",
+		    is->issuer_url ? "caIssuers;URI:" : "", is->issuer_url ? is->issuer_url : "");
+		if ((e = add_conf_ext(x, &ctx, NID_info_access, val)) != AE_OK)
+			return e;
+	}
+	if (is->crl_url != NULL) {
+		snprintf(val, sizeof(val), "URI:%s%u.crl", is->crl_url,
+		    tbs_crl_shard(r->serial, r->serial_len, is->crl_shards));
+		if ((e = add_conf_ext(x, &ctx, NID_crl_distribution_points, val)) != AE_OK)
+			return e;
+	}
+	if (p->npolicies > 0) {
+		size_t off = 0;
+		val[0] = '\0';
+		for (size_t i = 0; i < p->npolicies && off < sizeof(val); i++)
+			off += (size_t)snprintf(val + off, sizeof(val) - off, "%s%s", i ? "," : "",
+			    p->policies[i]);
+		if ((e = add_conf_ext(x, &ctx, NID_certificate_policies, val)) != AE_OK)
+			return e;
+	}
+	if (precert)
+		return add_raw_ext(x, NID_ct_precert_poison, 1, poison, sizeof(poison));
+	if (p->ct) {
+		uint8_t der[PROTO_SCT_MAX + 8];
+		size_t n = 0;
+		/* extnValue holds an OCTET STRING around the TLS-encoded list (RFC 6962 3.3). */
+		der[n++] = 0x04;
+		if (r->sct_len < 128) {
+			der[n++] = (uint8_t)r->sct_len;
+		} else {
+			der[n++] = 0x82;
+			der[n++] = (uint8_t)(r->sct_len >> 8);
+			der[n++] = (uint8_t)r->sct_len;
+		}
+		memcpy(der + n, r->sct, r->sct_len);
+		return add_raw_ext(x, NID_ct_precert_scts, 0, der, n + r->sct_len);
+	}
+	return AE_OK;
+}
+
+anvil_err
+tbs_build_cert(const struct profile *p, const struct cert_req *r, int precert, time_t now,
+    X509 **out)
+{
+	const unsigned char *sp = r->spki;
+	EVP_PKEY *pk = NULL;
+	X509 *x = NULL;
+	ASN1_INTEGER *serial = NULL;
+	X509_NAME *subj = NULL;
+	enum key_type kt;
+	int empty_subject = 1;
+	anvil_err e;
+
+	*out = NULL;
+	if ((e = serial_to_asn1(r->serial, r->serial_len, &serial)) != AE_OK)
+		goto out;
+	e = AE_SIGNER_KEY;
+	if ((pk = d2i_PUBKEY(NULL, &sp, (long)r->spki_len)) == NULL ||
+	    sp != r->spki + r->spki_len || (kt = key_type_of(pk)) == KT_NONE ||
+	    !(p->key_types & (1u << kt)))
+		goto out;
+	e = AE_SIGNER_CT;
+	if (!precert && p->ct && !sct_list_ok(r->sct, r->sct_len))
+		goto out;
+	if (!precert && !p->ct && r->sct_len != 0)
+		goto out;
+	if (precert && !p->ct)
+		goto out;
+	e = AE_SIGNER_VALIDITY;
+	if (r->not_before > INT64_MAX / 2 || r->not_after > INT64_MAX / 2 ||
+	    r->not_after < r->not_before)
+		goto out;
+	e = AE_NOMEM;
+	if ((x = X509_new()) == NULL || (subj = X509_NAME_new()) == NULL)
+		goto out;
+	/* CN carries the first DNS name when it fits (64 chars); otherwise the subject is empty and
+	 * the SAN critical (RFC 5280 section 4.2.1.6). */
+	for (size_t i = 0; i < r->nids && empty_subject; i++)
+		if (r->ids[i].type == ID_DNS && r->ids[i].len <= 64) {
+			if (!X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_ASC,
+			    r->ids[i].val, r->ids[i].len, -1, 0))
+				goto out;
+			empty_subject = 0;
+		}
+	e = AE_CRYPTO;
+	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, serial) ||
+	    !X509_set_issuer_name(x, X509_get_subject_name(p->issuer->cert)) ||
+	    !X509_set_subject_name(x, subj) || !X509_set_pubkey(x, pk) ||
+	    ASN1_TIME_set(X509_getm_notBefore(x), (time_t)r->not_before) == NULL ||
+	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)r->not_after) == NULL)
+		goto out;
+	if ((e = add_extensions(p, r, precert, x, kt, empty_subject)) != AE_OK)
+		goto out;
+	if ((e = tbs_lint(p, x, precert, now)) != AE_OK)
+		goto out;
+	*out = x;
+	x = NULL;
+out:
+	X509_free(x);
+	X509_NAME_free(subj);
+	EVP_PKEY_free(pk);
+	ASN1_INTEGER_free(serial);
+	return e;
+}
+
+static int
+has_ext(X509 *x, int nid)
+{
+	return X509_get_ext_by_NID(x, nid, -1) >= 0;
+}
+
+static anvil_err
+lint_names(const struct profile *p, X509 *x)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	anvil_err e = AE_SIGNER_NAME;
+	int n = gens ? sk_GENERAL_NAME_num(gens) : 0;
+
+	if (n < 1 || n > p->max_names)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		struct ident id;
+		int type;
+		ASN1_STRING *s = GENERAL_NAME_get0_value(g, &type);
+		int len = ASN1_STRING_length(s);
+		if ((type != GEN_DNS && type != GEN_IPADD) || len < 1 || len > PROTO_DNS_MAX)
+			goto out;
+		id.type = type == GEN_DNS ? ID_DNS : ID_IP;
+		id.len = (uint8_t)len;
+		memcpy(id.val, ASN1_STRING_get0_data(s), (size_t)len);
+		id.val[len] = '\0';
+		if (profile_check_ident(p, &id) != AE_OK)
+			goto out;
+	}
+	e = AE_OK;
+out:
+	GENERAL_NAMES_free(gens);
+	return e;
+}
+
+anvil_err
+tbs_lint(const struct profile *p, X509 *x, int precert, time_t now)
+{
+	BASIC_CONSTRAINTS *bc = NULL;
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+	ASN1_TIME *nb = X509_getm_notBefore(x), *na = X509_getm_notAfter(x);
+	int days = 0, secs = 0;
+	time_t tnb = 0;
+	struct tm tm;
+	anvil_err e = AE_SIGNER_CA;
+	uint32_t ku;
+
+	/* Never a CA: basicConstraints present and false, no certificate or CRL signing. */
+	bc = X509_get_ext_d2i(x, NID_basic_constraints, NULL, NULL);
+	if (bc == NULL || bc->ca || bc->pathlen != NULL)
+		goto out;
+	ku = X509_get_key_usage(x);
+	if (ku == UINT32_MAX || (ku & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) ||
+	    X509_check_ca(x) != 0)
+		goto out;
+	e = AE_SIGNER_KEY;
+	if (pk == NULL || !(p->key_types & (1u << key_type_of(pk))))
+		goto out;
+	/* The subject key must not be a CA key. */
+	for (size_t i = 0; p->issuer->cert != NULL && i < 1; i++)
+		if (EVP_PKEY_eq(pk, X509_get0_pubkey(p->issuer->cert)) == 1)
+			goto out;
+	e = AE_SIGNER_VALIDITY;
+	if (ASN1_TIME_to_tm(nb, &tm) != 1 || (tnb = timegm(&tm)) == (time_t)-1 ||
+	    tnb < now - p->max_backdate || tnb > now + FUTURE_SKEW ||
+	    ASN1_TIME_diff(&days, &secs, nb, na) != 1 || days < 0 || secs < 0 ||
+	    (int64_t)days * 86400 + secs + 1 > p->max_validity)
+		goto out;
+	e = AE_SIGNER_CT;
+	if (has_ext(x, NID_ct_precert_poison) != precert ||
+	    (precert && has_ext(x, NID_ct_precert_scts)))
+		goto out;
+	e = lint_names(p, x);
+out:
+	BASIC_CONSTRAINTS_free(bc);
+	return e;
+}
+
+anvil_err
+tbs_hash(X509 *x, uint8_t out[32])
+{
+	unsigned char *der = NULL;
+	int n = i2d_re_X509_tbs(x, &der);
+	anvil_err e = AE_CRYPTO;
+
+	if (n > 0 && EVP_Digest(der, (size_t)n, out, NULL, EVP_sha256(), NULL))
+		e = AE_OK;
+	OPENSSL_free(der);
+	return e;
+}
+
+/* DER TBSCertificate of x without the extension nid (if present). */
+static int
+tbs_without(X509 *x, int nid, unsigned char **der)
+{
+	X509 *c = X509_dup(x);
+	int n = -1, pos;
+
+	if (c == NULL)
+		return -1;
+	if ((pos = X509_get_ext_by_NID(c, nid, -1)) >= 0)
+		X509_EXTENSION_free(X509_delete_ext(c, pos));
+	n = i2d_re_X509_tbs(c, der);
+	X509_free(c);
+	return n;
+}
+
+anvil_err
+tbs_match_precert(X509 *precert, X509 *cert)
+{
+	unsigned char *a = NULL, *b = NULL;
+	int na = tbs_without(precert, NID_ct_precert_poison, &a);
+	int nb = tbs_without(cert, NID_ct_precert_scts, &b);
+	anvil_err e = AE_SIGNER_MISMATCH;
+
+	if (na < 0 || nb < 0)
+		e = AE_CRYPTO;
+	else if (na == nb && memcmp(a, b, (size_t)na) == 0)
+		e = AE_OK;
+	OPENSSL_free(a);
+	OPENSSL_free(b);
+	return e;
+}
+
+anvil_err
+tbs_build_ocsp(const struct issuer *is, const struct ocsp_req *r, OCSP_BASICRESP **out)
+{
+	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
+	ASN1_INTEGER *serial = NULL;
+	OCSP_CERTID *id = NULL;
+	ASN1_TIME *thisu = NULL, *nextu = NULL, *rev = NULL;
+	anvil_err e;
+
+	*out = NULL;
+	if ((e = serial_to_asn1(r->serial, r->serial_len, &serial)) != AE_OK)
+		goto out;
+	e = AE_SIGNER_VALIDITY;
+	if (r->next_update <= r->this_update || r->next_update > INT64_MAX / 2 ||
+	    (r->status == OCSP_REVOKED && (r->revoked_at > r->this_update ||
+	    (r->reason != REASON_NONE && (r->reason > 10 || r->reason == 7)))))
+		goto out;
+	e = AE_CRYPTO;
+	if (bs == NULL ||
+	    (id = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(is->cert),
+	    X509_get0_pubkey_bitstr(is->cert), serial)) == NULL ||
+	    (thisu = ASN1_TIME_set(NULL, (time_t)r->this_update)) == NULL ||
+	    (nextu = ASN1_TIME_set(NULL, (time_t)r->next_update)) == NULL)
+		goto out;
+	if (r->status == OCSP_REVOKED &&
+	    (rev = ASN1_TIME_set(NULL, (time_t)r->revoked_at)) == NULL)
+		goto out;
+	if (OCSP_basic_add1_status(bs, id, r->status == OCSP_GOOD ? V_OCSP_CERTSTATUS_GOOD :
+	    r->status == OCSP_REVOKED ? V_OCSP_CERTSTATUS_REVOKED : V_OCSP_CERTSTATUS_UNKNOWN,
+	    r->reason == REASON_NONE ? -1 : r->reason, rev, thisu, nextu) == NULL)
+		goto out;
+	*out = bs;
+	bs = NULL;
+	e = AE_OK;
+out:
+	OCSP_BASICRESP_free(bs);
+	OCSP_CERTID_free(id);
+	ASN1_INTEGER_free(serial);
+	ASN1_TIME_free(thisu);
+	ASN1_TIME_free(nextu);
+	ASN1_TIME_free(rev);
+	return e;
+}
+
+static anvil_err
+crl_add_entry(X509_CRL *crl, const struct crl_entry *en)
+{
+	X509_REVOKED *rv = X509_REVOKED_new();
+	ASN1_INTEGER *serial = NULL;
+	ASN1_TIME *t = NULL;
+	ASN1_ENUMERATED *reason = NULL;
+	anvil_err e;
+
+	if (rv == NULL)
+		return AE_NOMEM;
+	if ((e = serial_to_asn1(en->serial, en->serial_len, &serial)) != AE_OK)
+		goto out;
+	e = AE_CRYPTO;
+	if ((t = ASN1_TIME_set(NULL, (time_t)en->revoked_at)) == NULL ||
+	    !X509_REVOKED_set_serialNumber(rv, serial) || !X509_REVOKED_set_revocationDate(rv, t))
+		goto out;
+	if (en->reason != REASON_NONE && en->reason != 0) {
+		if (en->reason > 10 || en->reason == 7) {
+			e = AE_SIGNER_PROTO;
+			goto out;
+		}
+		if ((reason = ASN1_ENUMERATED_new()) == NULL ||
+		    !ASN1_ENUMERATED_set(reason, en->reason) ||
+		    !X509_REVOKED_add1_ext_i2d(rv, NID_crl_reason, reason, 0, 0))
+			goto out;
+	}
+	if (!X509_CRL_add0_revoked(crl, rv))
+		goto out;
+	rv = NULL;
+	e = AE_OK;
+out:
+	X509_REVOKED_free(rv);
+	ASN1_INTEGER_free(serial);
+	ASN1_TIME_free(t);
+	ASN1_ENUMERATED_free(reason);
+	return e;
+}
+
+anvil_err
+tbs_build_crl(const struct issuer *is, const struct crl_req *r, X509_CRL **out)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *thisu = NULL, *nextu = NULL;
+	ASN1_INTEGER *num = NULL;
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext = NULL;
+	char val[PROTO_URL_MAX + 64];
+	anvil_err e = AE_SIGNER_VALIDITY;
+
+	*out = NULL;
+	if (r->next_update <= r->this_update || r->next_update > INT64_MAX / 2)
+		goto out;
+	e = AE_CRYPTO;
+	if (crl == NULL || !X509_CRL_set_version(crl, X509_CRL_VERSION_2) ||
+	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(is->cert)) ||
+	    (thisu = ASN1_TIME_set(NULL, (time_t)r->this_update)) == NULL ||
+	    (nextu = ASN1_TIME_set(NULL, (time_t)r->next_update)) == NULL ||
+	    !X509_CRL_set1_lastUpdate(crl, thisu) || !X509_CRL_set1_nextUpdate(crl, nextu) ||
+	    (num = ASN1_INTEGER_new()) == NULL || !ASN1_INTEGER_set_uint64(num, r->number) ||
+	    !X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0))
+		goto out;
+	for (size_t i = 0; i < r->nentries; i++)
+		if ((e = crl_add_entry(crl, &r->entries[i])) != AE_OK)
+			goto out;
+	e = AE_CRYPTO;
+	X509V3_set_ctx(&ctx, is->cert, NULL, NULL, crl, 0);
+	if ((ext = X509V3_EXT_nconf_nid(NULL, &ctx, NID_authority_key_identifier,
+	    "keyid:always")) == NULL || !X509_CRL_add_ext(crl, ext, -1))
+		goto out;
+	X509_EXTENSION_free(ext);
+	ext = NULL;
+	if (r->idp[0] != '\0') {
+		/* The URL comes from a peer: only printable ASCII without the separators the
+		 * extension syntax gives meaning to. */
+		for (const char *c = r->idp; *c; c++)
+			if (*c <= 0x20 || *c >= 0x7f || *c == ',' || *c == '@') {
+				e = AE_SIGNER_PROTO;
+				goto out;
+			}
+		snprintf(val, sizeof(val), "critical,fullname:URI:%s", r->idp);
+		if ((ext = X509V3_EXT_nconf_nid(NULL, &ctx, NID_issuing_distribution_point,
+		    val)) == NULL || !X509_CRL_add_ext(crl, ext, -1))
+			goto out;
+	}
+	X509_CRL_sort(crl);
+	*out = crl;
+	crl = NULL;
+	e = AE_OK;
+out:
+	X509_EXTENSION_free(ext);
+	X509_CRL_free(crl);
+	ASN1_TIME_free(thisu);
+	ASN1_TIME_free(nextu);
+	ASN1_INTEGER_free(num);
+	return e;
+}

@@ -1,0 +1,35 @@
+/* Builds what the signer signs from narrow requests — certificates and precertificates, OCSP
+ * responses, CRLs — and checks a built certificate against its profile before it is signed. */
+#ifndef ANVIL_CA_TBS_H
+#define ANVIL_CA_TBS_H
+#include <stdint.h>
+#include <time.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509.h>
+#include "ca/profile.h"
+#include "ca/proto.h"
+
+/* An unsigned end-entity certificate (precert: with the CT poison; else with the SCT list when
+ * the profile asks for CT). The request is checked on the way (serial, key, validity, names). */
+anvil_err tbs_build_cert(const struct profile *p, const struct cert_req *r, int precert,
+    time_t now, X509 **out);
+
+/* The checks every certificate passes before its signature, whoever built it: never a CA, key
+ * and validity and names inside the profile, poison only on a precertificate. */
+anvil_err tbs_lint(const struct profile *p, X509 *x, int precert, time_t now);
+
+/* SHA-256 of the DER TBSCertificate. */
+anvil_err tbs_hash(X509 *x, uint8_t out[32]);
+
+/* AE_OK when cert equals precert in everything but the poison and SCT list extensions. */
+anvil_err tbs_match_precert(X509 *precert, X509 *cert);
+
+/* Unsigned OCSP BasicOCSPResponse for one serial of an issuer. */
+anvil_err tbs_build_ocsp(const struct issuer *is, const struct ocsp_req *r, OCSP_BASICRESP **out);
+/* Unsigned CRL. */
+anvil_err tbs_build_crl(const struct issuer *is, const struct crl_req *r, X509_CRL **out);
+
+/* The CRL shard a serial belongs to, fixed at issuance and written into its CRL DP. */
+unsigned tbs_crl_shard(const uint8_t *serial, size_t len, int64_t shards);
+
+#endif

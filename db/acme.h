@@ -1,0 +1,59 @@
+/* The ACME API's state: accounts (RFC 8555 §7.1.2, §7.3), EAB keys (§7.3.4), redeemed nonces.
+ * Implemented in db/account.c, db/eab.c, db/nonce.c. */
+#ifndef ANVIL_DB_ACME_H
+#define ANVIL_DB_ACME_H
+#include <stdint.h>
+#include "db/db.h"
+#include "lib/err.h"
+
+#define DB_JWK_MAX 4096       /* the accounts.jwk column */
+#define DB_CONTACT_MAX 4096   /* the accounts.contact column (a JSON array) */
+#define DB_EAB_KID_MAX 255
+#define DB_EAB_KEY_MAX 64
+
+enum db_account_status { DB_ACCT_VALID, DB_ACCT_DEACTIVATED, DB_ACCT_REVOKED };
+
+struct db_account {
+	int64_t id;
+	char thumbprint[44];
+	char jwk[DB_JWK_MAX + 1];
+	char contact[DB_CONTACT_MAX + 1];
+	enum db_account_status status;
+};
+
+const char *db_account_status_name(enum db_account_status s);
+
+/* AE_NOTFOUND when there is no such account. */
+anvil_err db_account_by_id(struct db *db, int64_t id, struct db_account *out);
+anvil_err db_account_by_thumbprint(struct db *db, const char *thumbprint, struct db_account *out);
+/* Inserts a valid account; AE_DB_DUPLICATE if the key is already registered. When eab_kid is
+ * set, the EAB key is bound in the same transaction; AE_EXISTS if it is already bound (or was
+ * deleted meanwhile). */
+anvil_err db_account_create(struct db *db, const char *thumbprint, const char *jwk,
+    const char *contact, const char *eab_kid, int64_t *id);
+anvil_err db_account_set_contact(struct db *db, int64_t id, const char *contact);
+anvil_err db_account_deactivate(struct db *db, int64_t id);
+/* Replaces the key of account id if it still has old_thumbprint: AE_DB_DUPLICATE if another
+ * account has the new key, AE_NOTFOUND if the account's key changed meanwhile. */
+anvil_err db_account_set_key(struct db *db, int64_t id, const char *old_thumbprint,
+    const char *thumbprint, const char *jwk);
+
+struct db_eab_key {
+	char kid[DB_EAB_KID_MAX + 1];
+	uint8_t key[DB_EAB_KEY_MAX];
+	size_t key_len;
+	char alg[8];
+	int64_t account_id;   /* 0 when unbound */
+};
+
+anvil_err db_eab_get(struct db *db, const char *kid, struct db_eab_key *out);
+/* AE_DB_DUPLICATE if kid exists. */
+anvil_err db_eab_add(struct db *db, const char *kid, const uint8_t *key, size_t key_len,
+    const char *alg);
+
+/* Redeems a nonce: AE_OK the first time, AE_NONCE_USED after. */
+anvil_err db_nonce_redeem(struct db *db, const uint8_t *id, size_t id_len, int64_t expires);
+/* Deletes at most limit rows that expired before now; *deleted gets the count. */
+anvil_err db_nonce_purge(struct db *db, int64_t now, int64_t limit, uint64_t *deleted);
+
+#endif

@@ -1,0 +1,429 @@
+#include "config.h"
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+#include "db/db.h"
+#include "lib/log.h"
+
+#define DB_STMT_MAX 64    /* distinct statements one process prepares */
+#define DB_PARAMS_MAX 16
+#define DB_COLS_MAX 16
+
+struct db_stmt {
+	const char *sql;
+	MYSQL_STMT *st;
+};
+
+struct db {
+	const struct db_conf *conf;
+	MYSQL *my;
+	int in_tx;
+	time_t last_fail;
+	struct db_stmt stmts[DB_STMT_MAX];
+	size_t nstmts;
+	char err[256];
+};
+
+/* Session settings every connection gets: strict modes so bad data is an error, not a warning,
+ * and UTC so DATETIME columns mean the same on every host. */
+#define DB_INIT_COMMAND "SET SESSION sql_mode='STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE," \
+	"ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', time_zone='+00:00'"
+
+anvil_err
+db_conf_parse(struct conf_ctx *cc, json_object *root, struct db_conf *c)
+{
+	static const char *const keys[] = { "host", "port", "unix_socket", "user", "password",
+		"name", "connect_timeout", "read_timeout", "write_timeout", NULL };
+	json_object *sec = NULL;
+	anvil_err e;
+
+	memset(c, 0, sizeof(*c));
+	c->host = "localhost";
+	c->port = 3306;
+	c->connect_timeout = 3;
+	c->read_timeout = 10;
+	c->write_timeout = 10;
+	if ((e = conf_get_object(cc, root, "", "database", 1, &sec)) != AE_OK ||
+	    (e = conf_check_keys(cc, sec, "database", keys)) != AE_OK ||
+	    (e = conf_get_string(cc, sec, "database", "host", 0, &c->host)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "database", "port", 0, 1, 65535, &c->port)) != AE_OK ||
+	    (e = conf_get_string(cc, sec, "database", "unix_socket", 0, &c->unix_socket)) != AE_OK ||
+	    (e = conf_get_string(cc, sec, "database", "user", 1, &c->user)) != AE_OK ||
+	    (e = conf_get_secret(cc, sec, "database", "password", 0, &c->password)) != AE_OK ||
+	    (e = conf_get_string(cc, sec, "database", "name", 1, &c->name)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "database", "connect_timeout", 0, 1, 3600,
+	    &c->connect_timeout)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "database", "read_timeout", 0, 1, 3600,
+	    &c->read_timeout)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "database", "write_timeout", 0, 1, 3600,
+	    &c->write_timeout)) != AE_OK)
+		goto out;
+	if (*c->name == '\0')
+		e = conf_fail(cc, "database", "name", "must not be empty");
+out:
+	if (e != AE_OK)
+		db_conf_free(c);
+	return e;
+}
+
+void
+db_conf_free(struct db_conf *c)
+{
+	conf_secret_free(c->password);
+	c->password = NULL;
+}
+
+const char *
+db_error(struct db *db)
+{
+	return db->err;
+}
+
+static void
+db_disconnect(struct db *db)
+{
+	for (size_t i = 0; i < db->nstmts; i++)
+		mysql_stmt_close(db->stmts[i].st);
+	db->nstmts = 0;
+	if (db->my != NULL)
+		mysql_close(db->my);
+	db->my = NULL;
+	db->in_tx = 0;
+}
+
+anvil_err
+db_new(const struct db_conf *conf, struct db **out)
+{
+	struct db *db = calloc(1, sizeof(*db));
+
+	if (db == NULL)
+		return AE_NOMEM;
+	db->conf = conf;
+	*out = db;
+	return AE_OK;
+}
+
+void
+db_free(struct db *db)
+{
+	if (db == NULL)
+		return;
+	db_disconnect(db);
+	free(db);
+}
+
+/* Errors that mean the server is unreachable, gone or overloaded: 503, never 500. */
+static anvil_err
+db_classify(unsigned int no)
+{
+	switch (no) {
+	case ER_DUP_ENTRY:
+	case ER_DUP_ENTRY_WITH_KEY_NAME:
+		return AE_DB_DUPLICATE;
+	case CR_CONNECTION_ERROR:
+	case CR_CONN_HOST_ERROR:
+	case CR_UNKNOWN_HOST:
+	case CR_SERVER_GONE_ERROR:
+	case CR_SERVER_LOST:
+	case CR_SERVER_LOST_EXTENDED:
+	case ER_CON_COUNT_ERROR:
+	case ER_SERVER_SHUTDOWN:
+	case ER_CONNECTION_KILLED:
+	case ER_QUERY_INTERRUPTED:
+	case ER_LOCK_WAIT_TIMEOUT:
+	case ER_LOCK_DEADLOCK:
+	case ER_UNKNOWN_COM_ERROR:
+	case ER_NET_READ_ERROR:
+	case ER_NET_READ_INTERRUPTED:
+	case ER_NET_WRITE_INTERRUPTED:
+	case ER_NET_ERROR_ON_WRITE:
+		return AE_DB_DOWN;
+	default:
+		return AE_DB;
+	}
+}
+
+/* Records the error; a connection-level failure drops the connection so the next call
+ * reconnects. */
+static anvil_err
+db_fail(struct db *db, unsigned int no, const char *msg)
+{
+	anvil_err e = db_classify(no);
+
+	snprintf(db->err, sizeof(db->err), "%u %s", no, msg ? msg : "");
+	if (e == AE_DB_DOWN)
+		db_disconnect(db);
+	return e;
+}
+
+anvil_err
+db_connect(struct db *db)
+{
+	const struct db_conf *c = db->conf;
+	unsigned int ct, rt, wt;
+	time_t now = time(NULL);
+	anvil_err e = AE_OK;
+
+	if (db->my != NULL)
+		return AE_OK;
+	if (db->last_fail != 0 && now - db->last_fail < 1) {
+		snprintf(db->err, sizeof(db->err), "not retrying within a second of a failure");
+		return AE_DB_DOWN;
+	}
+	if ((db->my = mysql_init(NULL)) == NULL)
+		return AE_NOMEM;
+	ct = (unsigned int)c->connect_timeout;
+	rt = (unsigned int)c->read_timeout;
+	wt = (unsigned int)c->write_timeout;
+	mysql_options(db->my, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
+	mysql_options(db->my, MYSQL_OPT_READ_TIMEOUT, &rt);
+	mysql_options(db->my, MYSQL_OPT_WRITE_TIMEOUT, &wt);
+	mysql_options(db->my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	mysql_options(db->my, MYSQL_INIT_COMMAND, DB_INIT_COMMAND);
+	if (mysql_real_connect(db->my, c->unix_socket ? NULL : c->host, c->user, c->password,
+	    c->name, (unsigned int)c->port, c->unix_socket, CLIENT_MULTI_STATEMENTS) == NULL) {
+		unsigned int no = mysql_errno(db->my);
+		snprintf(db->err, sizeof(db->err), "%u %s", no, mysql_error(db->my));
+		mysql_close(db->my);
+		db->my = NULL;
+		db->last_fail = now;
+		/* Bad credentials or an unknown database are configuration errors, but for a
+		 * client they are the same as an outage: the service is unavailable. */
+		e = AE_DB_DOWN;
+		goto out;
+	}
+	db->last_fail = 0;
+out:
+	return e;
+}
+
+static anvil_err
+db_stmt_get(struct db *db, const char *sql, MYSQL_STMT **out)
+{
+	MYSQL_STMT *st = NULL;
+
+	for (size_t i = 0; i < db->nstmts; i++)
+		if (db->stmts[i].sql == sql) {
+			*out = db->stmts[i].st;
+			return AE_OK;
+		}
+	if (db->nstmts == DB_STMT_MAX)
+		return AE_INTERNAL;
+	if ((st = mysql_stmt_init(db->my)) == NULL)
+		return AE_NOMEM;
+	if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
+		unsigned int no = mysql_stmt_errno(st);
+		char msg[200];
+		snprintf(msg, sizeof(msg), "%s", mysql_stmt_error(st));
+		mysql_stmt_close(st);
+		return db_fail(db, no, msg);
+	}
+	db->stmts[db->nstmts].sql = sql;
+	db->stmts[db->nstmts].st = st;
+	db->nstmts++;
+	*out = st;
+	return AE_OK;
+}
+
+static anvil_err
+db_run(struct db *db, const char *sql, const struct db_val *params, size_t nparams,
+    struct db_val *cols, size_t ncols, struct db_result *res, unsigned int *errnum)
+{
+	MYSQL_BIND pb[DB_PARAMS_MAX], rb[DB_COLS_MAX];
+	unsigned long plen[DB_PARAMS_MAX], rlen[DB_COLS_MAX];
+	long long pint[DB_PARAMS_MAX], rint[DB_COLS_MAX];
+	my_bool rnull[DB_COLS_MAX], rerr[DB_COLS_MAX];
+	MYSQL_STMT *st = NULL;
+	anvil_err e;
+	int rc, stored = 0;
+
+	*errnum = 0;
+	if (nparams > DB_PARAMS_MAX || ncols > DB_COLS_MAX)
+		return AE_INTERNAL;
+	if ((e = db_connect(db)) != AE_OK)
+		return e;
+	if ((e = db_stmt_get(db, sql, &st)) != AE_OK) {
+		if (db->my == NULL)
+			*errnum = CR_SERVER_GONE_ERROR;
+		return e;
+	}
+	if (mysql_stmt_param_count(st) != nparams || mysql_stmt_field_count(st) != ncols) {
+		snprintf(db->err, sizeof(db->err), "statement shape differs from its call");
+		return AE_INTERNAL;
+	}
+	memset(pb, 0, sizeof(pb));
+	for (size_t i = 0; i < nparams; i++) {
+		switch (params[i].type) {
+		case DB_I64:
+			pint[i] = params[i].i;
+			pb[i].buffer_type = MYSQL_TYPE_LONGLONG;
+			pb[i].buffer = &pint[i];
+			break;
+		case DB_STR:
+			plen[i] = (unsigned long)params[i].len;
+			pb[i].buffer_type = MYSQL_TYPE_STRING;
+			pb[i].buffer = (void *)(uintptr_t)params[i].s;
+			pb[i].buffer_length = plen[i];
+			pb[i].length = &plen[i];
+			break;
+		case DB_NULL:
+			pb[i].buffer_type = MYSQL_TYPE_NULL;
+			break;
+		}
+	}
+	if (nparams > 0 && mysql_stmt_bind_param(st, pb) != 0)
+		goto fail;
+	if (mysql_stmt_execute(st) != 0)
+		goto fail;
+	if (res != NULL) {
+		res->found = 0;
+		res->affected = mysql_stmt_affected_rows(st);
+		res->insert_id = mysql_stmt_insert_id(st);
+	}
+	if (ncols == 0)
+		return AE_OK;
+	memset(rb, 0, sizeof(rb));
+	for (size_t i = 0; i < ncols; i++) {
+		rb[i].is_null = &rnull[i];
+		rb[i].error = &rerr[i];
+		rb[i].length = &rlen[i];
+		if (cols[i].type == DB_STR) {
+			if (cols[i].buf == NULL || cols[i].cap < 1)
+				return AE_INTERNAL;
+			rb[i].buffer_type = MYSQL_TYPE_STRING;
+			rb[i].buffer = cols[i].buf;
+			rb[i].buffer_length = cols[i].cap - 1;
+		} else {
+			rb[i].buffer_type = MYSQL_TYPE_LONGLONG;
+			rb[i].buffer = &rint[i];
+		}
+	}
+	if (mysql_stmt_bind_result(st, rb) != 0 || mysql_stmt_store_result(st) != 0)
+		goto fail;
+	stored = 1;
+	rc = mysql_stmt_fetch(st);
+	if (rc == 1)
+		goto fail;
+	if (rc == MYSQL_DATA_TRUNCATED) {
+		mysql_stmt_free_result(st);
+		snprintf(db->err, sizeof(db->err), "a column is larger than its buffer");
+		return AE_TOOBIG;
+	}
+	if (rc == 0) {
+		for (size_t i = 0; i < ncols; i++) {
+			cols[i].is_null = rnull[i] != 0;
+			if (cols[i].type == DB_STR) {
+				cols[i].len = rnull[i] ? 0 : rlen[i];
+				cols[i].buf[cols[i].len] = '\0';
+			} else {
+				cols[i].i = rnull[i] ? 0 : rint[i];
+			}
+		}
+		if (res != NULL)
+			res->found = 1;
+	}
+	mysql_stmt_free_result(st);
+	return AE_OK;
+fail:
+	*errnum = mysql_stmt_errno(st);
+	{
+		char msg[200];
+		snprintf(msg, sizeof(msg), "%s", mysql_stmt_error(st));
+		if (stored)
+			mysql_stmt_free_result(st);
+		return db_fail(db, *errnum, msg);
+	}
+}
+
+anvil_err
+db_exec(struct db *db, const char *sql, const struct db_val *params, size_t nparams,
+    struct db_val *cols, size_t ncols, struct db_result *res)
+{
+	unsigned int no = 0;
+	int in_tx = db->in_tx;
+	anvil_err e = db_run(db, sql, params, nparams, cols, ncols, res, &no);
+
+	/* A connection that died while idle (server restart, wait_timeout) fails the first
+	 * statement before anything was sent: safe to send again on a new connection. */
+	if (e == AE_DB_DOWN && no == CR_SERVER_GONE_ERROR && !in_tx) {
+		db->last_fail = 0;
+		e = db_run(db, sql, params, nparams, cols, ncols, res, &no);
+	}
+	return e;
+}
+
+static anvil_err
+db_query_simple(struct db *db, const char *q)
+{
+	if (mysql_query(db->my, q) != 0)
+		return db_fail(db, mysql_errno(db->my), mysql_error(db->my));
+	return AE_OK;
+}
+
+anvil_err
+db_begin(struct db *db)
+{
+	anvil_err e;
+
+	if ((e = db_connect(db)) != AE_OK)
+		return e;
+	e = db_query_simple(db, "START TRANSACTION");
+	if (e == AE_DB_DOWN) {
+		db->last_fail = 0;
+		if ((e = db_connect(db)) != AE_OK)
+			return e;
+		e = db_query_simple(db, "START TRANSACTION");
+	}
+	if (e == AE_OK)
+		db->in_tx = 1;
+	return e;
+}
+
+anvil_err
+db_commit(struct db *db)
+{
+	anvil_err e = AE_OK;
+
+	if (db->my == NULL)
+		return AE_DB_DOWN;
+	if (mysql_commit(db->my) != 0)
+		e = db_fail(db, mysql_errno(db->my), mysql_error(db->my));
+	db->in_tx = 0;
+	return e;
+}
+
+void
+db_rollback(struct db *db)
+{
+	if (db->my != NULL && db->in_tx && mysql_rollback(db->my) != 0)
+		(void)db_fail(db, mysql_errno(db->my), mysql_error(db->my));
+	db->in_tx = 0;
+}
+
+anvil_err
+db_exec_script(struct db *db, const char *sql, size_t len)
+{
+	anvil_err e;
+	int status;
+
+	if ((e = db_connect(db)) != AE_OK)
+		return e;
+	if (mysql_real_query(db->my, sql, (unsigned long)len) != 0)
+		return db_fail(db, mysql_errno(db->my), mysql_error(db->my));
+	do {
+		MYSQL_RES *r = mysql_store_result(db->my);
+		if (r != NULL)
+			mysql_free_result(r);
+		else if (mysql_field_count(db->my) != 0)
+			return db_fail(db, mysql_errno(db->my), mysql_error(db->my));
+		status = mysql_next_result(db->my);
+	} while (status == 0);
+	if (status > 0)
+		return db_fail(db, mysql_errno(db->my), mysql_error(db->my));
+	return AE_OK;
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""The engine of dev/up and dev/down: t/lib/stack.py (the same code the tests use to start each
+daemon) with a persistent state dir (.dev/) and detached daemons recorded in PID files.
+
+    dev/stack.py up   [--state .dev] [--build build] [--config FILE]
+    dev/stack.py down [--state .dev] [--build build]
+"""
+import argparse
+import os
+import shlex
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Fixed ports so the printed URL stays the same across runs (another free port when taken).
+DEV_PORTS = {"api": 14443, "http": 14080, "db": 14306}
+
+
+def parse():
+    ap = argparse.ArgumentParser(prog="dev/stack.py")
+    ap.add_argument("command", choices=("up", "down"))
+    ap.add_argument("--state", default=os.path.join(TOP, ".dev"))
+    ap.add_argument("--build", default=os.path.join(TOP, "build"))
+    ap.add_argument("--config", help="an operator's configuration file instead of the generated one")
+    return ap.parse_args()
+
+
+def rel(path):
+    r = os.path.relpath(path)
+    return r if not r.startswith("../") else path
+
+
+def signer_step(s):
+    """The SoftHSM2 token, the key ceremony and anvil-signer, once engineer C's pieces exist:
+    t/lib/signer.py providing dev_up(stack) (it owns the token layout and the ceremony)."""
+    import proc
+    if not os.access(proc.builddir_path("ca", "anvil-signer"), os.X_OK):
+        return "anvil-signer: not built yet, skipped"
+    try:
+        import signer
+    except ImportError:
+        return "anvil-signer: t/lib/signer.py not there yet, skipped"
+    if not hasattr(signer, "dev_up"):
+        return "anvil-signer: t/lib/signer.py has no dev_up(stack) yet, skipped"
+    return signer.dev_up(s) or "anvil-signer: running"
+
+
+def up(args, stack):
+    os.makedirs(args.state, exist_ok=True)
+    s = stack.Stack(dir=args.state, detached=True, config_file=args.config, ports=DEV_PORTS,
+                    nginx={"WORKERS": "auto"})
+    notes = [signer_step(s)]
+    ca = s.ca_file
+    cb = os.path.join(args.state, "certbot")
+    print()
+    print("Anvil is up (%s)." % (("started: " + ", ".join(s.started)) if s.started
+                                 else "everything was already running"))
+    print()
+    print("  directory:   %s" % s.directory_url)
+    print("  TLS root:    %s   (trust it in clients)" % ca)
+    print("  config:      %s" % s.config_path)
+    print("  database:    mariadb -S %s -u root %s" % (rel(s.db.socket),
+                                                      s.config["database"].get("name", "anvil")))
+    print("  logs:        %s, %s, %s" % (rel(s.db.log), rel(s.fcgi.log), rel(s.nginx.error_log)))
+    for n in notes:
+        print("  %s" % n)
+    print()
+    print("Register an account with certbot:")
+    print()
+    print("  REQUESTS_CA_BUNDLE=%s certbot register --server %s \\" % (shlex.quote(ca),
+                                                                      s.directory_url))
+    print("      --config-dir %s --work-dir %s --logs-dir %s \\" % (
+        shlex.quote(os.path.join(cb, "config")), shlex.quote(os.path.join(cb, "work")),
+        shlex.quote(os.path.join(cb, "logs"))))
+    print("      --agree-tos -m you@example.com --non-interactive")
+    print()
+    print("Stop it with dev/down (the state in %s stays)." % rel(args.state))
+
+
+def down(args, stack):
+    if not os.path.isdir(args.state):
+        print("nothing to stop (%s does not exist)" % rel(args.state))
+        return
+    stopped = stack.Stack.down(args.state)
+    print("stopped: %s" % (", ".join(stopped) if stopped else "nothing was running"))
+
+
+def main():
+    args = parse()
+    args.state = os.path.abspath(args.state)
+    os.environ["ANVIL_SRCDIR"] = TOP
+    os.environ["ANVIL_BUILDDIR"] = os.path.abspath(args.build)
+    sys.path.insert(0, os.path.join(TOP, "t", "lib"))
+    import stack
+    try:
+        (up if args.command == "up" else down)(args, stack)
+    except stack.StackUnavailable as e:
+        sys.exit("dev/stack.py: %s" % e)
+    except RuntimeError as e:
+        sys.exit("dev/stack.py: %s\n(logs under %s)" % (e, rel(args.state)))
+
+
+if __name__ == "__main__":
+    main()

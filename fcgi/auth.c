@@ -1,0 +1,184 @@
+#include "config.h"
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "fcgi/auth.h"
+#include "lib/log.h"
+#include "lib/nonce.h"
+#include "lib/num.h"
+
+static void
+free_jws(void *p)
+{
+	jws_free(p);
+}
+
+static void
+free_pkey(void *p)
+{
+	EVP_PKEY_free(p);
+}
+
+/* "application/jose+json", case-insensitive, optionally followed by parameters. */
+static int
+content_type_ok(const char *ct)
+{
+	static const char want[] = "application/jose+json";
+	size_t n = sizeof(want) - 1;
+
+	if (ct == NULL || strncasecmp(ct, want, n) != 0)
+		return 0;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+int64_t
+auth_account_id(struct req *r, const char *url)
+{
+	static const char tail[] = "/acme/acct/";
+	const struct fcgi_conf *c = r->conf;
+	size_t n = strlen(url);
+	int64_t id;
+
+	if (n <= c->base_url_len + sizeof(tail) - 1 ||
+	    memcmp(url, c->base_url, c->base_url_len) != 0 ||
+	    memcmp(url + c->base_url_len, tail, sizeof(tail) - 1) != 0)
+		return -1;
+	url += c->base_url_len + sizeof(tail) - 1;
+	n = strlen(url);
+	if (n > 19 || url[0] == '0' || url[0] == '+' || url[0] == '-' ||
+	    num_parse_i64_n(url, n, 1, INT64_MAX, &id) != AE_OK)
+		return -1;
+	return id;
+}
+
+static int
+load_account_key(struct req *r, struct auth *a)
+{
+	json_object *jwk = NULL;
+	int64_t id = auth_account_id(r, a->jws->kid);
+	const char *detail = NULL;
+	anvil_err e;
+
+	if (id < 0) {
+		req_problem(r, PROB_MALFORMED, "kid is not an account URL of this server");
+		return -1;
+	}
+	if ((a->acct = arena_alloc(&r->arena, sizeof(*a->acct))) == NULL) {
+		req_fail(r, AE_NOMEM, "account lookup");
+		return -1;
+	}
+	if ((e = db_account_by_id(r->db, id, a->acct)) == AE_NOTFOUND) {
+		req_problem(r, PROB_ACCOUNT_DOES_NOT_EXIST, "no account with this kid");
+		return -1;
+	}
+	if (e != AE_OK) {
+		req_fail(r, e, "account lookup");
+		return -1;
+	}
+	if (a->acct->status != DB_ACCT_VALID) {
+		req_problem(r, PROB_DEACTIVATED, "the account is %s",
+		    db_account_status_name(a->acct->status));
+		return -1;
+	}
+	if ((jwk = req_keep(r, json_tokener_parse(a->acct->jwk))) == NULL ||
+	    (e = jwk_to_pkey(jwk, &a->key, &detail)) != AE_OK) {
+		log_err("account %lld: stored key unusable", (long long)id);
+		req_fail(r, AE_INTERNAL, "account key");
+		return -1;
+	}
+	arena_defer(&r->arena, free_pkey, a->key);
+	return 0;
+}
+
+int
+auth_request(struct req *r, enum auth_mode mode, struct auth *a)
+{
+	const struct fcgi_conf *c = r->conf;
+	uint8_t id[NONCE_ID_LEN];
+	int64_t issued = 0;
+	const char *detail = NULL;
+	anvil_err e;
+
+	memset(a, 0, sizeof(*a));
+	if (!content_type_ok(r->content_type)) {
+		req_problem(r, PROB_MEDIA_TYPE, "Content-Type must be application/jose+json");
+		return -1;
+	}
+	if (req_read_body(r) != 0)
+		return -1;
+	if ((a->jws = arena_alloc(&r->arena, sizeof(*a->jws))) == NULL) {
+		req_fail(r, AE_NOMEM, "jws");
+		return -1;
+	}
+	e = jws_parse(r->body, r->body_len, a->jws);
+	arena_defer(&r->arena, free_jws, a->jws);
+	if (e == AE_TOOBIG) {
+		req_problem(r, PROB_TOO_LARGE, "the request is too large");
+		return -1;
+	}
+	if (e != AE_OK) {
+		req_problem(r, PROB_MALFORMED, "%s", a->jws->detail[0] ? a->jws->detail :
+		    "the body is not a flattened JWS");
+		return -1;
+	}
+	if (jws_alg_supported(a->jws->alg) != AE_OK) {
+		req_problem(r, PROB_BAD_SIG_ALG, "the JWS algorithm is not supported");
+		return -1;
+	}
+	if (mode == AUTH_JWK && a->jws->jwk == NULL) {
+		req_problem(r, PROB_MALFORMED, "this resource requires a jwk, not a kid");
+		return -1;
+	}
+	if (mode == AUTH_KID && a->jws->kid == NULL) {
+		req_problem(r, PROB_MALFORMED, "this resource requires a kid, not a jwk");
+		return -1;
+	}
+	if (!req_url_is_request(r, a->jws->url)) {
+		req_problem(r, PROB_UNAUTHORIZED, "the JWS url does not match the request URL");
+		return -1;
+	}
+	if (a->jws->nonce == NULL) {
+		req_problem(r, PROB_BAD_NONCE, "the JWS has no nonce");
+		return -1;
+	}
+	e = nonce_open(c->nonce_key, a->jws->nonce, strlen(a->jws->nonce), r->now,
+	    c->nonce_lifetime, id, &issued);
+	if (e != AE_OK) {
+		req_problem(r, PROB_BAD_NONCE, e == AE_NONCE_EXPIRED ? "the nonce has expired" :
+		    "the nonce is not valid");
+		return -1;
+	}
+	if (a->jws->jwk != NULL) {
+		if ((e = jwk_to_pkey(a->jws->jwk, &a->key, &detail)) != AE_OK) {
+			req_problem(r, PROB_BAD_PUBLIC_KEY, "%s", detail && e == AE_JWS_BADKEY ?
+			    detail : "the jwk is not an acceptable public key");
+			return -1;
+		}
+		arena_defer(&r->arena, free_pkey, a->key);
+		if (jwk_thumbprint(a->jws->jwk, a->thumbprint) != AE_OK) {
+			req_problem(r, PROB_BAD_PUBLIC_KEY, "the jwk is not an acceptable key");
+			return -1;
+		}
+	} else if (load_account_key(r, a) != 0) {
+		return -1;
+	}
+	if ((e = jws_verify(a->jws, a->key)) != AE_OK) {
+		if (e == AE_JWS_BADALG)
+			req_problem(r, PROB_BAD_SIG_ALG, "the JWS algorithm does not fit the key");
+		else
+			req_problem(r, PROB_MALFORMED, "the JWS signature is invalid");
+		return -1;
+	}
+	/* Spent only now, so that garbage cannot make us write. Kept until it could no longer
+	 * pass nonce_open (lifetime plus the 60 s of allowed clock skew). */
+	e = db_nonce_redeem(r->db, id, sizeof(id), issued + c->nonce_lifetime + 61);
+	if (e == AE_NONCE_USED) {
+		req_problem(r, PROB_BAD_NONCE, "the nonce has already been used");
+		return -1;
+	}
+	if (e != AE_OK) {
+		req_fail(r, e, "nonce redeem");
+		return -1;
+	}
+	return 0;
+}

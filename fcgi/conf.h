@@ -1,0 +1,53 @@
+/* anvil-fcgi's configuration: the sections log, database, fcgi, acme and nonce of the
+ * deployment file (doc/config.md), validated as a whole so that --check, `anvilctl check` and a
+ * SIGHUP reload apply exactly the same rules. */
+#ifndef ANVIL_FCGI_CONF_H
+#define ANVIL_FCGI_CONF_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <json-c/json.h>
+#include "db/db.h"
+#include "lib/conf.h"
+#include "lib/log.h"
+#include "lib/nonce.h"
+
+#define CONF_CONTACT_SCHEMES_MAX 8
+
+struct fcgi_conf {
+	json_object *root;          /* owns every const char * below */
+
+	enum log_level log_level;
+	int log_syslog;
+
+	struct db_conf db;
+
+	const char *socket;
+	mode_t socket_mode;
+	int64_t workers;
+	int64_t backlog;
+	const char *pid_file;
+	int64_t retry_after;
+
+	const char *base_url;       /* scheme://host[:port] without a trailing slash */
+	size_t base_url_len;
+	const char *base_path;      /* the path part of base_url ("" when none) */
+	const char *terms_of_service;
+	const char *website;
+	json_object *caa_identities; /* array of strings, or NULL */
+	int external_account_required;
+	const char *contact_schemes[CONF_CONTACT_SCHEMES_MAX];
+	size_t n_contact_schemes;
+	int64_t max_contacts;
+
+	uint8_t nonce_key[NONCE_KEY_LEN];
+	int64_t nonce_lifetime;
+};
+
+/* Loads path and validates it; on failure cc->err names the file and the dotted key. */
+anvil_err fcgi_conf_load(struct conf_ctx *cc, const char *path, struct fcgi_conf *out);
+/* Validates an already-loaded root (anvilctl check); takes a reference on root. */
+anvil_err fcgi_conf_parse(struct conf_ctx *cc, json_object *root, struct fcgi_conf *out);
+void fcgi_conf_free(struct fcgi_conf *c);
+
+#endif

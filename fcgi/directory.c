@@ -1,0 +1,47 @@
+#include "config.h"
+#include "fcgi/api.h"
+
+/* RFC 8555 §7.1.1. URLs are built from acme.base_url; meta only holds what is configured. */
+void
+api_directory(struct req *r)
+{
+	const struct fcgi_conf *c = r->conf;
+	json_object *d = json_object_new_object(), *meta = json_object_new_object();
+	static const struct { const char *name, *path; } res[] = {
+		{ "newNonce", "/acme/new-nonce" },
+		{ "newAccount", "/acme/new-account" },
+		{ "newOrder", "/acme/new-order" },
+		{ "revokeCert", "/acme/revoke-cert" },
+		{ "keyChange", "/acme/key-change" },
+	};
+
+	r->no_index_link = 1;
+	if (d == NULL || meta == NULL) {
+		json_object_put(d);
+		json_object_put(meta);
+		req_fail(r, AE_NOMEM, "directory");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++) {
+		char *u = req_url(r, "%s", res[i].path);
+		json_object_object_add(d, res[i].name, u ? json_object_new_string(u) : NULL);
+	}
+	if (c->terms_of_service != NULL)
+		json_object_object_add(meta, "termsOfService",
+		    json_object_new_string(c->terms_of_service));
+	if (c->website != NULL)
+		json_object_object_add(meta, "website", json_object_new_string(c->website));
+	if (c->caa_identities != NULL && json_object_array_length(c->caa_identities) > 0)
+		json_object_object_add(meta, "caaIdentities", json_object_get(c->caa_identities));
+	json_object_object_add(meta, "externalAccountRequired",
+	    json_object_new_boolean(c->external_account_required));
+	json_object_object_add(d, "meta", meta);
+	req_json(r, 200, d);
+}
+
+/* RFC 8555 §7.2: the nonce itself is added to every response by req_send. */
+void
+api_new_nonce(struct req *r)
+{
+	req_empty(r, r->method[0] == 'H' ? 200 : 204);
+}

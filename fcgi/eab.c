@@ -1,0 +1,95 @@
+#include "config.h"
+#include <string.h>
+#include <openssl/crypto.h>
+#include "fcgi/api.h"
+#include "lib/jwk.h"
+#include "lib/jws.h"
+
+static void
+free_jws(void *p)
+{
+	jws_free(p);
+}
+
+static void
+wipe_key(void *p)
+{
+	OPENSSL_cleanse(p, sizeof(struct db_eab_key));
+}
+
+/* RFC 8555 §7.3.4. Structural faults are malformed; a binding that does not prove possession
+ * of an unused key we issued is unauthorized. */
+int
+eab_check(struct req *r, json_object *eab, json_object *outer_jwk, const char **kid)
+{
+	struct jws *j = arena_alloc(&r->arena, sizeof(*j));
+	struct db_eab_key *key = arena_alloc(&r->arena, sizeof(*key));
+	char outer_tp[JWK_THUMBPRINT_LEN + 1], inner_tp[JWK_THUMBPRINT_LEN + 1];
+	anvil_err e;
+
+	if (j == NULL || key == NULL) {
+		req_fail(r, AE_NOMEM, "eab");
+		return -1;
+	}
+	arena_defer(&r->arena, wipe_key, key);
+	if (!json_object_is_type(eab, json_type_object)) {
+		req_problem(r, PROB_MALFORMED, "externalAccountBinding must be a JWS object");
+		return -1;
+	}
+	e = jws_parse_obj(eab, j);
+	arena_defer(&r->arena, free_jws, j);
+	if (e != AE_OK || j->kid == NULL) {
+		req_problem(r, PROB_MALFORMED, "externalAccountBinding must be a flattened JWS "
+		    "with a kid");
+		return -1;
+	}
+	if (strcmp(j->alg, "HS256") != 0 && strcmp(j->alg, "HS384") != 0 &&
+	    strcmp(j->alg, "HS512") != 0) {
+		req_problem(r, PROB_MALFORMED, "externalAccountBinding must use HS256, HS384 "
+		    "or HS512");
+		return -1;
+	}
+	if (j->nonce != NULL) {
+		req_problem(r, PROB_MALFORMED, "externalAccountBinding must not have a nonce");
+		return -1;
+	}
+	if (j->payload_json == NULL || jwk_thumbprint(j->payload_json, inner_tp) != AE_OK ||
+	    jwk_thumbprint(outer_jwk, outer_tp) != AE_OK || strcmp(inner_tp, outer_tp) != 0) {
+		req_problem(r, PROB_UNAUTHORIZED, "externalAccountBinding must bind the account "
+		    "key of this request");
+		return -1;
+	}
+	if (!req_url_is_request(r, j->url)) {
+		req_problem(r, PROB_UNAUTHORIZED, "externalAccountBinding url must be the "
+		    "newAccount URL");
+		return -1;
+	}
+	if (strlen(j->kid) > DB_EAB_KID_MAX ||
+	    (e = db_eab_get(r->db, j->kid, key)) == AE_NOTFOUND) {
+		req_problem(r, PROB_UNAUTHORIZED, "unknown externalAccountBinding key id");
+		return -1;
+	}
+	if (e != AE_OK) {
+		req_fail(r, e, "eab lookup");
+		return -1;
+	}
+	if (key->account_id != 0) {
+		req_problem(r, PROB_UNAUTHORIZED, "this externalAccountBinding key is already "
+		    "bound to an account");
+		return -1;
+	}
+	if (strcmp(key->alg, j->alg) != 0) {
+		req_problem(r, PROB_UNAUTHORIZED, "externalAccountBinding must use %s for this "
+		    "key", key->alg);
+		return -1;
+	}
+	if (jws_verify_hmac(j, key->key, key->key_len) != AE_OK) {
+		req_problem(r, PROB_UNAUTHORIZED, "the externalAccountBinding MAC is invalid");
+		return -1;
+	}
+	if ((*kid = arena_strndup(&r->arena, key->kid, strlen(key->kid))) == NULL) {
+		req_fail(r, AE_NOMEM, "eab");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,36 @@
+/* RFC 8555 §6.7 problem documents: the one table from a problem to its type and HTTP status,
+ * and the one table from anvil_err to a problem (STYLE.md habit 4). */
+#ifndef ANVIL_FCGI_PROBLEM_H
+#define ANVIL_FCGI_PROBLEM_H
+#include "lib/err.h"
+
+enum prob {
+	PROB_NONE = 0,
+	PROB_MALFORMED,              /* 400 malformed */
+	PROB_NOT_FOUND,              /* 404 malformed: no such resource */
+	PROB_METHOD,                 /* 405 malformed, with Allow */
+	PROB_TOO_LARGE,              /* 413 malformed */
+	PROB_MEDIA_TYPE,             /* 415 malformed */
+	PROB_CONFLICT,               /* 409 malformed, with Location (keyChange) */
+	PROB_NOT_IMPLEMENTED,        /* 501 malformed: issuance is a later step */
+	PROB_BAD_NONCE,              /* 400 badNonce */
+	PROB_BAD_SIG_ALG,            /* 400 badSignatureAlgorithm, with "algorithms" */
+	PROB_BAD_PUBLIC_KEY,         /* 400 badPublicKey */
+	PROB_ACCOUNT_DOES_NOT_EXIST, /* 400 accountDoesNotExist */
+	PROB_EAB_REQUIRED,           /* 400 externalAccountRequired */
+	PROB_INVALID_CONTACT,        /* 400 invalidContact */
+	PROB_UNSUPPORTED_CONTACT,    /* 400 unsupportedContact */
+	PROB_UNAUTHORIZED,           /* 403 unauthorized: this key may not do this */
+	PROB_DEACTIVATED,            /* 401 unauthorized: the account is deactivated */
+	PROB_RATE_LIMITED,           /* 429 rateLimited, with Retry-After */
+	PROB_UNAVAILABLE,            /* 503 serverInternal, with Retry-After: a dependency is down */
+	PROB_INTERNAL,               /* 500 serverInternal: a bug, and only a bug */
+	PROB__COUNT
+};
+
+const char *prob_type(enum prob p);
+int prob_status(enum prob p);
+/* The problem an inner error becomes when no handler chose a more specific one. */
+enum prob prob_from_err(anvil_err e);
+
+#endif

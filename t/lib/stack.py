@@ -1,0 +1,899 @@
+"""The whole Anvil stack on loopback: a private MariaDB, migrations, anvil-fcgi, nginx with TLS.
+
+Used by the integration tests and, as a module, by dev/up and dev/down (dev/stack.py): there is
+one implementation of starting each daemon.
+
+Tests:
+
+    import proc, tap
+    from stack import Stack
+    proc.alarm(90)
+    s = Stack(workers=2, config={"acme": {"external_account_required": True}})
+    r = requests.get(s.directory_url, verify=s.ca_file)
+
+Stack(...) starts everything in a fresh temp dir (removed at exit by proc.py) and returns when
+GET directory answers 200. Attributes: base, directory_url, ca_file, config_path, config (dict),
+dir, http_base (plain-HTTP OCSP/CRL server), db (MariaDB), nginx_vars. Methods: anvilctl(),
+mysql(), mysql_rows(), mysql_session(), fcgi_master_pid(), fcgi_worker_pids(), restart_fcgi(),
+reload_fcgi(), stop_fcgi(), start_fcgi(), stop_db(), start_db(), restart_nginx(), write_config(),
+stop(), logs(). If a needed binary is not built, Stack raises StackUnavailable; tests that
+prefer to skip use start_or_skip(...).
+
+Dev (dev/up): Stack(dir=".dev", detached=True) starts the same daemons detached, each with a
+PID file under dir/pids/, and keeps state (database, TLS, config) across runs; starting again
+starts only what is down; Stack.down(dir) stops exactly those PIDs.
+"""
+import copy
+import fcntl
+import ipaddress
+import json
+import os
+import re
+import secrets
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import datetime
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import proc  # noqa: E402
+
+DB_NAME = "anvil"
+DB_USER = "anvil"
+
+
+class StackUnavailable(Exception):
+    """A binary or tool the stack needs is missing (not built yet, package not installed)."""
+
+
+def deep_merge(base, over):
+    """Returns base with over merged in: dicts recursively, anything else replaced.
+    A value of None in over deletes the key."""
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if v is None:
+            out.pop(k, None)
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def which(name):
+    p = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if not p:
+        raise StackUnavailable("%s not found (install the Debian package; dev/up does)" % name)
+    return p
+
+
+def binary(rel):
+    p = proc.builddir_path(rel)
+    if not os.access(p, os.X_OK):
+        raise StackUnavailable("%s is not built (make in %s)" % (rel, proc.BUILDDIR))
+    return p
+
+
+def port_free(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _pid_exe_is(pid, exe):
+    """True if pid still runs exe (guards a stale PID file against PID reuse). Compares
+    /proc/PID/exe, not the command line (nginx and others rewrite their process title)."""
+    try:
+        real = os.readlink("/proc/%d/exe" % pid)
+    except OSError:
+        return False
+    if real.endswith(" (deleted)"):  # rebuilt since it started
+        real = real[:-len(" (deleted)")]
+    return os.path.basename(real) == os.path.basename(os.path.realpath(exe))
+
+
+def children_of(pid):
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            kids.append(int(d))
+    return sorted(kids)
+
+
+class Detached:
+    """A daemon started for dev/up: its own session, output to a log, PID in pidfile; it outlives
+    the starting script and is stopped only through that PID file (same interface as
+    proc.Proc: pid, alive(), stop(), log_text())."""
+
+    def __init__(self, pid, exe, log, pidfile):
+        self.pid, self.exe, self.log, self.pidfile = pid, exe, log, pidfile
+
+    @classmethod
+    def spawn(cls, argv, log, pidfile, env=None):
+        with open(log, "ab") as logf:
+            p = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        d = cls(p.pid, argv[0], log, pidfile)
+        d._popen = p  # reaped by us while we live, by init afterwards
+        with open(pidfile + ".tmp", "w") as f:
+            f.write("%d\n" % p.pid)
+        os.replace(pidfile + ".tmp", pidfile)
+        return d
+
+    @classmethod
+    def attach(cls, exe, log, pidfile):
+        """The daemon recorded in pidfile if it still runs exe, else None."""
+        try:
+            with open(pidfile) as f:
+                pid = int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+        if not _pid_alive(pid) or not _pid_exe_is(pid, exe):
+            return None
+        return cls(pid, exe, log, pidfile)
+
+    def alive(self):
+        p = getattr(self, "_popen", None)
+        if p is not None:
+            return p.poll() is None
+        return _pid_alive(self.pid) and _pid_exe_is(self.pid, self.exe)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.alive():
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+            deadline = time.time() + timeout
+            while self.alive() and time.time() < deadline:
+                time.sleep(0.05)
+            if self.alive():
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)  # its own session: it and its workers
+                except (ProcessLookupError, PermissionError):
+                    pass
+                while self.alive() and time.time() < deadline + 5:
+                    time.sleep(0.05)
+        try:
+            os.unlink(self.pidfile)
+        except FileNotFoundError:
+            pass
+
+    def log_text(self):
+        try:
+            with open(self.log, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+class Runner:
+    """Starts daemons either owned by proc.py (tests: stopped at exit) or detached (dev)."""
+
+    def __init__(self, detached, pid_dir, env=None):
+        self.detached = detached
+        self.pid_dir = pid_dir
+        self.env = env
+
+    def pidfile(self, name):
+        return os.path.join(self.pid_dir, name + ".pid")
+
+    def start(self, name, argv, log):
+        if self.detached:
+            return Detached.spawn(argv, log, self.pidfile(name), env=self.env)
+        return proc.Proc(argv, log, env=self.env)
+
+    def attach(self, name, exe, log):
+        if not self.detached:
+            return None
+        return Detached.attach(exe, log, self.pidfile(name))
+
+
+def _tail(path, lines=60):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()[-65536:].decode("utf-8", "replace").splitlines()
+    except OSError:
+        return "(no %s)" % path
+    return "\n".join(data[-lines:])
+
+
+# --- TLS ---------------------------------------------------------------------------------------
+
+def ensure_tls(tls_dir, names=("localhost",), ips=("127.0.0.1", "::1")):
+    """A local root and a server certificate for the API, created once in tls_dir.
+    Returns (root.pem, server.pem, server.key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    os.makedirs(tls_dir, exist_ok=True)
+    root_pem = os.path.join(tls_dir, "root.pem")
+    cert_pem = os.path.join(tls_dir, "server.pem")
+    key_pem = os.path.join(tls_dir, "server.key")
+    if all(os.path.exists(p) for p in (root_pem, cert_pem, key_pem)):
+        return root_pem, cert_pem, key_pem
+
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Anvil development"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "Anvil local TLS root %s" % secrets.token_hex(4)),
+    ])
+    root = (x509.CertificateBuilder()
+            .subject_name(root_name).issuer_name(root_name)
+            .public_key(root_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                         key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                         encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()),
+                           critical=False)
+            .sign(root_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+            .issuer_name(root_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=825))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
+                                         key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                         encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
+                           critical=False)
+            .sign(root_key, hashes.SHA256()))
+
+    def write(path, data, mode=0o644):
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(path + ".tmp", path)
+
+    nopass = serialization.NoEncryption()
+    write(os.path.join(tls_dir, "root.key"),
+          root_key.private_bytes(serialization.Encoding.PEM,
+                                 serialization.PrivateFormat.PKCS8, nopass), 0o600)
+    write(key_pem, key.private_bytes(serialization.Encoding.PEM,
+                                     serialization.PrivateFormat.PKCS8, nopass), 0o600)
+    write(cert_pem, leaf.public_bytes(serialization.Encoding.PEM))
+    write(root_pem, root.public_bytes(serialization.Encoding.PEM))
+    return root_pem, cert_pem, key_pem
+
+
+# --- MariaDB -----------------------------------------------------------------------------------
+
+def mariadb_version():
+    r = proc.run([which("mariadbd"), "--version"])
+    return r.stdout.decode().strip()
+
+
+def mariadb_template(cache_root=None):
+    """A freshly installed data directory, made once per MariaDB version (mariadb-install-db
+    takes ~1 s; copying the result takes ~50 ms). Safe under parallel tests (flock)."""
+    cache_root = cache_root or os.environ.get("ANVIL_CACHE_DIR") or proc.builddir_path("t", "cache")
+    key = re.sub(r"[^A-Za-z0-9.]+", "_", mariadb_version())[:80]
+    os.makedirs(cache_root, exist_ok=True)
+    tdir = os.path.join(cache_root, "mariadb-" + key)
+    done = os.path.join(tdir, ".complete")
+    if os.path.exists(done):
+        return os.path.join(tdir, "data")
+    with open(os.path.join(cache_root, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(done):
+            shutil.rmtree(tdir, ignore_errors=True)
+            os.makedirs(tdir)
+            r = proc.run([which("mariadb-install-db"), "--no-defaults",
+                          "--datadir=" + os.path.join(tdir, "data"),
+                          "--user=" + _user(), "--auth-root-authentication-method=normal",
+                          "--skip-test-db", "--skip-name-resolve",
+                          "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=16M"],
+                         check=False)
+            if r.returncode != 0:
+                raise RuntimeError("mariadb-install-db failed: %s" % r.stdout.decode("utf-8", "replace"))
+            open(done, "w").close()
+    return os.path.join(tdir, "data")
+
+
+def _user():
+    import pwd
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+class MariaDB:
+    """A private mariadbd: its own data dir, socket and loopback port; root@localhost without a
+    password on the socket. Tuned for tests (no binlog, small pool, no fsync per commit)."""
+
+    def __init__(self, dir, port, runner):
+        self.dir = dir
+        self.port = port
+        self.runner = runner
+        self.datadir = os.path.join(dir, "data")
+        self.socket = os.path.join(dir, "mysql.sock")
+        self.log = os.path.join(dir, "mariadb.log")
+        self.proc = None
+        self.exe = which("mariadbd")
+        self.client = which("mariadb")
+
+    def install(self):
+        if os.path.isdir(os.path.join(self.datadir, "mysql")):
+            return
+        os.makedirs(self.dir, exist_ok=True)
+        tmp = self.datadir + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(mariadb_template(), tmp, symlinks=True)
+        os.replace(tmp, self.datadir)
+
+    def argv(self):
+        return [self.exe, "--no-defaults",
+                "--datadir=" + self.datadir, "--socket=" + self.socket,
+                "--port=%d" % self.port, "--bind-address=127.0.0.1",
+                "--pid-file=" + os.path.join(self.dir, "mariadbd.pid"),
+                "--log-error=" + self.log, "--tmpdir=" + self.dir,
+                "--user=" + _user(), "--lc-messages-dir=/usr/share/mysql",
+                "--skip-name-resolve", "--skip-log-bin", "--performance-schema=OFF",
+                "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M",
+                "--innodb-flush-log-at-trx-commit=2", "--innodb-doublewrite=0",
+                "--skip-innodb-adaptive-hash-index", "--max-connections=300",
+                "--character-set-server=utf8mb4", "--collation-server=utf8mb4_bin",
+                "--lock-wait-timeout=60", "--innodb-lock-wait-timeout=50"]
+
+    def running(self):
+        if self.proc is None:
+            self.proc = self.runner.attach("mariadbd", self.exe, self.log)
+        return self.proc is not None and self.proc.alive()
+
+    def start(self, timeout=60):
+        if self.running():
+            return False
+        self.install()
+        try:
+            os.unlink(self.socket)
+        except FileNotFoundError:
+            pass
+        self.proc = self.runner.start("mariadbd", self.argv(), os.path.join(self.dir, "mariadbd.out"))
+
+        def ready():
+            if not self.proc.alive():
+                raise RuntimeError("mariadbd exited:\n" + _tail(self.log))
+            return self.query("SELECT 1", check=False).returncode == 0
+        try:
+            proc.wait_for(ready, timeout, 0.05, "mariadbd")
+        except TimeoutError as e:
+            raise RuntimeError("%s\n%s" % (e, _tail(self.log)))
+        return True
+
+    def stop(self, timeout=30):
+        if self.proc is not None:
+            self.proc.stop(timeout=timeout)
+        self.proc = None
+
+    def client_argv(self, database=None, user="root", extra=()):
+        argv = [self.client, "--no-defaults", "--socket=" + self.socket, "--user=" + user,
+                "--batch", "--skip-column-names", "--connect-timeout=5"] + list(extra)
+        if database:
+            argv.append("--database=" + database)
+        return argv
+
+    def query(self, sql, database=None, check=True):
+        r = subprocess.run(self.client_argv(database) + ["--execute=" + sql],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        if check and r.returncode != 0:
+            raise RuntimeError("mysql %r failed: %s" % (sql, r.stderr.decode("utf-8", "replace")))
+        return r
+
+    def ensure_database(self, name, user, password):
+        esc = password.replace("\\", "\\\\").replace("'", "\\'")
+        self.query("CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
+                   "CREATE USER IF NOT EXISTS '%s'@'localhost' IDENTIFIED BY '%s';"
+                   "CREATE USER IF NOT EXISTS '%s'@'127.0.0.1' IDENTIFIED BY '%s';"
+                   "GRANT ALL ON `%s`.* TO '%s'@'localhost';"
+                   "GRANT ALL ON `%s`.* TO '%s'@'127.0.0.1';"
+                   % (name, user, esc, user, esc, name, user, name, user))
+
+
+class MysqlSession:
+    """A long-lived mysql client session (e.g. to hold LOCK TABLES while a request waits)."""
+
+    def __init__(self, db, database):
+        self.p = subprocess.Popen(db.client_argv(database, extra=["--unbuffered"]),
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT)
+        self.n = 0
+
+    def query(self, sql, timeout=30):
+        """Runs sql (one or more statements) and returns its output lines."""
+        self.n += 1
+        marker = "__anvil_done_%d__" % self.n
+        self.p.stdin.write(("%s;\nSELECT '%s';\n" % (sql.rstrip().rstrip(";"), marker)).encode())
+        self.p.stdin.flush()
+        out = b""
+        deadline = time.time() + timeout
+        while marker.encode() not in out:
+            left = deadline - time.time()
+            if left <= 0:
+                raise TimeoutError("mysql session: %r did not finish: %r" % (sql, out))
+            r, _, _ = select.select([self.p.stdout], [], [], left)
+            if r:
+                chunk = os.read(self.p.stdout.fileno(), 65536)
+                if not chunk:
+                    raise RuntimeError("mysql session ended: %r" % out)
+                out += chunk
+        lines = out.decode("utf-8", "replace").splitlines()
+        return [ln for ln in lines if ln != marker]
+
+    def close(self):
+        if self.p.poll() is None:
+            try:
+                self.p.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# --- nginx -------------------------------------------------------------------------------------
+
+def render_nginx(template, out, values):
+    """Substitutes every @NAME@ of the template (see its header); an unknown or missing
+    placeholder is an error."""
+    with open(template) as f:
+        text = f.read()
+    names = set(re.findall(r"@([A-Z_]+)@", text))
+    missing = names - set(values)
+    if missing:
+        raise ValueError("nginx template: no value for %s" % ", ".join(sorted(missing)))
+    for k in names:
+        text = text.replace("@%s@" % k, str(values[k]))
+    with open(out + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(out + ".tmp", out)
+
+
+class Nginx:
+    def __init__(self, run_dir, runner):
+        self.run_dir = run_dir
+        self.runner = runner
+        self.conf = os.path.join(run_dir, "nginx.conf")
+        self.error_log = os.path.join(run_dir, "error.log")
+        self.access_log = os.path.join(run_dir, "access.log")
+        self.exe = which("nginx")
+        self.proc = None
+
+    def render(self, values):
+        os.makedirs(self.run_dir, exist_ok=True)
+        for d in ("client_body", "fastcgi", "proxy", "scgi", "uwsgi"):
+            os.makedirs(os.path.join(self.run_dir, d), exist_ok=True)
+        render_nginx(proc.srcdir_path("nginx", "anvil.conf.in"), self.conf,
+                     dict(values, RUN_DIR=self.run_dir))
+        r = proc.run([self.exe, "-t", "-q", "-p", self.run_dir + "/", "-c", self.conf,
+                      "-e", self.error_log, "-g", "daemon off;"], check=False)
+        if r.returncode != 0:
+            raise RuntimeError("nginx -t: %s" % r.stdout.decode("utf-8", "replace"))
+
+    def running(self):
+        if self.proc is None:
+            self.proc = self.runner.attach("nginx", self.exe, self.error_log)
+        return self.proc is not None and self.proc.alive()
+
+    def start(self, port, timeout=30):
+        if self.running():
+            return False
+        self.proc = self.runner.start("nginx", [self.exe, "-p", self.run_dir + "/", "-c", self.conf,
+                                                "-e", self.error_log, "-g", "daemon off;"],
+                                      os.path.join(self.run_dir, "nginx.out"))
+
+        def ready():
+            if not self.proc.alive():
+                raise RuntimeError("nginx exited:\n" + _tail(self.error_log))
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        proc.wait_for(ready, timeout, 0.05, "nginx on port %d" % port)
+        return True
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.stop(signal.SIGTERM, timeout=10)  # fast shutdown
+        self.proc = None
+
+
+# --- anvil-fcgi --------------------------------------------------------------------------------
+
+class Fcgi:
+    def __init__(self, config_path, config, runner, log):
+        self.config_path = config_path
+        self.config = config
+        self.runner = runner
+        self.log = log
+        self.exe = binary("fcgi/anvil-fcgi")
+        self.proc = None
+
+    @property
+    def socket(self):
+        return self.config["fcgi"]["socket"]
+
+    def running(self):
+        if self.proc is None:
+            self.proc = self.runner.attach("anvil-fcgi", self.exe, self.log)
+        return self.proc is not None and self.proc.alive()
+
+    def start(self, timeout=30):
+        if self.running():
+            return False
+        self.proc = self.runner.start("anvil-fcgi", [self.exe, "-c", self.config_path, "-f"],
+                                      self.log)
+
+        def ready():
+            if not self.proc.alive():
+                raise RuntimeError("anvil-fcgi exited:\n" + _tail(self.log))
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(self.socket)
+                return True
+            finally:
+                s.close()
+        proc.wait_for(ready, timeout, 0.05, "anvil-fcgi socket %s" % self.socket)
+        return True
+
+    def stop(self, timeout=20):
+        if self.proc is not None:
+            self.proc.stop(signal.SIGTERM, timeout=timeout)
+        self.proc = None
+
+    def master_pid(self):
+        if self.proc is not None and self.proc.alive():
+            return self.proc.pid
+        return None
+
+    def worker_pids(self):
+        pid = self.master_pid()
+        return children_of(pid) if pid else []
+
+
+# --- the stack ---------------------------------------------------------------------------------
+
+DEFAULT_NGINX = {
+    "WORKERS": 1,
+    "RATE": "10000r/s",
+    "BURST": 10000,
+    "SERVER_NAME": "_",
+}
+
+
+class Stack:
+    def __init__(self, workers=2, config=None, nginx=None, dir=None, detached=False,
+                 config_file=None, ports=None, start=True):
+        """workers: fcgi.workers; config: dict deep-merged into the generated config;
+        nginx: template values overriding DEFAULT_NGINX (e.g. {"RATE": "1r/s", "BURST": 1});
+        dir/detached/config_file/ports: for dev/up (a persistent dir, daemons outliving us,
+        an operator's config file instead of the generated one, fixed ports)."""
+        self.detached = detached
+        self.dir = os.path.abspath(dir) if dir else proc.tmpdir("anvil-s-")
+        os.makedirs(self.dir, exist_ok=True)
+        for sub in ("db", "tls", "run", "nginx", "pids", "state/ocsp", "state/crl",
+                    "state/issuer"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        self.runner = Runner(detached, os.path.join(self.dir, "pids"))
+        self.ports = self._ports(ports)
+        self.ca_file, self.cert_file, self.key_file = ensure_tls(os.path.join(self.dir, "tls"))
+        self.operator_config = bool(config_file)
+        if config_file:
+            self.config_path = os.path.abspath(config_file)
+            with open(self.config_path) as f:
+                self.config = json.load(f)
+            self._ports_from_config()
+        else:
+            self.config_path = os.path.join(self.dir, "anvil.json")
+            base = self._load_or_generate(workers)
+            self.config = deep_merge(base, config)
+            self.write_config(self.config)
+        self.base = self.config["acme"]["base_url"].rstrip("/")
+        self.directory_url = self.base + "/acme/directory"
+        self.http_base = "http://127.0.0.1:%d" % self.ports["http"]
+        self.nginx_vars = dict(DEFAULT_NGINX, **(nginx or {}))
+        self.db = MariaDB(os.path.join(self.dir, "db"), self.ports["db"], self.runner)
+        self.nginx = Nginx(os.path.join(self.dir, "nginx"), self.runner)
+        self.fcgi = None
+        self.started = []  # names of the daemons this call started (dev/up reports them)
+        if not detached:
+            import atexit
+            atexit.register(self._dump_logs_on_failure)
+        if start:
+            self.start()
+
+    # ports and config
+
+    def _ports(self, fixed):
+        path = os.path.join(self.dir, "ports.json")
+        if self.detached and os.path.exists(path):
+            with open(path) as f:
+                return json.load(f)
+        ports = {}
+        for name in ("api", "http", "db"):
+            want = (fixed or {}).get(name)
+            ports[name] = want if want and port_free(want) else proc.free_port()
+        if self.detached:
+            with open(path, "w") as f:
+                json.dump(ports, f)
+        return ports
+
+    def _ports_from_config(self):
+        from urllib.parse import urlsplit
+        u = urlsplit(self.config["acme"]["base_url"])
+        self.ports["api"] = u.port or 443
+        db = self.config.get("database", {})
+        if db.get("port"):
+            self.ports["db"] = db["port"]
+
+    def _load_or_generate(self, workers):
+        if self.detached and os.path.exists(self.config_path):
+            with open(self.config_path) as f:
+                return json.load(f)   # keep the nonce key, ports and any local edits
+        base = "https://127.0.0.1:%d" % self.ports["api"]
+        return {
+            "log": {"level": "info", "syslog": False},
+            "database": {
+                "host": "127.0.0.1", "port": self.ports["db"],
+                "unix_socket": os.path.join(self.dir, "db", "mysql.sock"),
+                "user": DB_USER, "password": secrets.token_hex(12), "name": DB_NAME,
+                "connect_timeout": 2, "read_timeout": 5, "write_timeout": 5,
+            },
+            "fcgi": {
+                "socket": os.path.join(self.dir, "run", "fcgi.sock"), "socket_mode": "0660",
+                "workers": workers, "backlog": 1024,
+                "pid_file": os.path.join(self.dir, "run", "anvil-fcgi.pid"), "retry_after": 1,
+            },
+            "acme": {
+                "base_url": base, "terms_of_service": base + "/terms",
+                "website": "https://anvil.invalid/", "caa_identities": ["anvil.invalid"],
+                "external_account_required": False, "contact_schemes": ["mailto"],
+                "max_contacts": 4,
+            },
+            "nonce": {"key": secrets.token_hex(32), "lifetime": 3600},
+        }
+
+    def write_config(self, cfg=None):
+        """Writes cfg (default: self.config) as the config file and makes it self.config.
+        Daemons see it after reload_fcgi()/restart_fcgi()."""
+        if cfg is not None:
+            self.config = copy.deepcopy(cfg)
+        tmp = self.config_path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.config, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, self.config_path)
+
+    def _nginx_values(self):
+        return dict(self.nginx_vars,
+                    USER=_user(), STATE_DIR=os.path.join(self.dir, "state"),
+                    LISTEN="127.0.0.1:%d" % self.ports["api"],
+                    HTTP_LISTEN="127.0.0.1:%d" % self.ports["http"],
+                    CERT=self.cert_file, KEY=self.key_file,
+                    FCGI_SOCKET=self.config["fcgi"]["socket"],
+                    RETRY_AFTER=self.config.get("fcgi", {}).get("retry_after", 1))
+
+    def _local_db(self):
+        host = self.config.get("database", {}).get("host", "localhost")
+        return host in ("127.0.0.1", "localhost", "::1", "")
+
+    # lifecycle
+
+    def start(self):
+        anvilctl = binary("tools/anvilctl/anvilctl")
+        self.fcgi = Fcgi(self.config_path, self.config, self.runner,
+                         os.path.join(self.dir, "run", "anvil-fcgi.log"))
+        if self._local_db():
+            if self.db.start():
+                self.started.append("mariadb")
+            dbc = self.config["database"]
+            self.db.ensure_database(dbc.get("name", DB_NAME), dbc.get("user", DB_USER),
+                                    dbc.get("password", ""))
+        r = subprocess.run([anvilctl, "-c", self.config_path, "migrate"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError("anvilctl migrate failed:\n" + r.stdout.decode("utf-8", "replace"))
+        if self.fcgi.start():
+            self.started.append("anvil-fcgi")
+        if not self.nginx.running():
+            self.nginx.render(self._nginx_values())
+        if self.nginx.start(self.ports["api"]):
+            self.started.append("nginx")
+        self.wait_ready()
+
+    def wait_ready(self, timeout=30):
+        import requests
+
+        def probe():
+            if self.fcgi.proc is not None and not self.fcgi.proc.alive():
+                raise RuntimeError("anvil-fcgi exited:\n" + _tail(self.fcgi.log))
+            r = requests.get(self.directory_url, verify=self.ca_file, timeout=5)
+            return r.status_code == 200
+        try:
+            proc.wait_for(probe, timeout, 0.1, "GET %s" % self.directory_url)
+        except TimeoutError as e:
+            raise RuntimeError("%s\n%s" % (e, self.logs()))
+
+    def stop(self):
+        """Stops nginx, anvil-fcgi and MariaDB (those this object knows)."""
+        self.nginx.stop()
+        if self.fcgi is not None:
+            self.fcgi.stop()
+        self.db.stop()
+
+    @staticmethod
+    def down(dir):
+        """dev/down: stops the daemons recorded in dir/pids (and only those). Returns names."""
+        dir = os.path.abspath(dir)
+        runner = Runner(True, os.path.join(dir, "pids"))
+        stopped = []
+        for name, exe, log in (("nginx", which("nginx"), os.path.join(dir, "nginx", "error.log")),
+                               ("anvil-signer", proc.builddir_path("ca/anvil-signer"), ""),
+                               ("anvil-fcgi", proc.builddir_path("fcgi/anvil-fcgi"), ""),
+                               ("mariadbd", which("mariadbd"), "")):
+            d = runner.attach(name, exe, log)
+            if d is not None:
+                d.stop(timeout=30)
+                stopped.append(name)
+            else:
+                try:
+                    os.unlink(runner.pidfile(name))  # stale
+                except FileNotFoundError:
+                    pass
+        return stopped
+
+    # helpers for tests
+
+    def anvilctl(self, *args, check=True, input=None, timeout=120):
+        """Runs anvilctl -c CONFIG ARGS; returns CompletedProcess with text stdout/stderr.
+        check=True raises RuntimeError (with the output) on a non-zero exit."""
+        r = subprocess.run([binary("tools/anvilctl/anvilctl"), "-c", self.config_path]
+                           + [str(a) for a in args],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, input=input,
+                           timeout=timeout, universal_newlines=True)
+        if check and r.returncode != 0:
+            raise RuntimeError("anvilctl %s failed (%d):\n%s%s" % (" ".join(map(str, args)),
+                                                                   r.returncode, r.stdout, r.stderr))
+        return r
+
+    def mysql(self, sql, database=None):
+        """Runs sql as root on the application database; returns the raw output (tab-separated
+        rows, no header)."""
+        return self.db.query(sql, database or self.config["database"].get("name", DB_NAME)) \
+            .stdout.decode("utf-8", "replace")
+
+    def mysql_rows(self, sql, database=None):
+        """Rows as lists of strings ("NULL" for NULL)."""
+        return [ln.split("\t") for ln in self.mysql(sql, database).splitlines()]
+
+    def mysql_session(self, database=None):
+        """A held-open client session: s.query("LOCK TABLES accounts WRITE"); ...; s.close()."""
+        return MysqlSession(self.db, database or self.config["database"].get("name", DB_NAME))
+
+    def fcgi_master_pid(self):
+        return self.fcgi.master_pid()
+
+    def fcgi_worker_pids(self):
+        return self.fcgi.worker_pids()
+
+    def wait_workers(self, n=None, timeout=20, exclude=()):
+        """Waits until the master has n workers (default fcgi.workers), none of them in exclude;
+        returns their PIDs."""
+        n = n or self.config["fcgi"].get("workers", 2)
+
+        def probe():
+            pids = self.fcgi_worker_pids()
+            return pids if len(pids) == n and not set(pids) & set(exclude) else None
+        return proc.wait_for(probe, timeout, 0.02, "%d fcgi workers" % n)
+
+    def stop_fcgi(self):
+        self.fcgi.stop()
+
+    def start_fcgi(self):
+        self.fcgi.start()
+        self.wait_ready()
+
+    def restart_fcgi(self):
+        self.fcgi.stop()
+        self.fcgi.start()
+        self.wait_ready()
+
+    def reload_fcgi(self):
+        """SIGHUP to the master (re-reads the config file, replaces workers gracefully)."""
+        os.kill(self.fcgi.master_pid(), signal.SIGHUP)
+
+    def stop_db(self):
+        self.db.stop()
+
+    def start_db(self):
+        self.db.start()
+
+    def restart_nginx(self, **values):
+        """Restarts nginx with template values changed, e.g. restart_nginx(RATE="2r/m", BURST=1)."""
+        self.nginx.stop()
+        self.nginx_vars.update(values)
+        self.nginx.render(self._nginx_values())
+        self.nginx.start(self.ports["api"])
+
+    def logs(self, lines=60):
+        parts = []
+        for name, path in (("mariadb", self.db.log),
+                           ("anvil-fcgi", os.path.join(self.dir, "run", "anvil-fcgi.log")),
+                           ("nginx error", self.nginx.error_log),
+                           ("nginx access", self.nginx.access_log)):
+            parts.append("--- %s (%s) ---\n%s" % (name, path, _tail(path, lines)))
+        return "\n".join(parts)
+
+    def _dump_logs_on_failure(self):
+        tap = sys.modules.get("tap")
+        if tap is not None and getattr(tap, "_failed", 0) and not getattr(self, "_dumped", False):
+            self._dumped = True
+            tap.diag(self.logs())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def start_or_skip(*args, **kw):
+    """Stack(*args, **kw), or a TAP skip_all when a binary or tool is missing."""
+    try:
+        return Stack(*args, **kw)
+    except StackUnavailable as e:
+        import tap
+        tap.skip_all(str(e))
