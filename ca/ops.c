@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/err.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509.h>
 #include "ca/hsmkey.h"
@@ -63,8 +64,15 @@ audit(const struct peer *peer, const struct request *req, const char *profile,
     const char *issuer, const uint8_t *serial, size_t slen, anvil_err e, const struct job *j,
     uint64_t t0, int replay)
 {
-	char sh[48], pn[PROTO_NAME_MAX * 4 + 1];
+	char sh[48], pn[PROTO_NAME_MAX * 4 + 1], ossl[256];
+	unsigned long oe;
 
+	/* A crypto failure is a bug or a broken issuer: keep OpenSSL's reason for the operator. */
+	while ((oe = ERR_get_error()) != 0)
+		if (e == AE_CRYPTO) {
+			ERR_error_string_n(oe, ossl, sizeof(ossl));
+			log_err("event=openssl_error error=\"%s\"", ossl);
+		}
 	hex(sh, sizeof(sh), serial, slen);
 	log_escape(pn, sizeof(pn), profile, strlen(profile));
 	log_audit("event=sign what=%s serial=%s profile=\"%s\" issuer=%s requester_uid=%u "

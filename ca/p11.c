@@ -411,6 +411,7 @@ p11_public_key(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, con
 	BIGNUM *n = NULL, *ex = NULL;
 	ASN1_OCTET_STRING *pt = NULL;
 	ASN1_OBJECT *oid = NULL;
+	char curve[64];  /* referenced by the param builder until OSSL_PARAM_BLD_to_param */
 	anvil_err e;
 
 	*out = NULL;
@@ -431,7 +432,6 @@ p11_public_key(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, con
 		pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
 	} else if (kt == CKK_EC) {
 		const unsigned char *p;
-		char curve[64];
 		if (get_attr(m, s, h, CKA_EC_PARAMS, &v1, &l1) != CKR_OK ||
 		    get_attr(m, s, h, CKA_EC_POINT, &v2, &l2) != CKR_OK)
 			goto out;

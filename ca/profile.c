@@ -112,9 +112,8 @@ parse_signer(struct conf_ctx *c, json_object *s, struct signer_conf *sc)
 		return e;
 	if (strlen(sc->socket_path) >= 108)
 		return conf_fail(c, "signer", "socket", "longer than a Unix socket path allows");
-	if (mode[0] != '0' || num_parse_i64(mode, 0, 0777, &m) != AE_OK)
+	if (mode[0] != '0' || strlen(mode) > 4)
 		return conf_fail(c, "signer", "socket_mode", "must be an octal string like \"0660\"");
-	/* num_parse_i64 reads base 10: reparse the digits as octal. */
 	m = 0;
 	for (const char *p = mode; *p; p++) {
 		if (*p < '0' || *p > '7')

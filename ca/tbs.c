@@ -115,6 +115,33 @@ out:
 	return e;
 }
 
+/* certificatePolicies from the profile's OIDs (the text form needs a config database). */
+static anvil_err
+add_policies(X509 *x, const struct profile *p)
+{
+	CERTIFICATEPOLICIES *cp = sk_POLICYINFO_new_null();
+	anvil_err e = AE_CRYPTO;
+
+	if (cp == NULL)
+		return AE_NOMEM;
+	for (size_t i = 0; i < p->npolicies; i++) {
+		POLICYINFO *pi = POLICYINFO_new();
+		if (pi == NULL)
+			goto out;
+		ASN1_OBJECT_free(pi->policyid);
+		if ((pi->policyid = OBJ_txt2obj(p->policies[i], 1)) == NULL ||
+		    !sk_POLICYINFO_push(cp, pi)) {
+			POLICYINFO_free(pi);
+			goto out;
+		}
+	}
+	if (X509_add1_ext_i2d(x, NID_certificate_policies, cp, 0, X509V3_ADD_DEFAULT) == 1)
+		e = AE_OK;
+out:
+	CERTIFICATEPOLICIES_free(cp);
+	return e;
+}
+
 static anvil_err
 add_extensions(const struct profile *p, const struct cert_req *r, int precert, X509 *x,
     enum key_type kt, int empty_subject)
@@ -150,15 +177,8 @@ add_extensions(const struct profile *p, const struct cert_req *r, int precert, X
 		if ((e = add_conf_ext(x, &ctx, NID_crl_distribution_points, val)) != AE_OK)
 			return e;
 	}
-	if (p->npolicies > 0) {
-		size_t off = 0;
-		val[0] = '\0';
-		for (size_t i = 0; i < p->npolicies && off < sizeof(val); i++)
-			off += (size_t)snprintf(val + off, sizeof(val) - off, "%s%s", i ? "," : "",
-			    p->policies[i]);
-		if ((e = add_conf_ext(x, &ctx, NID_certificate_policies, val)) != AE_OK)
-			return e;
-	}
+	if (p->npolicies > 0 && (e = add_policies(x, p)) != AE_OK)
+		return e;
 	if (precert)
 		return add_raw_ext(x, NID_ct_precert_poison, 1, poison, sizeof(poison));
 	if (p->ct) {
@@ -323,50 +343,95 @@ out:
 	return e;
 }
 
+/* Feeds one DER item into the digest. */
+static int
+md_item(EVP_MD_CTX *md, int n, unsigned char *der)
+{
+	uint8_t len[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n };
+	int ok = n > 0 && EVP_DigestUpdate(md, len, 4) && EVP_DigestUpdate(md, der, (size_t)n);
+	OPENSSL_free(der);
+	return ok;
+}
+
+#define MD_ITEM(md, fn, x) ({ unsigned char *d_ = NULL; int l_ = fn(x, &d_); md_item(md, l_, d_); })
+
+/* Hashes every TBS field but the signature algorithm, which is only set when signing: the
+ * hash identifies what a request asks to be signed, before it is. */
 anvil_err
 tbs_hash(X509 *x, uint8_t out[32])
 {
-	unsigned char *der = NULL;
-	int n = i2d_re_X509_tbs(x, &der);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t ver = (uint8_t)X509_get_version(x);
 	anvil_err e = AE_CRYPTO;
+	int ok;
 
-	if (n > 0 && EVP_Digest(der, (size_t)n, out, NULL, EVP_sha256(), NULL))
+	if (md == NULL)
+		return AE_NOMEM;
+	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) && EVP_DigestUpdate(md, &ver, 1) &&
+	    MD_ITEM(md, i2d_ASN1_INTEGER, X509_get0_serialNumber(x)) &&
+	    MD_ITEM(md, i2d_X509_NAME, X509_get_issuer_name(x)) &&
+	    MD_ITEM(md, i2d_ASN1_TIME, X509_get0_notBefore(x)) &&
+	    MD_ITEM(md, i2d_ASN1_TIME, X509_get0_notAfter(x)) &&
+	    MD_ITEM(md, i2d_X509_NAME, X509_get_subject_name(x)) &&
+	    MD_ITEM(md, i2d_PUBKEY, X509_get0_pubkey(x));
+	for (int i = 0; ok && i < X509_get_ext_count(x); i++)
+		ok = MD_ITEM(md, i2d_X509_EXTENSION, X509_get_ext(x, i));
+	if (ok && EVP_DigestFinal_ex(md, out, NULL))
 		e = AE_OK;
-	OPENSSL_free(der);
+	EVP_MD_CTX_free(md);
 	return e;
 }
 
-/* DER TBSCertificate of x without the extension nid (if present). */
+/* Compares DER encodings of two items. */
 static int
-tbs_without(X509 *x, int nid, unsigned char **der)
+der_eq(int na, unsigned char *a, int nb, unsigned char *b)
 {
-	X509 *c = X509_dup(x);
-	int n = -1, pos;
-
-	if (c == NULL)
-		return -1;
-	if ((pos = X509_get_ext_by_NID(c, nid, -1)) >= 0)
-		X509_EXTENSION_free(X509_delete_ext(c, pos));
-	n = i2d_re_X509_tbs(c, der);
-	X509_free(c);
-	return n;
+	int eq = na > 0 && na == nb && memcmp(a, b, (size_t)na) == 0;
+	OPENSSL_free(a);
+	OPENSSL_free(b);
+	return eq;
 }
 
+#define DER_EQ(fn, x, y) \
+	({ unsigned char *da_ = NULL, *db_ = NULL; int la_ = fn(x, &da_), lb_ = fn(y, &db_); \
+	   der_eq(la_, da_, lb_, db_); })
+
+/* Field by field, because the precertificate is signed and the certificate not yet: their
+ * TBS signature fields may differ in state but are set by the same issuer key. Extensions must
+ * match in order, skipping the poison on one side and the SCT list on the other. */
 anvil_err
 tbs_match_precert(X509 *precert, X509 *cert)
 {
-	unsigned char *a = NULL, *b = NULL;
-	int na = tbs_without(precert, NID_ct_precert_poison, &a);
-	int nb = tbs_without(cert, NID_ct_precert_scts, &b);
-	anvil_err e = AE_SIGNER_MISMATCH;
+	int i = 0, j = 0, np = X509_get_ext_count(precert), nc = X509_get_ext_count(cert);
 
-	if (na < 0 || nb < 0)
-		e = AE_CRYPTO;
-	else if (na == nb && memcmp(a, b, (size_t)na) == 0)
-		e = AE_OK;
-	OPENSSL_free(a);
-	OPENSSL_free(b);
-	return e;
+	if (X509_get_version(precert) != X509_get_version(cert) ||
+	    ASN1_INTEGER_cmp(X509_get0_serialNumber(precert), X509_get0_serialNumber(cert)) != 0 ||
+	    !DER_EQ(i2d_X509_NAME, X509_get_issuer_name(precert), X509_get_issuer_name(cert)) ||
+	    !DER_EQ(i2d_X509_NAME, X509_get_subject_name(precert), X509_get_subject_name(cert)) ||
+	    !DER_EQ(i2d_ASN1_TIME, X509_get0_notBefore(precert), X509_get0_notBefore(cert)) ||
+	    !DER_EQ(i2d_ASN1_TIME, X509_get0_notAfter(precert), X509_get0_notAfter(cert)) ||
+	    !DER_EQ(i2d_PUBKEY, X509_get0_pubkey(precert), X509_get0_pubkey(cert)))
+		return AE_SIGNER_MISMATCH;
+	for (;;) {
+		X509_EXTENSION *a, *b;
+		if (i < np && OBJ_obj2nid(X509_EXTENSION_get_object(X509_get_ext(precert, i))) ==
+		    NID_ct_precert_poison) {
+			i++;
+			continue;
+		}
+		if (j < nc && OBJ_obj2nid(X509_EXTENSION_get_object(X509_get_ext(cert, j))) ==
+		    NID_ct_precert_scts) {
+			j++;
+			continue;
+		}
+		if (i == np || j == nc)
+			break;
+		a = X509_get_ext(precert, i++);
+		b = X509_get_ext(cert, j++);
+		if (!DER_EQ(i2d_X509_EXTENSION, a, b))
+			return AE_SIGNER_MISMATCH;
+	}
+	return i == np && j == nc ? AE_OK : AE_SIGNER_MISMATCH;
 }
 
 anvil_err

@@ -239,22 +239,26 @@ db_run(struct db *db, const char *sql, const struct db_val *params, size_t npara
 	long long pint[DB_PARAMS_MAX], rint[DB_COLS_MAX];
 	my_bool rnull[DB_COLS_MAX], rerr[DB_COLS_MAX];
 	MYSQL_STMT *st = NULL;
-	anvil_err e;
+	anvil_err e = AE_OK;
 	int rc, stored = 0;
 
 	*errnum = 0;
-	if (nparams > DB_PARAMS_MAX || ncols > DB_COLS_MAX)
-		return AE_INTERNAL;
+	if (nparams > DB_PARAMS_MAX || ncols > DB_COLS_MAX) {
+		e = AE_INTERNAL;
+		goto out;
+	}
 	if ((e = db_connect(db)) != AE_OK)
-		return e;
+		goto out;
 	if ((e = db_stmt_get(db, sql, &st)) != AE_OK) {
 		if (db->my == NULL)
 			*errnum = CR_SERVER_GONE_ERROR;
-		return e;
+		st = NULL;
+		goto out;
 	}
 	if (mysql_stmt_param_count(st) != nparams || mysql_stmt_field_count(st) != ncols) {
 		snprintf(db->err, sizeof(db->err), "statement shape differs from its call");
-		return AE_INTERNAL;
+		e = AE_INTERNAL;
+		goto out;
 	}
 	memset(pb, 0, sizeof(pb));
 	for (size_t i = 0; i < nparams; i++) {
@@ -276,9 +280,7 @@ db_run(struct db *db, const char *sql, const struct db_val *params, size_t npara
 			break;
 		}
 	}
-	if (nparams > 0 && mysql_stmt_bind_param(st, pb) != 0)
-		goto fail;
-	if (mysql_stmt_execute(st) != 0)
+	if ((nparams > 0 && mysql_stmt_bind_param(st, pb) != 0) || mysql_stmt_execute(st) != 0)
 		goto fail;
 	if (res != NULL) {
 		res->found = 0;
@@ -286,15 +288,17 @@ db_run(struct db *db, const char *sql, const struct db_val *params, size_t npara
 		res->insert_id = mysql_stmt_insert_id(st);
 	}
 	if (ncols == 0)
-		return AE_OK;
+		goto out;
 	memset(rb, 0, sizeof(rb));
 	for (size_t i = 0; i < ncols; i++) {
 		rb[i].is_null = &rnull[i];
 		rb[i].error = &rerr[i];
 		rb[i].length = &rlen[i];
 		if (cols[i].type == DB_STR) {
-			if (cols[i].buf == NULL || cols[i].cap < 1)
-				return AE_INTERNAL;
+			if (cols[i].buf == NULL || cols[i].cap < 1) {
+				e = AE_INTERNAL;
+				goto out;
+			}
 			rb[i].buffer_type = MYSQL_TYPE_STRING;
 			rb[i].buffer = cols[i].buf;
 			rb[i].buffer_length = cols[i].cap - 1;
@@ -310,9 +314,9 @@ db_run(struct db *db, const char *sql, const struct db_val *params, size_t npara
 	if (rc == 1)
 		goto fail;
 	if (rc == MYSQL_DATA_TRUNCATED) {
-		mysql_stmt_free_result(st);
 		snprintf(db->err, sizeof(db->err), "a column is larger than its buffer");
-		return AE_TOOBIG;
+		e = AE_TOOBIG;
+		goto out;
 	}
 	if (rc == 0) {
 		for (size_t i = 0; i < ncols; i++) {
@@ -327,17 +331,24 @@ db_run(struct db *db, const char *sql, const struct db_val *params, size_t npara
 		if (res != NULL)
 			res->found = 1;
 	}
-	mysql_stmt_free_result(st);
-	return AE_OK;
+	goto out;
 fail:
-	*errnum = mysql_stmt_errno(st);
 	{
 		char msg[200];
+		*errnum = mysql_stmt_errno(st);
 		snprintf(msg, sizeof(msg), "%s", mysql_stmt_error(st));
-		if (stored)
+		if (stored) {
 			mysql_stmt_free_result(st);
-		return db_fail(db, *errnum, msg);
+			stored = 0;
+		}
+		/* May close the connection and with it st. */
+		e = db_fail(db, *errnum, msg);
+		st = NULL;
 	}
+out:
+	if (stored)
+		mysql_stmt_free_result(st);
+	return e;
 }
 
 anvil_err

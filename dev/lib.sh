@@ -36,20 +36,22 @@ ensure_packages() {
 	fi
 }
 
-# build DIR CONFIGURE-ARGS...: autogen when needed, configure DIR once with those arguments
-# (again if they changed), then make. Prints nothing but errors and warnings on success.
+# build DIR [CONFIGURE-ARGS...]: autogen when needed; configure DIR when it has no Makefile, or
+# when CONFIGURE-ARGS are given and differ from the ones it was configured with; then make.
+# Output goes to DIR/configure.out and DIR/make.out; their tails are shown on failure.
 build() {
 	local dir=$1; shift
 	local top; top=$(pwd)
-	[ -x configure ] || ./autogen.sh || die "autogen.sh failed"
+	[ -x configure ] || ./autogen.sh >/dev/null || die "autogen.sh failed"
 	mkdir -p "$dir"
-	local want="$*"
-	if [ ! -f "$dir/Makefile" ] || [ "$(cat "$dir/.configure-args" 2>/dev/null)" != "$want" ]; then
+	local have=
+	[ -f "$dir/Makefile" ] && have=$(cd "$dir" && ./config.status --config 2>/dev/null | tr -d "'")
+	if [ ! -f "$dir/Makefile" ] || { [ $# -gt 0 ] && [ "$have" != "$*" ]; }; then
+		say "configuring $dir: $*"
 		(cd "$dir" && "$top/configure" "$@" >configure.out 2>&1) || {
 			tail -30 "$dir/configure.out" >&2
 			die "configure failed (full log: $dir/configure.out)"
 		}
-		printf '%s' "$want" >"$dir/.configure-args"
 	fi
 	make -C "$dir" -j"$(nproc)" >"$dir/make.out" 2>&1 || {
 		grep -E '(error|Error)' "$dir/make.out" | head -40 >&2

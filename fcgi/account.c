@@ -80,36 +80,36 @@ api_new_account(struct req *r)
 	anvil_err e;
 
 	if (auth_request(r, AUTH_JWK, &a) != 0)
-		return;
+		goto out;
 	pl = a.jws->payload_json;
 	if (a.jws->post_as_get || !json_object_is_type(pl, json_type_object)) {
 		req_problem(r, PROB_MALFORMED, "newAccount needs a JSON object payload");
-		return;
+		goto out;
 	}
 	if ((tos = get_flag(r, pl, "termsOfServiceAgreed")) < 0 ||
 	    (only_existing = get_flag(r, pl, "onlyReturnExisting")) < 0)
-		return;
+		goto out;
 	if ((acct = arena_alloc(&r->arena, sizeof(*acct))) == NULL) {
 		req_fail(r, AE_NOMEM, "newAccount");
-		return;
+		goto out;
 	}
 	e = db_account_by_thumbprint(r->db, a.thumbprint, acct);
 	if (e == AE_OK) {
 		if (acct->status != DB_ACCT_VALID) {
 			req_problem(r, PROB_DEACTIVATED, "the account of this key is %s",
 			    db_account_status_name(acct->status));
-			return;
+			goto out;
 		}
 		respond_account(r, 200, acct);
-		return;
+		goto out;
 	}
 	if (e != AE_NOTFOUND) {
 		req_fail(r, e, "account lookup");
-		return;
+		goto out;
 	}
 	if (only_existing) {
 		req_problem(r, PROB_ACCOUNT_DOES_NOT_EXIST, "no account exists with this key");
-		return;
+		goto out;
 	}
 	/* RFC 8555 §7.3 makes agreement a client statement and names no error type for its
 	 * absence (userActionRequired, §7.3.3, is for terms changed after an agreement): like
@@ -118,27 +118,27 @@ api_new_account(struct req *r)
 		req_problem(r, PROB_MALFORMED, "you must agree to the terms of service "
 		    "(termsOfServiceAgreed: true)");
 		req_header(r, "Link", "<%s>;rel=\"terms-of-service\"", c->terms_of_service);
-		return;
+		goto out;
 	}
 	if (json_object_object_get_ex(pl, "contact", &contact) && contact != NULL &&
 	    (contact_text = contact_check(r, contact)) == NULL)
-		return;
+		goto out;
 	if (json_object_object_get_ex(pl, "externalAccountBinding", &eab) && eab != NULL) {
 		if (eab_check(r, eab, a.jws->jwk, &eab_kid) != 0)
-			return;
+			goto out;
 	} else if (c->external_account_required) {
 		req_problem(r, PROB_EAB_REQUIRED, "this server requires an "
 		    "externalAccountBinding to create an account");
-		return;
+		goto out;
 	}
 	if ((e = jwk_canonical(a.jws->jwk, &jwk)) != AE_OK) {
 		req_problem(r, PROB_BAD_PUBLIC_KEY, "the jwk is not an acceptable key");
-		return;
+		goto out;
 	}
 	arena_defer(&r->arena, free_str, jwk);
 	if (strlen(jwk) > DB_JWK_MAX) {
 		req_problem(r, PROB_BAD_PUBLIC_KEY, "the key is too large");
-		return;
+		goto out;
 	}
 	memset(acct, 0, sizeof(*acct));
 	e = db_account_create(r->db, a.thumbprint, jwk, contact_text, eab_kid, &acct->id);
@@ -146,23 +146,25 @@ api_new_account(struct req *r)
 		/* Another request registered the same key a moment ago: that account it is. */
 		if ((e = db_account_by_thumbprint(r->db, a.thumbprint, acct)) == AE_OK) {
 			respond_account(r, 200, acct);
-			return;
+			goto out;
 		}
 	}
 	if (e == AE_EXISTS) {
 		req_problem(r, PROB_UNAUTHORIZED, "this externalAccountBinding key is already "
 		    "bound to an account");
-		return;
+		goto out;
 	}
 	if (e != AE_OK) {
 		req_fail(r, e, "account create");
-		return;
+		goto out;
 	}
 	acct->status = DB_ACCT_VALID;
 	snprintf(acct->thumbprint, sizeof(acct->thumbprint), "%s", a.thumbprint);
 	snprintf(acct->contact, sizeof(acct->contact), "%s", contact_text);
 	log_info("account created id=%lld eab=%s", (long long)acct->id, eab_kid ? "yes" : "no");
 	respond_account(r, 201, acct);
+out:
+	return;
 }
 
 /* The account URL (RFC 8555 §7.3.2 update, §7.3.6 deactivation, POST-as-GET). */
@@ -175,46 +177,48 @@ api_account(struct req *r, int64_t id)
 	anvil_err e;
 
 	if (auth_request(r, AUTH_KID, &a) != 0)
-		return;
+		goto out;
 	if (a.acct->id != id) {
 		req_problem(r, PROB_UNAUTHORIZED, "the JWS kid is not this account");
-		return;
+		goto out;
 	}
 	pl = a.jws->payload_json;
 	if (a.jws->post_as_get) {
 		respond_account(r, 200, a.acct);
-		return;
+		goto out;
 	}
 	if (!json_object_is_type(pl, json_type_object)) {
 		req_problem(r, PROB_MALFORMED, "the payload must be a JSON object or empty");
-		return;
+		goto out;
 	}
 	if (json_object_object_get_ex(pl, "status", &status) && status != NULL) {
 		if (!json_object_is_type(status, json_type_string) ||
 		    strcmp(json_object_get_string(status), "deactivated") != 0) {
 			req_problem(r, PROB_MALFORMED, "a client may only set status to "
 			    "\"deactivated\"");
-			return;
+			goto out;
 		}
 		if ((e = db_account_deactivate(r->db, id)) != AE_OK) {
 			req_fail(r, e, "account deactivate");
-			return;
+			goto out;
 		}
 		a.acct->status = DB_ACCT_DEACTIVATED;
 		log_info("account deactivated id=%lld", (long long)id);
 		respond_account(r, 200, a.acct);
-		return;
+		goto out;
 	}
 	if (json_object_object_get_ex(pl, "contact", &contact) && contact != NULL) {
 		if ((text = contact_check(r, contact)) == NULL)
-			return;
+			goto out;
 		if ((e = db_account_set_contact(r->db, id, text)) != AE_OK) {
 			req_fail(r, e, "account contact");
-			return;
+			goto out;
 		}
 		snprintf(a.acct->contact, sizeof(a.acct->contact), "%s", text);
 	}
 	respond_account(r, 200, a.acct);
+out:
+	return;
 }
 
 /* RFC 8555 §7.1.2.1. Orders are a later step: the list is empty for now. */
@@ -225,19 +229,21 @@ api_account_orders(struct req *r, int64_t id)
 	json_object *o;
 
 	if (auth_request(r, AUTH_KID, &a) != 0)
-		return;
+		goto out;
 	if (a.acct->id != id) {
 		req_problem(r, PROB_UNAUTHORIZED, "the JWS kid is not this account");
-		return;
+		goto out;
 	}
 	if (!a.jws->post_as_get) {
 		req_problem(r, PROB_MALFORMED, "the orders list is read with POST-as-GET");
-		return;
+		goto out;
 	}
 	if ((o = json_object_new_object()) == NULL) {
 		req_fail(r, AE_NOMEM, "orders");
-		return;
+		goto out;
 	}
 	json_object_object_add(o, "orders", json_object_new_array());
 	req_json(r, 200, o);
+out:
+	return;
 }

@@ -58,36 +58,39 @@ load_account_key(struct req *r, struct auth *a)
 	int64_t id = auth_account_id(r, a->jws->kid);
 	const char *detail = NULL;
 	anvil_err e;
+	int rc = -1;
 
 	if (id < 0) {
 		req_problem(r, PROB_MALFORMED, "kid is not an account URL of this server");
-		return -1;
+		goto out;
 	}
 	if ((a->acct = arena_alloc(&r->arena, sizeof(*a->acct))) == NULL) {
 		req_fail(r, AE_NOMEM, "account lookup");
-		return -1;
+		goto out;
 	}
 	if ((e = db_account_by_id(r->db, id, a->acct)) == AE_NOTFOUND) {
 		req_problem(r, PROB_ACCOUNT_DOES_NOT_EXIST, "no account with this kid");
-		return -1;
+		goto out;
 	}
 	if (e != AE_OK) {
 		req_fail(r, e, "account lookup");
-		return -1;
+		goto out;
 	}
 	if (a->acct->status != DB_ACCT_VALID) {
 		req_problem(r, PROB_DEACTIVATED, "the account is %s",
 		    db_account_status_name(a->acct->status));
-		return -1;
+		goto out;
 	}
 	if ((jwk = req_keep(r, json_tokener_parse(a->acct->jwk))) == NULL ||
 	    (e = jwk_to_pkey(jwk, &a->key, &detail)) != AE_OK) {
 		log_err("account %lld: stored key unusable", (long long)id);
 		req_fail(r, AE_INTERNAL, "account key");
-		return -1;
+		goto out;
 	}
 	arena_defer(&r->arena, free_pkey, a->key);
-	return 0;
+	rc = 0;
+out:
+	return rc;
 }
 
 int
@@ -98,87 +101,96 @@ auth_request(struct req *r, enum auth_mode mode, struct auth *a)
 	int64_t issued = 0;
 	const char *detail = NULL;
 	anvil_err e;
+	int rc = -1;
 
 	memset(a, 0, sizeof(*a));
 	if (!content_type_ok(r->content_type)) {
 		req_problem(r, PROB_MEDIA_TYPE, "Content-Type must be application/jose+json");
-		return -1;
+		goto out;
 	}
 	if (req_read_body(r) != 0)
-		return -1;
+		goto out;
 	if ((a->jws = arena_alloc(&r->arena, sizeof(*a->jws))) == NULL) {
 		req_fail(r, AE_NOMEM, "jws");
-		return -1;
+		goto out;
 	}
 	e = jws_parse(r->body, r->body_len, a->jws);
 	arena_defer(&r->arena, free_jws, a->jws);
 	if (e == AE_TOOBIG) {
 		req_problem(r, PROB_TOO_LARGE, "the request is too large");
-		return -1;
+		goto out;
+	}
+	/* "none" has an empty signature, which parsing refuses: the algorithm is the more
+	 * useful answer whenever the protected header got far enough to name one. */
+	if (e != AE_OK && a->jws->alg != NULL && jws_alg_supported(a->jws->alg) != AE_OK) {
+		req_problem(r, PROB_BAD_SIG_ALG, "the JWS algorithm is not supported");
+		goto out;
 	}
 	if (e != AE_OK) {
 		req_problem(r, PROB_MALFORMED, "%s", a->jws->detail[0] ? a->jws->detail :
 		    "the body is not a flattened JWS");
-		return -1;
+		goto out;
 	}
 	if (jws_alg_supported(a->jws->alg) != AE_OK) {
 		req_problem(r, PROB_BAD_SIG_ALG, "the JWS algorithm is not supported");
-		return -1;
+		goto out;
 	}
 	if (mode == AUTH_JWK && a->jws->jwk == NULL) {
 		req_problem(r, PROB_MALFORMED, "this resource requires a jwk, not a kid");
-		return -1;
+		goto out;
 	}
 	if (mode == AUTH_KID && a->jws->kid == NULL) {
 		req_problem(r, PROB_MALFORMED, "this resource requires a kid, not a jwk");
-		return -1;
+		goto out;
 	}
 	if (!req_url_is_request(r, a->jws->url)) {
 		req_problem(r, PROB_UNAUTHORIZED, "the JWS url does not match the request URL");
-		return -1;
+		goto out;
 	}
 	if (a->jws->nonce == NULL) {
 		req_problem(r, PROB_BAD_NONCE, "the JWS has no nonce");
-		return -1;
+		goto out;
 	}
 	e = nonce_open(c->nonce_key, a->jws->nonce, strlen(a->jws->nonce), r->now,
 	    c->nonce_lifetime, id, &issued);
 	if (e != AE_OK) {
 		req_problem(r, PROB_BAD_NONCE, e == AE_NONCE_EXPIRED ? "the nonce has expired" :
 		    "the nonce is not valid");
-		return -1;
+		goto out;
 	}
 	if (a->jws->jwk != NULL) {
 		if ((e = jwk_to_pkey(a->jws->jwk, &a->key, &detail)) != AE_OK) {
 			req_problem(r, PROB_BAD_PUBLIC_KEY, "%s", detail && e == AE_JWS_BADKEY ?
 			    detail : "the jwk is not an acceptable public key");
-			return -1;
+			goto out;
 		}
 		arena_defer(&r->arena, free_pkey, a->key);
 		if (jwk_thumbprint(a->jws->jwk, a->thumbprint) != AE_OK) {
 			req_problem(r, PROB_BAD_PUBLIC_KEY, "the jwk is not an acceptable key");
-			return -1;
+			goto out;
 		}
 	} else if (load_account_key(r, a) != 0) {
-		return -1;
+		goto out;
 	}
 	if ((e = jws_verify(a->jws, a->key)) != AE_OK) {
 		if (e == AE_JWS_BADALG)
 			req_problem(r, PROB_BAD_SIG_ALG, "the JWS algorithm does not fit the key");
 		else
 			req_problem(r, PROB_MALFORMED, "the JWS signature is invalid");
-		return -1;
+		goto out;
 	}
 	/* Spent only now, so that garbage cannot make us write. Kept until it could no longer
 	 * pass nonce_open (lifetime plus the 60 s of allowed clock skew). */
 	e = db_nonce_redeem(r->db, id, sizeof(id), issued + c->nonce_lifetime + 61);
 	if (e == AE_NONCE_USED) {
 		req_problem(r, PROB_BAD_NONCE, "the nonce has already been used");
-		return -1;
+		goto out;
 	}
 	if (e != AE_OK) {
 		req_fail(r, e, "nonce redeem");
-		return -1;
+		goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	return rc;
 }

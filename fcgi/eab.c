@@ -26,70 +26,73 @@ eab_check(struct req *r, json_object *eab, json_object *outer_jwk, const char **
 	struct db_eab_key *key = arena_alloc(&r->arena, sizeof(*key));
 	char outer_tp[JWK_THUMBPRINT_LEN + 1], inner_tp[JWK_THUMBPRINT_LEN + 1];
 	anvil_err e;
+	int rc = -1;
 
 	if (j == NULL || key == NULL) {
 		req_fail(r, AE_NOMEM, "eab");
-		return -1;
+		goto out;
 	}
 	arena_defer(&r->arena, wipe_key, key);
 	if (!json_object_is_type(eab, json_type_object)) {
 		req_problem(r, PROB_MALFORMED, "externalAccountBinding must be a JWS object");
-		return -1;
+		goto out;
 	}
 	e = jws_parse_obj(eab, j);
 	arena_defer(&r->arena, free_jws, j);
 	if (e != AE_OK || j->kid == NULL) {
 		req_problem(r, PROB_MALFORMED, "externalAccountBinding must be a flattened JWS "
 		    "with a kid");
-		return -1;
+		goto out;
 	}
 	if (strcmp(j->alg, "HS256") != 0 && strcmp(j->alg, "HS384") != 0 &&
 	    strcmp(j->alg, "HS512") != 0) {
 		req_problem(r, PROB_MALFORMED, "externalAccountBinding must use HS256, HS384 "
 		    "or HS512");
-		return -1;
+		goto out;
 	}
 	if (j->nonce != NULL) {
 		req_problem(r, PROB_MALFORMED, "externalAccountBinding must not have a nonce");
-		return -1;
+		goto out;
 	}
 	if (j->payload_json == NULL || jwk_thumbprint(j->payload_json, inner_tp) != AE_OK ||
 	    jwk_thumbprint(outer_jwk, outer_tp) != AE_OK || strcmp(inner_tp, outer_tp) != 0) {
 		req_problem(r, PROB_UNAUTHORIZED, "externalAccountBinding must bind the account "
 		    "key of this request");
-		return -1;
+		goto out;
 	}
 	if (!req_url_is_request(r, j->url)) {
 		req_problem(r, PROB_UNAUTHORIZED, "externalAccountBinding url must be the "
 		    "newAccount URL");
-		return -1;
+		goto out;
 	}
 	if (strlen(j->kid) > DB_EAB_KID_MAX ||
 	    (e = db_eab_get(r->db, j->kid, key)) == AE_NOTFOUND) {
 		req_problem(r, PROB_UNAUTHORIZED, "unknown externalAccountBinding key id");
-		return -1;
+		goto out;
 	}
 	if (e != AE_OK) {
 		req_fail(r, e, "eab lookup");
-		return -1;
+		goto out;
 	}
 	if (key->account_id != 0) {
 		req_problem(r, PROB_UNAUTHORIZED, "this externalAccountBinding key is already "
 		    "bound to an account");
-		return -1;
+		goto out;
 	}
 	if (strcmp(key->alg, j->alg) != 0) {
 		req_problem(r, PROB_UNAUTHORIZED, "externalAccountBinding must use %s for this "
 		    "key", key->alg);
-		return -1;
+		goto out;
 	}
 	if (jws_verify_hmac(j, key->key, key->key_len) != AE_OK) {
 		req_problem(r, PROB_UNAUTHORIZED, "the externalAccountBinding MAC is invalid");
-		return -1;
+		goto out;
 	}
 	if ((*kid = arena_strndup(&r->arena, key->kid, strlen(key->kid))) == NULL) {
 		req_fail(r, AE_NOMEM, "eab");
-		return -1;
+		goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	return rc;
 }

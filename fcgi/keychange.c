@@ -49,37 +49,37 @@ api_key_change(struct req *r)
 
 	if (in == NULL || other == NULL) {
 		req_fail(r, AE_NOMEM, "keyChange");
-		return;
+		goto out;
 	}
 	if (auth_request(r, AUTH_KID, &a) != 0)
-		return;
+		goto out;
 	if (!json_object_is_type(a.jws->payload_json, json_type_object)) {
 		req_problem(r, PROB_MALFORMED, "the keyChange payload must be a JWS");
-		return;
+		goto out;
 	}
 	e = jws_parse_obj(a.jws->payload_json, in);
 	arena_defer(&r->arena, free_jws, in);
 	if (e != AE_OK) {
 		req_problem(r, PROB_MALFORMED, "the inner JWS: %s", in->detail[0] ? in->detail :
 		    "not a flattened JWS");
-		return;
+		goto out;
 	}
 	if (in->jwk == NULL) {
 		req_problem(r, PROB_MALFORMED, "the inner JWS must carry the new key as jwk");
-		return;
+		goto out;
 	}
 	if (jws_alg_supported(in->alg) != AE_OK) {
 		req_problem(r, PROB_BAD_SIG_ALG, "the inner JWS algorithm is not supported");
-		return;
+		goto out;
 	}
 	if (!req_url_is_request(r, in->url)) {
 		req_problem(r, PROB_MALFORMED, "the inner JWS url must equal the outer url");
-		return;
+		goto out;
 	}
 	if ((e = jwk_to_pkey(in->jwk, &newkey, &detail)) != AE_OK) {
 		req_problem(r, PROB_BAD_PUBLIC_KEY, "%s", detail && e == AE_JWS_BADKEY ? detail :
 		    "the new key is not acceptable");
-		return;
+		goto out;
 	}
 	arena_defer(&r->arena, free_pkey, newkey);
 	if ((e = jws_verify(in, newkey)) != AE_OK) {
@@ -88,7 +88,7 @@ api_key_change(struct req *r)
 			    "the new key");
 		else
 			req_problem(r, PROB_MALFORMED, "the inner JWS signature is invalid");
-		return;
+		goto out;
 	}
 	if (!json_object_is_type(in->payload_json, json_type_object) ||
 	    !json_object_object_get_ex(in->payload_json, "account", &account) ||
@@ -96,50 +96,52 @@ api_key_change(struct req *r)
 	    !json_object_object_get_ex(in->payload_json, "oldKey", &old_key) ||
 	    !json_object_is_type(old_key, json_type_object)) {
 		req_problem(r, PROB_MALFORMED, "the inner payload must be {account, oldKey}");
-		return;
+		goto out;
 	}
 	if (strcmp(json_object_get_string(account), a.jws->kid) != 0) {
 		req_problem(r, PROB_UNAUTHORIZED, "the inner account is not the outer kid");
-		return;
+		goto out;
 	}
 	if (jwk_thumbprint(old_key, old_tp) != AE_OK ||
 	    strcmp(old_tp, a.acct->thumbprint) != 0) {
 		req_problem(r, PROB_UNAUTHORIZED, "oldKey is not the account's current key");
-		return;
+		goto out;
 	}
 	if (jwk_thumbprint(in->jwk, new_tp) != AE_OK ||
 	    jwk_canonical(in->jwk, &jwk) != AE_OK) {
 		req_problem(r, PROB_BAD_PUBLIC_KEY, "the new key is not acceptable");
-		return;
+		goto out;
 	}
 	arena_defer(&r->arena, free_str, jwk);
 	if (strlen(jwk) > DB_JWK_MAX) {
 		req_problem(r, PROB_BAD_PUBLIC_KEY, "the new key is too large");
-		return;
+		goto out;
 	}
 	if ((e = db_account_by_thumbprint(r->db, new_tp, other)) == AE_OK) {
 		conflict(r, other);
-		return;
+		goto out;
 	}
 	if (e != AE_NOTFOUND) {
 		req_fail(r, e, "keyChange lookup");
-		return;
+		goto out;
 	}
 	e = db_account_set_key(r->db, a.acct->id, a.acct->thumbprint, new_tp, jwk);
 	if (e == AE_DB_DUPLICATE && db_account_by_thumbprint(r->db, new_tp, other) == AE_OK) {
 		conflict(r, other);
-		return;
+		goto out;
 	}
 	if (e == AE_NOTFOUND) {
 		req_problem(r, PROB_UNAUTHORIZED, "the account key changed meanwhile");
-		return;
+		goto out;
 	}
 	if (e != AE_OK) {
 		req_fail(r, e, "keyChange");
-		return;
+		goto out;
 	}
 	log_info("account key changed id=%lld", (long long)a.acct->id);
 	snprintf(a.acct->thumbprint, sizeof(a.acct->thumbprint), "%s", new_tp);
 	req_json(r, 200, api_account_object(r, a.acct));
 	req_header(r, "Location", "%s/acme/acct/%lld", r->conf->base_url, (long long)a.acct->id);
+out:
+	return;
 }

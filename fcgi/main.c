@@ -29,6 +29,7 @@ struct child {
 
 static struct fcgi_conf conf;
 static char *sock_path, *pid_path;  /* as opened at start: a reload does not move them */
+static char *abs_path;              /* the config file, absolute */
 static struct child *children;
 static size_t nchildren, capchildren;
 
@@ -119,6 +120,7 @@ spawn(int fd, unsigned gen)
 	if (pid == 0) {
 		int rc;
 		child_free_all();
+		free(abs_path);
 		free(sock_path);
 		free(pid_path);
 		rc = worker_run(&conf, fd);
@@ -249,6 +251,9 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* daemon() changes to /: a reload must still find a relative -c path. */
+	if ((abs_path = realpath(path, NULL)) != NULL)
+		path = abs_path;
 	if (fcgi_conf_load(&cc, path, &conf) != AE_OK) {
 		fprintf(stderr, "anvil-fcgi: %s\n", cc.err);
 		return 1;
@@ -332,5 +337,6 @@ out:
 	free(pid_path);
 	child_free_all();
 	fcgi_conf_free(&conf);
+	free(abs_path);
 	return rc;
 }

@@ -17,6 +17,11 @@ req_read_body(struct req *r)
 
 	if (cl != NULL && *cl != '\0') {
 		anvil_err e = num_parse_i64(cl, 0, INT64_MAX, &len);
+		if (e == AE_RANGE && cl[0] != '-') {
+			req_problem(r, PROB_TOO_LARGE, "the request body is larger than %d bytes",
+			    JWS_MAX);
+			return -1;
+		}
 		if (e != AE_OK) {
 			req_problem(r, PROB_MALFORMED, "invalid Content-Length");
 			return -1;

@@ -62,7 +62,7 @@ handle(FCGX_Request *fr, const struct fcgi_conf *conf, struct db *db)
 		api_route(&r);
 	req_send(&r);
 	log_escape(esc, sizeof(esc), r.uri ? r.uri : "", r.uri ? strlen(r.uri) : 0);
-	if (r.status >= 500)
+	if (r.status >= 500 && r.status != 501)
 		log_warn("request method=%.8s uri=\"%s\" status=%d type=%s", r.method, esc,
 		    r.status, prob_type(r.problem));
 	else

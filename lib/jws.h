@@ -40,7 +40,10 @@ struct jws {
  * signature present and strings; no unprotected "header"; protected decodes to a JSON object
  * with string alg, string url, exactly one of jwk (object) / kid (string). A non-empty payload
  * must be JSON (object or, for keyChange's inner JWS, anything). Errors: AE_TOOBIG,
- * AE_JWS_MALFORMED (detail set). On error the struct is still safe to jws_free. */
+ * AE_JWS_MALFORMED (detail set). On error the struct is still safe to jws_free, and alg is
+ * non-NULL whenever the protected header got far enough to name one (so a caller can answer
+ * badSignatureAlgorithm for "none", whose empty signature fails parsing). Every cap is
+ * AE_TOOBIG: JWS_MAX on the body and each member, JWS_PROTECTED_MAX, JWS_SIG_MAX. */
 anvil_err jws_parse(const char *body, size_t len, struct jws *out);
 /* Same from an already-parsed JSON object (the keyChange inner JWS, EAB); takes a reference. */
 anvil_err jws_parse_obj(json_object *obj, struct jws *out);

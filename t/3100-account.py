@@ -235,6 +235,22 @@ def main():
             "refused bindings left the key unbound")
     tap.is_(c2.new_account(eab=e2).status_code, 201, "and it still binds when used right")
 
+    # --- the master: pid file; a reload with an invalid file keeps the running generation ---
+    pid_file = s.config["fcgi"]["pid_file"]
+    tap.is_(open(pid_file).read().strip(), str(s.fcgi_master_pid()), "fcgi.pid_file holds the "
+            "master's PID")
+    good = dict(s.config)
+    workers = s.wait_workers()
+    s.write_config(dict(good, fcgi=dict(good["fcgi"], workers=0)))
+    s.reload_fcgi()
+    log = os.path.join(s.dir, "run", "anvil-fcgi.log")
+    proc.wait_for(lambda: "reload refused" in open(log).read(), 20, 0.05, "reload refused")
+    tap.ok("fcgi.workers" in [ln for ln in open(log) if "reload refused" in ln][-1],
+           "an invalid reload is refused, naming the key")
+    tap.is_(sorted(s.fcgi_worker_pids()), sorted(workers), "the running workers stay")
+    tap.is_(c.post_as_get(c.kid).status_code, 200, "and keep serving")
+    s.write_config(good)
+
     # --- reload: EAB becomes required ---
     cfg = dict(s.config)
     cfg["acme"] = dict(cfg["acme"], external_account_required=True)

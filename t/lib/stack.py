@@ -339,6 +339,16 @@ def mariadb_template(cache_root=None):
     return os.path.join(tdir, "data")
 
 
+def secret(v):
+    """A config secret (lib/conf.h): a string, {"file": path} or {"env": name}."""
+    if isinstance(v, dict) and "file" in v:
+        with open(v["file"]) as f:
+            return f.read().rstrip("\n")
+    if isinstance(v, dict) and "env" in v:
+        return os.environ.get(v["env"], "")
+    return v or ""
+
+
 def _user():
     import pwd
     return pwd.getpwuid(os.getuid()).pw_name
@@ -348,12 +358,12 @@ class MariaDB:
     """A private mariadbd: its own data dir, socket and loopback port; root@localhost without a
     password on the socket. Tuned for tests (no binlog, small pool, no fsync per commit)."""
 
-    def __init__(self, dir, port, runner):
+    def __init__(self, dir, port, runner, socket_path=None):
         self.dir = dir
         self.port = port
         self.runner = runner
         self.datadir = os.path.join(dir, "data")
-        self.socket = os.path.join(dir, "mysql.sock")
+        self.socket = socket_path or os.path.join(dir, "mysql.sock")
         self.log = os.path.join(dir, "mariadb.log")
         self.proc = None
         self.exe = which("mariadbd")
@@ -391,10 +401,11 @@ class MariaDB:
         if self.running():
             return False
         self.install()
-        try:
-            os.unlink(self.socket)
-        except FileNotFoundError:
-            pass
+        if os.path.dirname(os.path.abspath(self.socket)) == os.path.abspath(self.dir):
+            try:
+                os.unlink(self.socket)  # ours, left by a killed server
+            except FileNotFoundError:
+                pass
         self.proc = self.runner.start("mariadbd", self.argv(), os.path.join(self.dir, "mariadbd.out"))
 
         def ready():
@@ -644,7 +655,8 @@ class Stack:
         self.directory_url = self.base + "/acme/directory"
         self.http_base = "http://127.0.0.1:%d" % self.ports["http"]
         self.nginx_vars = dict(DEFAULT_NGINX, **(nginx or {}))
-        self.db = MariaDB(os.path.join(self.dir, "db"), self.ports["db"], self.runner)
+        self.db = MariaDB(os.path.join(self.dir, "db"), self.ports["db"], self.runner,
+                          self.config.get("database", {}).get("unix_socket"))
         self.nginx = Nginx(os.path.join(self.dir, "nginx"), self.runner)
         self.fcgi = None
         self.started = []  # names of the daemons this call started (dev/up reports them)
@@ -686,8 +698,9 @@ class Stack:
         return {
             "log": {"level": "info", "syslog": False},
             "database": {
+                # TCP, as to a remote server (and so a worker's session can be told apart by
+                # its client port: db_waiting_workers()); root uses the socket (mysql()).
                 "host": "127.0.0.1", "port": self.ports["db"],
-                "unix_socket": os.path.join(self.dir, "db", "mysql.sock"),
                 "user": DB_USER, "password": secrets.token_hex(12), "name": DB_NAME,
                 "connect_timeout": 2, "read_timeout": 5, "write_timeout": 5,
             },
@@ -736,12 +749,12 @@ class Stack:
         anvilctl = binary("tools/anvilctl/anvilctl")
         self.fcgi = Fcgi(self.config_path, self.config, self.runner,
                          os.path.join(self.dir, "run", "anvil-fcgi.log"))
-        if self._local_db():
+        if self._local_db() and (self.db.running() or port_free(self.ports["db"])):
             if self.db.start():
                 self.started.append("mariadb")
             dbc = self.config["database"]
             self.db.ensure_database(dbc.get("name", DB_NAME), dbc.get("user", DB_USER),
-                                    dbc.get("password", ""))
+                                    secret(dbc.get("password", "")))
         r = subprocess.run([anvilctl, "-c", self.config_path, "migrate"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
         if r.returncode != 0:
@@ -838,6 +851,71 @@ class Stack:
             pids = self.fcgi_worker_pids()
             return pids if len(pids) == n and not set(pids) & set(exclude) else None
         return proc.wait_for(probe, timeout, 0.02, "%d fcgi workers" % n)
+
+    def db_waiting_workers(self):
+        """PIDs of fcgi workers whose database session waits on a lock (e.g. behind a
+        mysql_session() holding LOCK TABLES): maps the session's client port (PROCESSLIST.HOST)
+        to the worker owning that TCP socket. Needs database.host 127.0.0.1 (TCP)."""
+        user = self.config["database"].get("user", DB_USER)
+        rows = self.mysql_rows(
+            "SELECT HOST FROM information_schema.PROCESSLIST WHERE USER = '%s' AND "
+            "STATE LIKE 'Waiting for%%lock%%'" % user)
+        ports = {int(r[0].rsplit(":", 1)[1]) for r in rows if ":" in r[0]}
+        if len(ports) < len(rows):
+            # Unix-socket sessions carry no port: fall back to the workers that are not
+            # blocked in accept() (idle libfcgi workers are).
+            accept = {"x86_64": ("43", "288"), "aarch64": ("202", "242")}.get(os.uname().machine, ())
+            busy = []
+            for pid in self.fcgi_worker_pids():
+                try:
+                    with open("/proc/%d/syscall" % pid) as f:
+                        if f.read().split()[0] not in accept:
+                            busy.append(pid)
+                except (OSError, IndexError):
+                    pass
+            return busy
+        if not ports:
+            return []
+        inodes = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    next(f)
+                    for line in f:
+                        fields = line.split()
+                        if int(fields[1].rsplit(":", 1)[1], 16) in ports:
+                            inodes.add(fields[9])
+            except OSError:
+                pass
+        pids = []
+        for pid in self.fcgi_worker_pids():
+            try:
+                fds = os.listdir("/proc/%d/fd" % pid)
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                except OSError:
+                    continue
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    pids.append(pid)
+                    break
+        return pids
+
+    def fcgi_queued(self):
+        """Connections waiting in the FastCGI socket's accept queue (no worker has taken them),
+        from `ss` (iproute2); None if ss is unavailable."""
+        ss = shutil.which("ss", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/bin")
+        if not ss:
+            return None
+        r = subprocess.run([ss, "-H", "-x", "-l", "src", self.config["fcgi"]["socket"]],
+                           stdout=subprocess.PIPE, universal_newlines=True)
+        for line in r.stdout.splitlines():
+            f = line.split()
+            if len(f) >= 5 and f[1] == "LISTEN":
+                return int(f[2])
+        return None
 
     def stop_fcgi(self):
         self.fcgi.stop()

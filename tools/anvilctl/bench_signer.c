@@ -1,14 +1,475 @@
-/* Placeholder until the real command lands (another engineer owns this file). */
+/* anvilctl bench-signer: how fast the HSM signs, how much of that the signer daemon keeps, and
+ * what it means in certificates per second (doc/signer.md).
+ *
+ *  1. raw PKCS#11 signatures/s per issuer key at 1..N sessions (one thread per session);
+ *  2. the same through the daemon's socket (OCSP requests: one signature each), as a ratio of
+ *     the raw rate at the daemon's session count, with its queueing delay and resident memory;
+ *  3. whole issuances through the daemon: precertificate + certificate + OCSP with CT,
+ *     certificate + OCSP without, and the certificates/s ceiling each implies. */
 #include "config.h"
+#include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include "ca/client.h"
+#include "ca/p11.h"
+#include "ca/profile.h"
+#include "lib/num.h"
 #include "tools/anvilctl/ctl.h"
+
+#define LAT_BUCKETS 20000  /* 10 us each: up to 200 ms, the rest in the last bucket */
+
+struct bench {
+	struct signer_conf sc;
+	struct p11_module m;
+	int seconds, max_sessions, clients;
+	const char *only_issuer;
+	int raw_only;
+};
+
+struct runner {
+	struct bench *b;
+	const struct issuer *is;
+	const struct profile *prof;
+	int mode;  /* 0 raw, 1 daemon ocsp, 2 daemon issuance */
+	volatile int *stop;
+	uint64_t ops, errors, busy;
+	uint32_t *lat;
+	pthread_t tid;
+};
+
+static uint64_t
+mono_us_(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t
+wall_ms_(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+record(struct runner *r, uint64_t us)
+{
+	uint64_t b = us / 10;
+	r->lat[b >= LAT_BUCKETS ? LAT_BUCKETS - 1 : b]++;
+}
+
+static void *
+raw_main(void *arg)
+{
+	struct runner *r = arg;
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE key;
+	uint8_t dg[32], sig[1024];
+	anvil_err e;
+
+	memset(dg, 0x5a, sizeof(dg));
+	if (p11_session_open(&r->b->m, r->b->sc.pin, 0, &s, NULL) != AE_OK) {
+		r->errors++;
+		return NULL;
+	}
+	e = p11_find(&r->b->m, s, CKO_PRIVATE_KEY, r->is->key_label,
+	    r->is->key_id_len ? r->is->key_id : NULL, r->is->key_id_len, &key, NULL);
+	while (e == AE_OK && !*r->stop) {
+		size_t sl = sizeof(sig);
+		uint64_t t0 = mono_us_();
+		if (p11_sign_digest(&r->b->m, s, key, r->is->key_type, NID_sha256, dg, 32, sig, &sl,
+		    NULL) != AE_OK) {
+			r->errors++;
+			break;
+		}
+		record(r, mono_us_() - t0);
+		r->ops++;
+	}
+	if (e != AE_OK)
+		r->errors++;
+	p11_session_close(&r->b->m, s);
+	return NULL;
+}
+
+static void
+rand_serial(uint8_t *s)
+{
+	RAND_bytes(s, 16);
+	s[0] = (uint8_t)((s[0] & 0x7f) | 1);
+}
+
+/* One call, retried while the signer says busy (counted). */
+static anvil_err
+call(struct runner *r, struct signer_client *c, struct request *q)
+{
+	struct buf out;
+	uint32_t retry = 0;
+	anvil_err e;
+
+	buf_init(&out, PROTO_FRAME_MAX);
+	for (;;) {
+		q->deadline_ms = wall_ms_() + 10000;
+		buf_reset(&out);
+		e = signer_call(c, q, &out, &retry);
+		if (e != AE_BUSY || *r->stop)
+			break;
+		r->busy++;
+		usleep(retry > 100 ? 100000 : retry * 1000 + 100);
+	}
+	buf_free(&out);
+	return e;
+}
+
+static void *
+daemon_main(void *arg)
+{
+	struct runner *r = arg;
+	struct signer_client *c = NULL;
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	uint8_t spki[256], sct[64];
+	unsigned char *p = spki;
+	struct ident id;
+	struct request q;
+	char name[300];
+	int spki_len;
+
+	if (k == NULL || signer_client_new(r->b->sc.socket_path, &c) != AE_OK) {
+		r->errors++;
+		goto out;
+	}
+	spki_len = i2d_PUBKEY(k, &p);
+	/* A name inside the profile's policy. */
+	snprintf(name, sizeof(name), "bench.%s", r->prof && r->prof->n_dns_suffixes ?
+	    r->prof->dns_suffixes[0] : "example.com");
+	memset(&id, 0, sizeof(id));
+	id.type = ID_DNS;
+	id.len = (uint8_t)strlen(name);
+	memcpy(id.val, name, id.len + 1);
+	/* A syntactically valid one-entry SCT list. */
+	memset(sct, 0, sizeof(sct));
+	sct[1] = 50;
+	sct[3] = 48;
+	while (!*r->stop) {
+		uint64_t t0 = mono_us_();
+		anvil_err e;
+		memset(&q, 0, sizeof(q));
+		if (r->mode == 1) {
+			q.op = OP_OCSP;
+			snprintf(q.u.ocsp.issuer, sizeof(q.u.ocsp.issuer), "%s", r->is->name);
+			rand_serial(q.u.ocsp.serial);
+			q.u.ocsp.serial_len = 16;
+			q.u.ocsp.reason = REASON_NONE;
+			q.u.ocsp.this_update = (uint64_t)time(NULL);
+			q.u.ocsp.next_update = q.u.ocsp.this_update + 86400;
+			e = call(r, c, &q);
+		} else {
+			struct cert_req *cr = &q.u.cert;
+			uint8_t serial[16];
+			rand_serial(serial);
+			snprintf(cr->profile, sizeof(cr->profile), "%s", r->prof->name);
+			memcpy(cr->serial, serial, 16);
+			cr->serial_len = 16;
+			cr->spki = spki;
+			cr->spki_len = (size_t)spki_len;
+			cr->ids = &id;
+			cr->nids = 1;
+			cr->not_before = (uint64_t)time(NULL);
+			cr->not_after = cr->not_before + 86400;
+			e = AE_OK;
+			if (r->prof->ct) {
+				q.op = OP_PRECERT;
+				e = call(r, c, &q);
+				cr->sct = sct;
+				cr->sct_len = 52;
+			}
+			if (e == AE_OK) {
+				q.op = OP_CERT;
+				e = call(r, c, &q);
+			}
+			if (e == AE_OK) {
+				memset(&q.u, 0, sizeof(q.u));
+				q.op = OP_OCSP;
+				snprintf(q.u.ocsp.issuer, sizeof(q.u.ocsp.issuer), "%s",
+				    r->prof->issuer->name);
+				memcpy(q.u.ocsp.serial, serial, 16);
+				q.u.ocsp.serial_len = 16;
+				q.u.ocsp.reason = REASON_NONE;
+				q.u.ocsp.this_update = (uint64_t)time(NULL);
+				q.u.ocsp.next_update = q.u.ocsp.this_update + 86400;
+				e = call(r, c, &q);
+			}
+		}
+		if (e != AE_OK) {
+			if (r->errors++ == 0)
+				fprintf(stderr, "bench-signer: request failed: %s\n", anvil_strerror(e));
+			if (r->errors > 100)
+				break;
+			continue;
+		}
+		record(r, mono_us_() - t0);
+		r->ops++;
+	}
+out:
+	signer_client_free(c);
+	EVP_PKEY_free(k);
+	return NULL;
+}
+
+struct result {
+	double rate;
+	uint64_t p50, p99, errors, busy;
+};
+
+/* Runs n runners of one kind for the configured time. */
+static struct result
+run(struct bench *b, const struct issuer *is, const struct profile *prof, int mode, int n)
+{
+	struct runner *rs = calloc((size_t)n, sizeof(*rs));
+	uint32_t *lat = calloc(LAT_BUCKETS, sizeof(*lat));
+	volatile int stop = 0;
+	struct result res = { 0, 0, 0, 0, 0 };
+	uint64_t t0, t1, total = 0, seen = 0;
+
+	if (rs == NULL || lat == NULL)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		rs[i].b = b;
+		rs[i].is = is;
+		rs[i].prof = prof;
+		rs[i].mode = mode;
+		rs[i].stop = &stop;
+		rs[i].lat = calloc(LAT_BUCKETS, sizeof(uint32_t));
+	}
+	t0 = mono_us_();
+	for (int i = 0; i < n; i++)
+		pthread_create(&rs[i].tid, NULL, mode == 0 ? raw_main : daemon_main, &rs[i]);
+	sleep((unsigned)b->seconds);
+	stop = 1;
+	for (int i = 0; i < n; i++)
+		pthread_join(rs[i].tid, NULL);
+	t1 = mono_us_();
+	for (int i = 0; i < n; i++) {
+		total += rs[i].ops;
+		res.errors += rs[i].errors;
+		res.busy += rs[i].busy;
+		for (int k = 0; rs[i].lat && k < LAT_BUCKETS; k++)
+			lat[k] += rs[i].lat[k];
+	}
+	res.rate = (double)total * 1e6 / (double)(t1 - t0);
+	for (int k = 0; k < LAT_BUCKETS; k++) {
+		seen += lat[k];
+		if (res.p50 == 0 && seen * 2 >= total && total)
+			res.p50 = (uint64_t)k * 10 + 10;
+		if (res.p99 == 0 && seen * 100 >= total * 99 && total)
+			res.p99 = (uint64_t)k * 10 + 10;
+	}
+out:
+	for (int i = 0; rs != NULL && i < n; i++)
+		free(rs[i].lat);
+	free(rs);
+	free(lat);
+	return res;
+}
+
+/* The daemon's pid (from the socket's peer credentials) and its resident memory. */
+static long
+daemon_rss_kb(const char *path, long *pid_out)
+{
+	struct sockaddr_un sa;
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	char file[64], line[256];
+	long rss = -1;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	FILE *f;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	*pid_out = (long)cred.pid;
+	snprintf(file, sizeof(file), "/proc/%ld/status", (long)cred.pid);
+	if ((f = fopen(file, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			char *endp = NULL;
+			rss = strtol(line + 6, &endp, 10);
+		}
+	fclose(f);
+	return rss;
+}
+
+static int
+daemon_stat(struct signer_client *c, const char *key, uint64_t *out)
+{
+	struct request q;
+	struct buf o;
+	uint32_t retry;
+	char *p;
+	int ok = 0;
+
+	memset(&q, 0, sizeof(q));
+	q.op = OP_STATS;
+	q.deadline_ms = wall_ms_() + 5000;
+	buf_init(&o, 65536);
+	if (signer_call(c, &q, &o, &retry) == AE_OK && buf_nul(&o) == AE_OK &&
+	    (p = strstr((char *)o.data, key)) != NULL) {
+		*out = strtoull(p + strlen(key) + 1, NULL, 10);  /* past the ':' */
+		ok = 1;
+	}
+	buf_free(&o);
+	return ok;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: anvilctl bench-signer [-s SECONDS] [-n MAX_SESSIONS] "
+	    "[-C CLIENTS] [-i ISSUER] [--raw-only]\n");
+}
 
 int
 ctl_bench_signer(struct ctl *ctl, int argc, char **argv)
 {
-	(void)ctl;
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "anvilctl: not implemented\n");
-	return 1;
+	static const struct option opts[] = {
+		{ "seconds", required_argument, NULL, 's' },
+		{ "sessions", required_argument, NULL, 'n' },
+		{ "clients", required_argument, NULL, 'C' },
+		{ "issuer", required_argument, NULL, 'i' },
+		{ "raw-only", no_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct bench b;
+	char err[512];
+	int ch, rc = 1;
+	double raw_at[MAX_ISSUERS];
+
+	memset(&b, 0, sizeof(b));
+	b.seconds = 3;
+	b.max_sessions = 4;
+	while ((ch = getopt_long(argc, argv, "s:n:C:i:r", opts, NULL)) != -1) {
+		int64_t v;
+		switch (ch) {
+		case 's':
+		case 'n':
+		case 'C':
+			if (num_parse_i64(optarg, 1, 3600, &v) != AE_OK) {
+				usage();
+				return 2;
+			}
+			if (ch == 's') b.seconds = (int)v;
+			else if (ch == 'n') b.max_sessions = (int)v;
+			else b.clients = (int)v;
+			break;
+		case 'i': b.only_issuer = optarg; break;
+		case 'r': b.raw_only = 1; break;
+		default: usage(); return 2;
+		}
+	}
+	if (signer_conf_parse(&ctl->conf, ctl->config, 1, &b.sc) != AE_OK) {
+		fprintf(stderr, "anvilctl: %s\n", ctl->conf.err);
+		goto out;
+	}
+	if (p11_load(&b.m, &b.sc.hsm, err, sizeof(err)) != AE_OK) {
+		fprintf(stderr, "anvilctl: bench-signer: %s\n", err);
+		goto out;
+	}
+	printf("# 1. raw PKCS#11 signatures/s (module %s), %d s per point\n", b.sc.hsm.module,
+	    b.seconds);
+	printf("%-16s %-11s %8s %12s %9s %9s\n", "issuer", "key", "sessions", "sigs/s",
+	    "p50_us", "p99_us");
+	for (size_t i = 0; i < b.sc.nissuers; i++) {
+		const struct issuer *is = &b.sc.issuers[i];
+		raw_at[i] = 0;
+		if (is->parent == NULL || (b.only_issuer && strcmp(b.only_issuer, is->name) != 0))
+			continue;
+		for (int n = 1; n <= b.max_sessions; n++) {
+			struct result r = run(&b, is, NULL, 0, n);
+			printf("%-16s %-11s %8d %12.0f %9llu %9llu%s\n", is->name,
+			    key_type_name(is->key_type), n, r.rate, (unsigned long long)r.p50,
+			    (unsigned long long)r.p99, r.errors ? "  (errors)" : "");
+			if (n == b.sc.sessions)
+				raw_at[i] = r.rate;
+		}
+	}
+	fflush(stdout);
+	if (b.raw_only) {
+		rc = 0;
+		goto out;
+	}
+	if (b.clients == 0)
+		b.clients = (int)b.sc.sessions * 4;
+	{
+		struct signer_client *c = NULL;
+		uint64_t v;
+		long pid = 0, rss;
+		if (signer_client_new(b.sc.socket_path, &c) != AE_OK || !daemon_stat(c, "\"signed\"",
+		    &v)) {
+			fprintf(stderr, "bench-signer: no signer answers on %s; start anvil-signer for "
+			    "parts 2 and 3\n", b.sc.socket_path);
+			signer_client_free(c);
+			rc = 0;
+			goto out;
+		}
+		printf("\n# 2. through the daemon (%s): OCSP requests, %d clients, daemon sessions "
+		    "%lld\n", b.sc.socket_path, b.clients, (long long)b.sc.sessions);
+		printf("%-16s %12s %9s %9s %10s %8s %12s\n", "issuer", "sigs/s", "p50_us", "p99_us",
+		    "vs_raw", "busy", "qdelay_p99");
+		for (size_t i = 0; i < b.sc.nissuers; i++) {
+			const struct issuer *is = &b.sc.issuers[i];
+			struct result r;
+			uint64_t q99 = 0;
+			if (is->parent == NULL ||
+			    (b.only_issuer && strcmp(b.only_issuer, is->name) != 0))
+				continue;
+			r = run(&b, is, NULL, 1, b.clients);
+			daemon_stat(c, "\"queue_delay_p99_us\"", &q99);
+			printf("%-16s %12.0f %9llu %9llu %10.2f %8llu %10lluus%s\n", is->name, r.rate,
+			    (unsigned long long)r.p50, (unsigned long long)r.p99,
+			    raw_at[i] > 0 ? r.rate / raw_at[i] : 0.0, (unsigned long long)r.busy,
+			    (unsigned long long)q99, r.errors ? "  (errors)" : "");
+		}
+		printf("\n# 3. whole issuances through the daemon, %d clients\n", b.clients);
+		printf("%-12s %-4s %9s %10s %10s %14s\n", "profile", "ct", "sigs/cert", "certs/s",
+		    "sigs/s", "ceiling_certs/s");
+		for (size_t i = 0; i < b.sc.nprofiles; i++) {
+			const struct profile *p = &b.sc.profiles[i];
+			int spc = p->ct ? 3 : 2;
+			size_t ii = p->issuer->index;
+			struct result r;
+			if (b.only_issuer && strcmp(b.only_issuer, p->issuer->name) != 0)
+				continue;
+			r = run(&b, p->issuer, p, 2, b.clients);
+			printf("%-12s %-4s %9d %10.0f %10.0f %14.0f%s\n", p->name, p->ct ? "yes" : "no",
+			    spc, r.rate, r.rate * spc, raw_at[ii] / spc,
+			    r.errors ? "  (errors)" : "");
+		}
+		rss = daemon_rss_kb(b.sc.socket_path, &pid);
+		printf("\n# daemon pid %ld resident memory: %ld KiB\n", pid, rss);
+		signer_client_free(c);
+	}
+	rc = 0;
+out:
+	if (b.m.f != NULL)
+		p11_unload(&b.m);
+	signer_conf_free(&b.sc);
+	return rc;
 }

@@ -1,0 +1,214 @@
+/* The TBS builder and its lint, without an HSM: an in-memory issuer signs what the builder
+ * makes, and every refusal the lint owns is provoked (a CA certificate among them, which no
+ * request can ask for, so it is built here by hand). */
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+#include "ca/tbs.h"
+#include "t/tap.h"
+
+static EVP_PKEY *
+ec_key(const char *curve)
+{
+	return EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
+}
+
+static X509 *
+self_signed(EVP_PKEY *k)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	X509V3_CTX ctx;
+	X509_EXTENSION *e;
+
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"T1", -1, -1, 0);
+	X509_set_version(x, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, n);
+	X509_set_pubkey(x, k);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400 * 365);
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	e = X509V3_EXT_nconf_nid(NULL, &ctx, NID_subject_key_identifier, "hash");
+	X509_add_ext(x, e, -1);
+	X509_EXTENSION_free(e);
+	e = X509V3_EXT_nconf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+	X509_add_ext(x, e, -1);
+	X509_EXTENSION_free(e);
+	X509_sign(x, k, EVP_sha256());
+	X509_NAME_free(n);
+	return x;
+}
+
+static size_t
+spki(EVP_PKEY *k, uint8_t *out)
+{
+	unsigned char *p = out;
+	return (size_t)i2d_PUBKEY(k, &p);
+}
+
+static void
+set_dns(struct ident *id, const char *name)
+{
+	id->type = ID_DNS;
+	id->len = (uint8_t)strlen(name);
+	memcpy(id->val, name, id->len + 1);
+}
+
+int
+main(void)
+{
+	EVP_PKEY *ik = ec_key("P-256"), *sk = ec_key("P-256"), *k521 = ec_key("P-521");
+	struct issuer is;
+	struct profile p;
+	struct cert_req r;
+	struct ident ids[3];
+	uint8_t sp[1024], sp521[1024], sct[64];
+	X509 *pre = NULL, *fin = NULL, *x = NULL;
+	time_t now = time(NULL);
+	anvil_err e;
+
+	memset(&is, 0, sizeof(is));
+	snprintf(is.name, sizeof(is.name), "int");
+	is.parent = "root";
+	is.key_type = KT_EC_P256;
+	is.cert = self_signed(ik);
+	is.ocsp_url = "http://ocsp.test/";
+	is.issuer_url = "http://pki.test/int.der";
+	is.crl_url = "http://pki.test/crl/";
+	is.crl_shards = 8;
+	memset(&p, 0, sizeof(p));
+	snprintf(p.name, sizeof(p.name), "default");
+	p.issuer = &is;
+	p.max_validity = 90 * 86400;
+	p.max_backdate = 3600;
+	p.ct = 1;
+	p.key_types = 1u << KT_EC_P256;
+	p.server_auth = 1;
+	p.max_names = 10;
+	p.is_public = 1;
+	p.policies[0] = "2.23.140.1.2.1";
+	p.npolicies = 1;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.profile, sizeof(r.profile), "default");
+	r.serial_len = 16;
+	memset(r.serial, 0x42, 16);
+	r.spki = sp;
+	r.spki_len = spki(sk, sp);
+	set_dns(&ids[0], "www.example.com");
+	set_dns(&ids[1], "example.com");
+	r.ids = ids;
+	r.nids = 2;
+	r.not_before = (uint64_t)now;
+	r.not_after = (uint64_t)now + 90 * 86400 - 1;
+
+	e = tbs_build_cert(&p, &r, 1, now, &pre);
+	ok(e == AE_OK, "precertificate builds (%s)", anvil_strerror(e));
+	if (e != AE_OK)
+		ERR_print_errors_fp(stdout);
+	ok(pre != NULL && X509_get_ext_by_NID(pre, NID_ct_precert_poison, -1) >= 0,
+	    "precertificate carries the poison");
+	ok(pre != NULL && X509_sign(pre, ik, EVP_sha256()) > 0 && X509_verify(pre, ik) == 1,
+	    "precertificate signs and verifies");
+	ok(pre != NULL && X509_check_ca(pre) == 0, "precertificate is not a CA");
+
+	/* Final certificate: same request plus SCTs. */
+	sct[0] = 0; sct[1] = 6; sct[2] = 0; sct[3] = 4; memset(sct + 4, 1, 4);
+	r.sct = sct;
+	r.sct_len = 8;
+	e = tbs_build_cert(&p, &r, 0, now, &fin);
+	ok(e == AE_OK, "certificate builds (%s)", anvil_strerror(e));
+	ok(fin != NULL && X509_get_ext_by_NID(fin, NID_ct_precert_scts, -1) >= 0 &&
+	    X509_get_ext_by_NID(fin, NID_ct_precert_poison, -1) < 0, "certificate has SCTs, no poison");
+	ok(pre && fin && tbs_match_precert(pre, fin) == AE_OK,
+	    "certificate matches its precertificate");
+	r.not_after -= 1;
+	e = tbs_build_cert(&p, &r, 0, now, &x);
+	ok(e == AE_OK && tbs_match_precert(pre, x) == AE_SIGNER_MISMATCH,
+	    "a different validity is a mismatch");
+	X509_free(x);
+	x = NULL;
+	r.not_after += 1;
+	r.sct_len = 5;
+	ok(tbs_build_cert(&p, &r, 0, now, &x) == AE_SIGNER_CT, "malformed SCT list refused");
+	r.sct_len = 0;
+	ok(tbs_build_cert(&p, &r, 0, now, &x) == AE_SIGNER_CT, "CT profile without SCTs refused");
+
+	/* Refusals. */
+	r.not_after = (uint64_t)now + 91 * 86400;
+	ok(tbs_build_cert(&p, &r, 1, now, &x) == AE_SIGNER_VALIDITY, "validity over max refused");
+	r.not_after = (uint64_t)now + 90 * 86400 - 1;
+	r.not_before = (uint64_t)now - 7200;
+	ok(tbs_build_cert(&p, &r, 1, now, &x) == AE_SIGNER_VALIDITY, "backdating over max refused");
+	r.not_before = (uint64_t)now;
+	r.spki_len = spki(k521, sp521);
+	r.spki = sp521;
+	ok(tbs_build_cert(&p, &r, 1, now, &x) == AE_SIGNER_KEY, "P-521 key refused");
+	r.spki = sp;
+	r.spki_len = spki(ik, sp);
+	ok(tbs_build_cert(&p, &r, 1, now, &x) == AE_SIGNER_KEY, "the issuer's own key refused");
+	r.spki_len = spki(sk, sp);
+	set_dns(&ids[1], "Bad_Name.example.com");
+	ok(tbs_build_cert(&p, &r, 1, now, &x) == AE_SIGNER_NAME, "malformed DNS name refused");
+	set_dns(&ids[1], "localhost");
+	ok(tbs_build_cert(&p, &r, 1, now, &x) == AE_SIGNER_NAME,
+	    "single-label name refused in a public profile");
+	set_dns(&ids[1], "*.example.com");
+	ok(tbs_build_cert(&p, &r, 1, now, &x) == AE_SIGNER_NAME, "wildcard refused unless allowed");
+	p.dns_suffixes[0] = "corp.test";
+	p.n_dns_suffixes = 1;
+	set_dns(&ids[1], "a.corp.test");
+	ok(tbs_build_cert(&p, &r, 1, now, &x) == AE_SIGNER_NAME, "name outside suffixes refused");
+	set_dns(&ids[0], "b.corp.test");
+	ok(tbs_build_cert(&p, &r, 1, now, &x) == AE_OK, "names inside suffixes accepted");
+	X509_free(x);
+	x = NULL;
+	ids[2].type = ID_IP;
+	ids[2].len = 4;
+	memcpy(ids[2].val, "\x0a\x01\x02\x03", 4);
+	r.nids = 3;
+	ok(tbs_build_cert(&p, &r, 1, now, &x) == AE_SIGNER_NAME, "IP outside ranges refused");
+	p.ip_ranges[0] = (struct ip_range){ { 10 }, 4, 8 };
+	p.n_ip_ranges = 1;
+	ok(tbs_build_cert(&p, &r, 1, now, &x) == AE_OK, "IP inside ranges accepted");
+	ok(x != NULL && tbs_lint(&p, x, 0, now) == AE_SIGNER_CT,
+	    "lint: a poisoned TBS is not a final certificate");
+	r.nids = 2;
+	r.serial[0] = 0;
+	X509 *y = NULL;
+	ok(tbs_build_cert(&p, &r, 1, now, &y) == AE_SIGNER_SERIAL, "non-minimal serial refused");
+	X509_free(y);
+
+	/* A CA certificate: no request can ask for one, so it is made by hand. */
+	if (x != NULL) {
+		int pos = X509_get_ext_by_NID(x, NID_basic_constraints, -1);
+		X509V3_CTX ctx;
+		X509_EXTENSION *bc;
+		X509_EXTENSION_free(X509_delete_ext(x, pos));
+		X509V3_set_ctx(&ctx, is.cert, x, NULL, NULL, 0);
+		bc = X509V3_EXT_nconf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+		X509_add_ext(x, bc, -1);
+		X509_EXTENSION_free(bc);
+		ok(tbs_lint(&p, x, 1, now) == AE_SIGNER_CA, "lint: CA:TRUE refused");
+		X509_EXTENSION_free(X509_delete_ext(x, X509_get_ext_by_NID(x,
+		    NID_basic_constraints, -1)));
+		ok(tbs_lint(&p, x, 1, now) == AE_SIGNER_CA, "lint: missing basicConstraints refused");
+	}
+	ok(tbs_crl_shard((const uint8_t *)"\x00\x00\x00\x09", 4, 8) == 1, "CRL shard from serial");
+
+	X509_free(x);
+	X509_free(pre);
+	X509_free(fin);
+	X509_free(is.cert);
+	EVP_PKEY_free(ik);
+	EVP_PKEY_free(sk);
+	EVP_PKEY_free(k521);
+	return done_testing();
+}

@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""Every refusal of anvil-signer, provoked over its socket and checked by code: unknown profile,
+key type and size, validity, backdating, names outside the policy, a certificate differing from
+its precertificate, a certificate without precertificate, a second different precertificate or
+certificate for a serial, a deadline already past, malformed and oversized frames, a peer uid
+outside the allow-list (run as nobody), and the per-peer connection cap."""
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import proc  # noqa: E402
+import signer  # noqa: E402
+import tap  # noqa: E402
+
+AE = signer.AE
+
+
+def code(r):
+    return signer.AE_NAME.get(r[0], r[0]) if r is not None else "EOF"
+
+
+def main():
+    proc.alarm(150)
+    t = proc.tmpdir()
+    os.chmod(t, 0o755)  # nobody must reach the socket to be refused by credentials
+    hsm = signer.SoftHSM(t)
+    conf = signer.signer_config(t, hsm, max_per_peer=3)
+    signer.ceremony(t, conf, hsm)
+    p, sock = signer.start_signer(t, conf, hsm)
+    c = signer.Client(sock)
+    now = int(time.time())
+    spki = signer.spki_der()
+    ids = [("dns", "www.example.com")]
+    na = now + 90 * 86400 - 1
+
+    def pre(**kw):
+        a = dict(profile="default", serial=signer.new_serial(), spki=spki, idents=ids,
+                 not_before=now, not_after=na)
+        a.update(kw)
+        return c.precert(a["profile"], a["serial"], a["spki"], a["idents"], a["not_before"],
+                         a["not_after"], deadline_ms=a.get("deadline_ms"))
+
+    tap.is_(code(pre(profile="nope")), "SIGNER_PROFILE", "unknown profile")
+    tap.is_(code(pre(spki=signer.spki_der("ec521"))), "SIGNER_KEY", "P-521 outside the profile")
+    tap.is_(code(c.cert("internal", signer.new_serial(), signer.spki_der("rsa4096"),
+                        [("dns", "a.corp.test")], now, now + 86400)), "OK",
+            "RSA-4096 allowed where the profile does not restrict")
+    tap.is_(code(pre(spki=signer.spki_der("rsa1024"))), "SIGNER_KEY", "RSA-1024 refused")
+    tap.is_(code(pre(spki=b"\x30\x03\x02\x01\x01")), "SIGNER_KEY", "garbage key refused")
+    tap.is_(code(pre(not_after=now + 91 * 86400)), "SIGNER_VALIDITY", "validity over 90 days")
+    tap.is_(code(pre(profile="shortlived", not_after=now + 8 * 86400)), "SIGNER_VALIDITY",
+            "shortlived: 8 days refused")
+    tap.is_(code(pre(profile="shortlived", not_after=now + 7 * 86400 - 1)), "OK",
+            "shortlived: 7 days accepted")
+    tap.is_(code(pre(not_before=now - 86400)), "SIGNER_VALIDITY", "backdated a day")
+    tap.is_(code(pre(not_after=now - 1)), "SIGNER_VALIDITY", "notAfter before notBefore")
+    tap.is_(code(pre(idents=[("dns", "under_score.example.com")])), "SIGNER_NAME",
+            "malformed DNS name")
+    tap.is_(code(pre(idents=[("dns", "intranet")])), "SIGNER_NAME",
+            "single-label name in a public profile")
+    tap.is_(code(pre(idents=[("ip", "192.0.2.1")])), "SIGNER_NAME",
+            "IP identifier where the profile allows none")
+    tap.is_(code(c.cert("internal", signer.new_serial(), spki, [("dns", "www.example.com")],
+                        now, now + 86400)), "SIGNER_NAME", "internal: name outside corp.test")
+    tap.is_(code(c.cert("internal", signer.new_serial(), spki, [("ip", "192.168.1.1")], now,
+                        now + 86400)), "SIGNER_NAME", "internal: IP outside 10.0.0.0/8")
+    tap.is_(code(c.cert("internal", signer.new_serial(), spki, [("dns", "db.corp.test")], now,
+                        now + 86400, sct=signer.fake_sct_list())), "SIGNER_CT",
+            "SCTs on a profile without CT")
+    tap.is_(code(pre(profile="internal", idents=[("dns", "a.corp.test")], not_after=now + 10)),
+            "SIGNER_CT", "a precertificate on a profile without CT")
+    tap.is_(code(pre(serial=b"\x00\x01")), "SIGNER_SERIAL", "non-minimal serial")
+    tap.is_(code(pre(serial=b"\xff" * 20)), "SIGNER_SERIAL", "negative 20-byte serial")
+
+    # Precertificate / certificate consistency and one of each per serial.
+    s1 = signer.new_serial()
+    tap.is_(code(pre(serial=s1)), "OK", "precertificate for s1")
+    sct = signer.fake_sct_list()
+    tap.is_(code(c.cert("default", s1, spki, ids, now, na - 1, sct=sct)), "SIGNER_MISMATCH",
+            "certificate with another validity than its precertificate")
+    tap.is_(code(c.cert("default", s1, spki, [("dns", "other.example.com")], now, na, sct=sct)),
+            "SIGNER_MISMATCH", "certificate with other names than its precertificate")
+    tap.is_(code(c.cert("default", s1, signer.spki_der(), ids, now, na, sct=sct)),
+            "SIGNER_MISMATCH", "certificate with another key than its precertificate")
+    tap.is_(code(c.cert("default", signer.new_serial(), spki, ids, now, na, sct=sct)),
+            "SIGNER_MISMATCH", "certificate without a precertificate")
+    tap.is_(code(c.cert("default", s1, spki, ids, now, na, sct=b"\x00\x01\x00")), "SIGNER_CT",
+            "malformed SCT list")
+    tap.is_(code(pre(serial=s1, not_after=na - 5)), "SIGNER_DUPLICATE",
+            "a second, different precertificate for s1")
+    tap.is_(code(c.cert("default", s1, spki, ids, now, na, sct=sct)), "OK", "certificate for s1")
+    tap.is_(code(c.cert("default", s1, spki, ids, now, na, sct=signer.fake_sct_list(1))),
+            "SIGNER_DUPLICATE", "a second, different certificate for s1")
+    s2 = signer.new_serial()
+    tap.is_(code(c.cert("rsa", s2, spki, [("dns", "a.example.org")], now, now + 86400)), "OK",
+            "no-CT certificate for s2")
+    tap.is_(code(c.cert("rsa", s2, spki, [("dns", "b.example.org")], now, now + 86400)),
+            "SIGNER_DUPLICATE", "a second, different no-CT certificate for s2")
+
+    # Deadlines.
+    s3 = signer.new_serial()
+    tap.is_(code(pre(serial=s3, deadline_ms=signer.now_ms() - 1)), "SIGNER_DEADLINE",
+            "a deadline in the past is refused")
+    tap.is_(code(pre(serial=s3, not_after=na - 9)), "OK",
+            "the serial of a refused (past-deadline) request was never signed")
+    tap.is_(code(c.ocsp("root", s1)), "SIGNER_PROFILE", "OCSP by a root (offline) refused")
+    tap.is_(code(c.ocsp("int-ec", s1, this_update=now, next_update=now)), "SIGNER_VALIDITY",
+            "OCSP nextUpdate not after thisUpdate")
+
+    # Malformed frames: an error reply, then the connection is closed.
+    r = c.raw(struct.pack(">I", 20) + bytes(20))
+    tap.is_(code(r), "SIGNER_PROTO", "a frame of version 0 is a protocol error")
+    r = c.raw(signer.frame(signer.OP_PRECERT, b"\x00\x07default"))
+    tap.is_(code(r), "SIGNER_PROTO", "a truncated precert body is a protocol error")
+    r = c.raw(signer.frame(signer.OP_HEALTH, b"x"))
+    tap.is_(code(r), "SIGNER_PROTO", "a leftover byte is a protocol error")
+    r = c.raw(signer.frame(77, b""))
+    tap.is_(code(r), "SIGNER_PROTO", "an unknown op is a protocol error")
+    r = c.raw(struct.pack(">I", 64 * 1024 * 1024))
+    tap.is_(code(r), "TOOBIG", "a frame over the cap is refused before reading it")
+    r = c.raw(signer.frame(signer.OP_PRECERT, bytes(70000)))
+    tap.is_(code(r), "TOOBIG", "a signing request over 64 KiB is refused")
+    c.close()
+
+    # A peer outside the allow-list: the client runs as nobody.
+    script = ("import socket,struct,sys\n"
+              "s=socket.socket(socket.AF_UNIX);s.connect(sys.argv[1])\n"
+              "d=s.recv(64);print(struct.unpack('>BBIH',d[4:12])[3])\n")
+    r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                        "/usr/bin/python3", "-c", script, sock], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    tap.is_(r.stdout.decode().strip(), str(AE["SIGNER_PERM"]),
+            "a peer uid outside the allow-list is refused")
+
+    # Per-peer connection cap (3): the 4th concurrent connection is turned away.
+    held = []
+    for i in range(3):
+        h = signer.Client(sock)
+        h.connect()
+        held.append(h)
+    # The server counts a connection when it accepts it: make sure all three are served.
+    for h in held:
+        tap.is_(code(h.call(signer.OP_HEALTH, b"")), "OK", "held connection answers")
+    extra = signer.Client(sock)
+    r = extra.raw(signer.frame(signer.OP_HEALTH, b""))
+    tap.is_(code(r), "BUSY", "a connection over the per-peer cap gets busy")
+    for h in held:
+        h.close()
+    ok_again = proc.wait_for(lambda: signer.Client(sock).health()[0] == 0, 10)
+    tap.ok(ok_again, "connections are accepted again once the peer closed its others")
+
+    p.stop()
+    log = p.log_text()
+    tap.ok("event=peer_refused" in log and "result=refused" in log, "refusals are logged")
+    tap.ok(hsm.pin not in log, "the PIN appears in no output")
+
+
+tap.run(main)
