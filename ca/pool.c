@@ -8,7 +8,8 @@
 #include "ca/pool.h"
 #include "lib/log.h"
 
-#define HIST_BUCKETS 40  /* queueing delay histogram: bucket b holds [2^(b-1), 2^b) us */
+/* Queueing delay histogram, log-linear: 8 buckets per power of two (12.5% resolution). */
+#define HIST_BUCKETS (8 * 40)
 
 struct worker {
 	struct pool *pool;
@@ -92,12 +93,25 @@ session_down(struct worker *w)
 static int
 hist_bucket(uint64_t us)
 {
-	int b = 0;
-	while (us > 0 && b < HIST_BUCKETS - 1) {
-		us >>= 1;
-		b++;
-	}
-	return b;
+	int o = 0, b;
+
+	if (us < 8)
+		return (int)us;
+	for (uint64_t v = us; v > 1; v >>= 1)
+		o++;
+	b = (o - 2) * 8 + (int)((us >> (o - 3)) & 7);
+	return b < HIST_BUCKETS ? b : HIST_BUCKETS - 1;
+}
+
+/* The upper bound, in us, of bucket b. */
+static uint64_t
+hist_upper(int b)
+{
+	int o = b / 8 + 2, sub = b % 8;
+
+	if (b < 8)
+		return (uint64_t)b + 1;
+	return (uint64_t)(8 + sub + 1) << (o - 3);
 }
 
 static void
@@ -268,7 +282,7 @@ percentile(const uint64_t *hist, uint64_t total, double q)
 	for (int b = 0; b < HIST_BUCKETS; b++) {
 		seen += hist[b];
 		if (seen > want || (seen == total && seen > 0))
-			return b == 0 ? 0 : (uint64_t)1 << b;  /* upper bound of the bucket */
+			return hist_upper(b);
 	}
 	return 0;
 }

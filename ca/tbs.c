@@ -353,7 +353,20 @@ md_item(EVP_MD_CTX *md, int n, unsigned char *der)
 	return ok;
 }
 
-#define MD_ITEM(md, fn, x) ({ unsigned char *d_ = NULL; int l_ = fn(x, &d_); md_item(md, l_, d_); })
+static int
+item_der(const void *v, const ASN1_ITEM *it, unsigned char **der)
+{
+	*der = NULL;
+	return ASN1_item_i2d((const ASN1_VALUE *)v, der, it);
+}
+
+static int
+md_asn1(EVP_MD_CTX *md, const void *v, const ASN1_ITEM *it)
+{
+	unsigned char *der;
+	int n = item_der(v, it, &der);
+	return md_item(md, n, der);
+}
 
 /* Hashes every TBS field but the signature algorithm, which is only set when signing: the
  * hash identifies what a request asks to be signed, before it is. */
@@ -368,33 +381,32 @@ tbs_hash(X509 *x, uint8_t out[32])
 	if (md == NULL)
 		return AE_NOMEM;
 	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) && EVP_DigestUpdate(md, &ver, 1) &&
-	    MD_ITEM(md, i2d_ASN1_INTEGER, X509_get0_serialNumber(x)) &&
-	    MD_ITEM(md, i2d_X509_NAME, X509_get_issuer_name(x)) &&
-	    MD_ITEM(md, i2d_ASN1_TIME, X509_get0_notBefore(x)) &&
-	    MD_ITEM(md, i2d_ASN1_TIME, X509_get0_notAfter(x)) &&
-	    MD_ITEM(md, i2d_X509_NAME, X509_get_subject_name(x)) &&
-	    MD_ITEM(md, i2d_PUBKEY, X509_get0_pubkey(x));
+	    md_asn1(md, X509_get0_serialNumber(x), ASN1_ITEM_rptr(ASN1_INTEGER)) &&
+	    md_asn1(md, X509_get_issuer_name(x), ASN1_ITEM_rptr(X509_NAME)) &&
+	    md_asn1(md, X509_get0_notBefore(x), ASN1_ITEM_rptr(ASN1_TIME)) &&
+	    md_asn1(md, X509_get0_notAfter(x), ASN1_ITEM_rptr(ASN1_TIME)) &&
+	    md_asn1(md, X509_get_subject_name(x), ASN1_ITEM_rptr(X509_NAME)) &&
+	    md_asn1(md, X509_get_X509_PUBKEY(x), ASN1_ITEM_rptr(X509_PUBKEY));
 	for (int i = 0; ok && i < X509_get_ext_count(x); i++)
-		ok = MD_ITEM(md, i2d_X509_EXTENSION, X509_get_ext(x, i));
+		ok = md_asn1(md, X509_get_ext(x, i), ASN1_ITEM_rptr(X509_EXTENSION));
 	if (ok && EVP_DigestFinal_ex(md, out, NULL))
 		e = AE_OK;
 	EVP_MD_CTX_free(md);
 	return e;
 }
 
-/* Compares DER encodings of two items. */
+/* Compares the DER encodings of two items of one type. */
 static int
-der_eq(int na, unsigned char *a, int nb, unsigned char *b)
+der_eq(const void *x, const void *y, const ASN1_ITEM *it)
 {
+	unsigned char *a, *b;
+	int na = item_der(x, it, &a), nb = item_der(y, it, &b);
 	int eq = na > 0 && na == nb && memcmp(a, b, (size_t)na) == 0;
+
 	OPENSSL_free(a);
 	OPENSSL_free(b);
 	return eq;
 }
-
-#define DER_EQ(fn, x, y) \
-	({ unsigned char *da_ = NULL, *db_ = NULL; int la_ = fn(x, &da_), lb_ = fn(y, &db_); \
-	   der_eq(la_, da_, lb_, db_); })
 
 /* Field by field, because the precertificate is signed and the certificate not yet: their
  * TBS signature fields may differ in state but are set by the same issuer key. Extensions must
@@ -406,11 +418,16 @@ tbs_match_precert(X509 *precert, X509 *cert)
 
 	if (X509_get_version(precert) != X509_get_version(cert) ||
 	    ASN1_INTEGER_cmp(X509_get0_serialNumber(precert), X509_get0_serialNumber(cert)) != 0 ||
-	    !DER_EQ(i2d_X509_NAME, X509_get_issuer_name(precert), X509_get_issuer_name(cert)) ||
-	    !DER_EQ(i2d_X509_NAME, X509_get_subject_name(precert), X509_get_subject_name(cert)) ||
-	    !DER_EQ(i2d_ASN1_TIME, X509_get0_notBefore(precert), X509_get0_notBefore(cert)) ||
-	    !DER_EQ(i2d_ASN1_TIME, X509_get0_notAfter(precert), X509_get0_notAfter(cert)) ||
-	    !DER_EQ(i2d_PUBKEY, X509_get0_pubkey(precert), X509_get0_pubkey(cert)))
+	    !der_eq(X509_get_issuer_name(precert), X509_get_issuer_name(cert),
+	    ASN1_ITEM_rptr(X509_NAME)) ||
+	    !der_eq(X509_get_subject_name(precert), X509_get_subject_name(cert),
+	    ASN1_ITEM_rptr(X509_NAME)) ||
+	    !der_eq(X509_get0_notBefore(precert), X509_get0_notBefore(cert),
+	    ASN1_ITEM_rptr(ASN1_TIME)) ||
+	    !der_eq(X509_get0_notAfter(precert), X509_get0_notAfter(cert),
+	    ASN1_ITEM_rptr(ASN1_TIME)) ||
+	    !der_eq(X509_get_X509_PUBKEY(precert), X509_get_X509_PUBKEY(cert),
+	    ASN1_ITEM_rptr(X509_PUBKEY)))
 		return AE_SIGNER_MISMATCH;
 	for (;;) {
 		X509_EXTENSION *a, *b;
@@ -428,7 +445,7 @@ tbs_match_precert(X509 *precert, X509 *cert)
 			break;
 		a = X509_get_ext(precert, i++);
 		b = X509_get_ext(cert, j++);
-		if (!DER_EQ(i2d_X509_EXTENSION, a, b))
+		if (!der_eq(a, b, ASN1_ITEM_rptr(X509_EXTENSION)))
 			return AE_SIGNER_MISMATCH;
 	}
 	return i == np && j == nc ? AE_OK : AE_SIGNER_MISMATCH;

@@ -30,106 +30,15 @@ def rel(path):
     return r if not r.startswith("../") else path
 
 
-def _dev_softhsm(state, signer):
-    """The dev token in state/softhsm/, created once (signer.SoftHSM) and reused after."""
-    d = os.path.join(state, "softhsm")
-    pin_file = os.path.join(d, "pin")
-    if not os.path.exists(pin_file):
-        return signer.SoftHSM(state)
-    hsm = signer.SoftHSM.__new__(signer.SoftHSM)
-    hsm.dir, hsm.conf, hsm.label = d, os.path.join(d, "softhsm2.conf"), "anvil"
-    hsm.pin_file = pin_file
-    with open(pin_file) as f:
-        hsm.pin = f.read().strip()
-    return hsm
-
-
-def signer_prepare(s, state):
-    """Before the stack starts: the dev token and the signer sections of the generated config
-    (t/lib/signer.py's signer_config, with URLs on our plain-HTTP server). Returns the
-    environment anvil-signer and anvilctl init need, or a reason to skip the signer."""
-    import proc
-    if not os.access(proc.builddir_path("ca", "anvil-signer"), os.X_OK):
-        return None, "anvil-signer: not built yet, skipped"
-    try:
-        import signer
-    except ImportError:
-        return None, "anvil-signer: t/lib/signer.py not there yet, skipped"
-    if s.operator_config:
-        if "signer" not in s.config:
-            return None, "anvil-signer: the configuration has no signer section, skipped"
-        return dict(os.environ), None
-    hsm = _dev_softhsm(state, signer)
-    if "signer" not in s.config:
-        sc = signer.signer_config(state, hsm)
-        for name, iss in sc["issuers"].items():
-            iss["issuer_url"] = "%s/issuer/%s.der" % (s.http_base, name)
-            if "ocsp_url" in iss:
-                iss["ocsp_url"] = "%s/ocsp/" % s.http_base
-            if "crl_url" in iss:
-                iss["crl_url"] = "%s/crl/%s/" % (s.http_base, name)
-        s.config.update(sc)
-        s.write_config()
-    return hsm.env(), None
-
-
-def publish_issuers(s):
-    """The CA certificates as DER where the issuer URLs of the generated config point."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-    out = os.path.join(s.dir, "state", "issuer")
-    for name, iss in s.config.get("issuers", {}).items():
-        try:
-            with open(iss["cert"], "rb") as f:
-                der = x509.load_pem_x509_certificate(f.read()).public_bytes(Encoding.DER)
-        except (OSError, KeyError, ValueError):
-            continue
-        with open(os.path.join(out, name + ".der.tmp"), "wb") as f:
-            f.write(der)
-        os.replace(os.path.join(out, name + ".der.tmp"), os.path.join(out, name + ".der"))
-
-
-def signer_start(s, state, env, stack):
-    """After the stack: the key ceremony (anvilctl init, idempotent) and anvil-signer."""
-    import proc
-    import signer
-    import subprocess
-    exe = proc.builddir_path("ca", "anvil-signer")
-    log = os.path.join(state, "run", "anvil-signer.log")
-    runner = stack.Runner(True, os.path.join(state, "pids"), env=env)
-    if runner.attach("anvil-signer", exe, log) is not None:
-        return "anvil-signer: already running (log %s)" % rel(log)
-    if not s.operator_config:
-        r = subprocess.run([proc.builddir_path("tools", "anvilctl", "anvilctl"), "-c",
-                            s.config_path, "init"], env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
-        if r.returncode != 0:
-            return "anvil-signer: key ceremony failed, signer not started:\n    " + \
-                "\n    ".join(r.stdout.strip().splitlines()[-10:])
-        publish_issuers(s)
-    d = runner.start("anvil-signer", [exe, "-c", s.config_path], log)
-    sock = s.config["signer"]["socket"]
-
-    def ready():
-        if not d.alive():
-            raise RuntimeError("anvil-signer exited:\n" + d.log_text()[-3000:])
-        return signer.Client(sock).health()[0] == 0
-    try:
-        proc.wait_for(ready, 30, 0.1, "anvil-signer")
-    except (RuntimeError, TimeoutError) as e:
-        return "anvil-signer: did not come up: %s" % e
-    s.started.append("anvil-signer")
-    return "anvil-signer: %s (token %s, CA certificates in %s)" % (
-        sock, rel(os.path.join(state, "softhsm")), rel(os.path.join(state, "pki")))
-
-
 def up(args, stack):
     os.makedirs(args.state, exist_ok=True)
+    # The signer (SoftHSM2 token, key ceremony) comes along once it is built.
     s = stack.Stack(dir=args.state, detached=True, config_file=args.config, ports=DEV_PORTS,
-                    nginx={"WORKERS": "auto"}, start=False)
-    env, skipped = signer_prepare(s, args.state)
-    s.start()
-    notes = [skipped or signer_start(s, args.state, env, stack)]
+                    nginx={"WORKERS": "auto"}, signer="auto")
+    notes = [s.signer_note or "anvil-signer: %s (log %s%s)" % (
+        s.signer_socket, rel(s.signer_log),
+        "" if s.operator_config else ", token %s, CA certificates %s" % (
+            rel(os.path.join(args.state, "softhsm")), rel(os.path.join(args.state, "pki"))))]
     ca = s.ca_file
     cb = os.path.join(args.state, "certbot")
     print()

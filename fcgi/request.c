@@ -198,8 +198,9 @@ req_send(struct req *r)
 	(void)buf_printf(&h, "Status: %d %s\r\n", r->status, reason(r->status));
 	if (r->resp_type != NULL)
 		(void)buf_printf(&h, "Content-Type: %s\r\n", r->resp_type);
-	(void)buf_printf(&h, "Content-Length: %zu\r\nCache-Control: no-store\r\n",
-	    head ? (size_t)0 : r->resp_len);
+	if (r->status != 204)  /* RFC 9110 §8.6: never on a 204 */
+		(void)buf_printf(&h, "Content-Length: %zu\r\n", head ? (size_t)0 : r->resp_len);
+	(void)buf_printf(&h, "Cache-Control: no-store\r\n");
 	/* Every response carries a fresh nonce (RFC 8555 §6.5), errors included. */
 	if (nonce_make(r->conf->nonce_key, r->now, nonce) == AE_OK)
 		(void)buf_printf(&h, "Replay-Nonce: %s\r\n", nonce);

@@ -69,6 +69,8 @@ conf_load(struct conf_ctx *c, const char *path, json_object **root)
 		buf_free(&b);
 		return AE_NOMEM;
 	}
+	/* Strict: a trailing comma or a comment in the deployment file is an error, not a guess. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	obj = json_tokener_parse_ex(tok, (const char *)b.data, (int)b.len);
 	if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success ||
 	    (size_t)json_tokener_get_parse_end(tok) != b.len) {
@@ -130,7 +132,7 @@ anvil_err
 conf_get_string(struct conf_ctx *c, json_object *obj, const char *where, const char *key,
     int required, const char **out)
 {
-	json_object *v;
+	json_object *v = NULL;
 	anvil_err e = get_typed(c, obj, where, key, required, json_type_string, "a string", &v);
 	if (e == AE_OK && v != NULL)
 		*out = json_object_get_string(v);
@@ -141,7 +143,7 @@ anvil_err
 conf_get_int(struct conf_ctx *c, json_object *obj, const char *where, const char *key,
     int required, int64_t min, int64_t max, int64_t *out)
 {
-	json_object *v;
+	json_object *v = NULL;
 	anvil_err e = get_typed(c, obj, where, key, required, json_type_int,
 	    "an integer", &v);
 	if (e != AE_OK || v == NULL)
@@ -159,7 +161,7 @@ anvil_err
 conf_get_bool(struct conf_ctx *c, json_object *obj, const char *where, const char *key,
     int required, int *out)
 {
-	json_object *v;
+	json_object *v = NULL;
 	anvil_err e = get_typed(c, obj, where, key, required, json_type_boolean,
 	    "true or false", &v);
 	if (e == AE_OK && v != NULL)
@@ -171,7 +173,7 @@ anvil_err
 conf_get_object(struct conf_ctx *c, json_object *obj, const char *where, const char *key,
     int required, json_object **out)
 {
-	json_object *v;
+	json_object *v = NULL;
 	anvil_err e = get_typed(c, obj, where, key, required, json_type_object, "an object", &v);
 	if (e == AE_OK && v != NULL)
 		*out = v;
@@ -182,7 +184,7 @@ anvil_err
 conf_get_array(struct conf_ctx *c, json_object *obj, const char *where, const char *key,
     int required, json_object **out)
 {
-	json_object *v;
+	json_object *v = NULL;
 	anvil_err e = get_typed(c, obj, where, key, required, json_type_array, "an array", &v);
 	if (e == AE_OK && v != NULL)
 		*out = v;

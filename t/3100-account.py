@@ -268,5 +268,11 @@ def main():
     tap.is_(client().new_account(eab=eab_add("team-c")).status_code, 201,
             "with an EAB: 201")
 
+    # Workers and master exit normally: any ASan, UBSan or LeakSanitizer report is in the log.
+    s.stop_fcgi()
+    log = open(os.path.join(s.dir, "run", "anvil-fcgi.log")).read()
+    tap.ok("Sanitizer" not in log and "runtime error" not in log,
+           "anvil-fcgi exited without a sanitizer report")
+
 
 tap.run(main)

@@ -290,5 +290,11 @@ def main():
         return x.c.post_as_get(x.c.kid).status_code == 200
     tap.ok(proc.wait_for(recovered, 30, 0.2, "recovery"), "requests succeed once it is back")
 
+    # Workers and master exit normally: any ASan, UBSan or LeakSanitizer report is in the log.
+    s.stop_fcgi()
+    log = open(os.path.join(s.dir, "run", "anvil-fcgi.log")).read()
+    tap.ok("Sanitizer" not in log and "runtime error" not in log,
+           "anvil-fcgi exited without a sanitizer report")
+
 
 tap.run(main)

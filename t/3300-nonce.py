@@ -115,5 +115,11 @@ def main():
     tap.is_(c.post_as_get(c.kid, nonce=c.nonce()).status_code, 200,
             "a nonce used at once still works")
 
+    # Workers and master exit normally: any ASan, UBSan or LeakSanitizer report is in the log.
+    s.stop_fcgi()
+    log = open(os.path.join(s.dir, "run", "anvil-fcgi.log")).read()
+    tap.ok("Sanitizer" not in log and "runtime error" not in log,
+           "anvil-fcgi exited without a sanitizer report")
+
 
 tap.run(main)

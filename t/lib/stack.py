@@ -349,6 +349,21 @@ def secret(v):
     return v or ""
 
 
+def _softhsm(dir, signerlib):
+    """The SoftHSM2 token in dir/softhsm/ (t/lib/signer.py's SoftHSM), created once, reused
+    after (dev/up keeps it across runs)."""
+    d = os.path.join(dir, "softhsm")
+    pin_file = os.path.join(d, "pin")
+    if not os.path.exists(pin_file):
+        return signerlib.SoftHSM(dir)
+    hsm = signerlib.SoftHSM.__new__(signerlib.SoftHSM)
+    hsm.dir, hsm.conf, hsm.label = d, os.path.join(d, "softhsm2.conf"), "anvil"
+    hsm.pin_file = pin_file
+    with open(pin_file) as f:
+        hsm.pin = f.read().strip()
+    return hsm
+
+
 def _user():
     import pwd
     return pwd.getpwuid(os.getuid()).pw_name
@@ -626,12 +641,17 @@ DEFAULT_NGINX = {
 
 class Stack:
     def __init__(self, workers=2, config=None, nginx=None, dir=None, detached=False,
-                 config_file=None, ports=None, start=True):
+                 config_file=None, ports=None, start=True, signer=False):
         """workers: fcgi.workers; config: dict deep-merged into the generated config;
         nginx: template values overriding DEFAULT_NGINX (e.g. {"RATE": "1r/s", "BURST": 1});
-        dir/detached/config_file/ports: for dev/up (a persistent dir, daemons outliving us,
-        an operator's config file instead of the generated one, fixed ports)."""
+        signer: True also starts anvil-signer with a fresh SoftHSM2 token and the key ceremony
+        (t/lib/signer.py's signer_config, deep-merged under config), "auto" does so only when
+        it is built (dev/up); dir/detached/config_file/ports: for dev/up (a persistent dir,
+        daemons outliving us, an operator's config file instead of the generated one, fixed
+        ports)."""
         self.detached = detached
+        self.signer_mode = signer
+        self.signer_env = self.signer_note = self.signer_proc = self.hsm = None
         self.dir = os.path.abspath(dir) if dir else proc.tmpdir("anvil-s-")
         os.makedirs(self.dir, exist_ok=True)
         for sub in ("db", "tls", "run", "nginx", "pids", "state/ocsp", "state/crl",
@@ -641,19 +661,25 @@ class Stack:
         self.ports = self._ports(ports)
         self.ca_file, self.cert_file, self.key_file = ensure_tls(os.path.join(self.dir, "tls"))
         self.operator_config = bool(config_file)
+        self.http_base = "http://127.0.0.1:%d" % self.ports["http"]
         if config_file:
             self.config_path = os.path.abspath(config_file)
             with open(self.config_path) as f:
                 self.config = json.load(f)
             self._ports_from_config()
+            if signer:
+                self._signer_prepare(self.config)
         else:
             self.config_path = os.path.join(self.dir, "anvil.json")
             base = self._load_or_generate(workers)
+            if signer:
+                base = self._signer_prepare(base)
             self.config = deep_merge(base, config)
             self.write_config(self.config)
         self.base = self.config["acme"]["base_url"].rstrip("/")
         self.directory_url = self.base + "/acme/directory"
-        self.http_base = "http://127.0.0.1:%d" % self.ports["http"]
+        self.signer_socket = self.config.get("signer", {}).get("socket")
+        self.signer_log = os.path.join(self.dir, "run", "anvil-signer.log")
         self.nginx_vars = dict(DEFAULT_NGINX, **(nginx or {}))
         self.db = MariaDB(os.path.join(self.dir, "db"), self.ports["db"], self.runner,
                           self.config.get("database", {}).get("unix_socket"))
@@ -743,6 +769,89 @@ class Stack:
         host = self.config.get("database", {}).get("host", "localhost")
         return host in ("127.0.0.1", "localhost", "::1", "")
 
+    # anvil-signer (optional)
+
+    def _signer_skip(self, why):
+        if self.signer_mode is True:
+            raise StackUnavailable(why)
+        self.signer_note = "anvil-signer: %s, skipped" % why
+
+    def _signer_prepare(self, base):
+        """The token (created once per dir) and the signer sections of a generated config;
+        sets signer_env, or signer_note when the signer is skipped. Returns base."""
+        if not os.access(proc.builddir_path("ca", "anvil-signer"), os.X_OK):
+            self._signer_skip("ca/anvil-signer is not built")
+            return base
+        try:
+            import signer as signerlib
+        except ImportError:
+            self._signer_skip("t/lib/signer.py is missing")
+            return base
+        if self.operator_config:
+            if "signer" not in base:
+                self._signer_skip("the configuration has no signer section")
+            else:
+                self.signer_env = dict(os.environ)
+            return base
+        self.hsm = _softhsm(self.dir, signerlib)
+        self.signer_env = self.hsm.env()
+        if "signer" not in base:
+            sc = signerlib.signer_config(self.dir, self.hsm)
+            for name, iss in sc["issuers"].items():
+                iss["issuer_url"] = "%s/issuer/%s.der" % (self.http_base, name)
+                if "ocsp_url" in iss:
+                    iss["ocsp_url"] = "%s/ocsp/" % self.http_base
+                if "crl_url" in iss:
+                    iss["crl_url"] = "%s/crl/%s/" % (self.http_base, name)
+            base = dict(base, **sc)
+        return base
+
+    def _publish_issuers(self):
+        """The CA certificates as DER where the generated issuer URLs point (state/issuer/)."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+        out = os.path.join(self.dir, "state", "issuer")
+        for name, iss in self.config.get("issuers", {}).items():
+            try:
+                with open(iss["cert"], "rb") as f:
+                    der = x509.load_pem_x509_certificate(f.read()).public_bytes(Encoding.DER)
+            except (OSError, KeyError, ValueError):
+                continue
+            with open(os.path.join(out, name + ".der.tmp"), "wb") as f:
+                f.write(der)
+            os.replace(os.path.join(out, name + ".der.tmp"), os.path.join(out, name + ".der"))
+
+    def start_signer(self, timeout=30):
+        """Key ceremony (anvilctl init: idempotent) and anvil-signer, if not running."""
+        import signer as signerlib
+        exe = binary("ca/anvil-signer")
+        runner = Runner(self.detached, os.path.join(self.dir, "pids"), env=self.signer_env)
+        if self.signer_proc is None:
+            self.signer_proc = runner.attach("anvil-signer", exe, self.signer_log)
+        if self.signer_proc is not None and self.signer_proc.alive():
+            return False
+        if not self.operator_config:
+            r = subprocess.run([binary("tools/anvilctl/anvilctl"), "-c", self.config_path, "init"],
+                               env=self.signer_env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
+            if r.returncode != 0:
+                raise RuntimeError("anvilctl init (key ceremony) failed:\n" + r.stdout[-3000:])
+            self._publish_issuers()
+        self.signer_proc = runner.start("anvil-signer", [exe, "-c", self.config_path],
+                                        self.signer_log)
+
+        def ready():
+            if not self.signer_proc.alive():
+                raise RuntimeError("anvil-signer exited:\n" + _tail(self.signer_log))
+            return signerlib.Client(self.signer_socket).health()[0] == 0
+        proc.wait_for(ready, timeout, 0.1, "anvil-signer on %s" % self.signer_socket)
+        return True
+
+    def stop_signer(self):
+        if self.signer_proc is not None:
+            self.signer_proc.stop(signal.SIGTERM, timeout=20)
+        self.signer_proc = None
+
     # lifecycle
 
     def start(self):
@@ -759,6 +868,14 @@ class Stack:
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
         if r.returncode != 0:
             raise RuntimeError("anvilctl migrate failed:\n" + r.stdout.decode("utf-8", "replace"))
+        if self.signer_env is not None:
+            try:
+                if self.start_signer():
+                    self.started.append("anvil-signer")
+            except (RuntimeError, TimeoutError) as e:
+                if self.signer_mode is True:
+                    raise
+                self.signer_note = "anvil-signer: not started: %s" % e
         if self.fcgi.start():
             self.started.append("anvil-fcgi")
         if not self.nginx.running():
@@ -781,10 +898,11 @@ class Stack:
             raise RuntimeError("%s\n%s" % (e, self.logs()))
 
     def stop(self):
-        """Stops nginx, anvil-fcgi and MariaDB (those this object knows)."""
+        """Stops nginx, anvil-fcgi, anvil-signer and MariaDB (those this object knows)."""
         self.nginx.stop()
         if self.fcgi is not None:
             self.fcgi.stop()
+        self.stop_signer()
         self.db.stop()
 
     @staticmethod
@@ -950,6 +1068,7 @@ class Stack:
         parts = []
         for name, path in (("mariadb", self.db.log),
                            ("anvil-fcgi", os.path.join(self.dir, "run", "anvil-fcgi.log")),
+                           ("anvil-signer", self.signer_log),
                            ("nginx error", self.nginx.error_log),
                            ("nginx access", self.nginx.access_log)):
             parts.append("--- %s (%s) ---\n%s" % (name, path, _tail(path, lines)))

@@ -2,7 +2,8 @@
  * module (SoftHSM2 by default) and makes C_Sign behave like a slower, capacity-limited HSM.
  *
  *   ANVIL_SLOWHSM_MODULE          the real module (default /usr/lib/softhsm/libsofthsm2.so)
- *   ANVIL_SLOWHSM_SIGN_US         added latency per signature, in microseconds (default 0)
+ *   ANVIL_SLOWHSM_SIGN_US         time one signature takes, in microseconds, the real module's
+ *                                 own time included (default 0: as fast as the real module)
  *   ANVIL_SLOWHSM_MAX_CONCURRENT  signatures in flight at once (default: unlimited)
  *   ANVIL_SLOWHSM_FAIL_FILE       when this file exists, the next C_Sign removes it, closes
  *                                 its session and fails with CKR_SESSION_HANDLE_INVALID, as
@@ -41,12 +42,19 @@ env_long(const char *name, long def)
 	return errno == 0 && end != NULL && *end == '\0' && n >= 0 ? n : def;
 }
 
+/* Sleeps until start + us (absolute, so that the real signature's time counts). */
 static void
-sleep_us(long us)
+sleep_until(const struct timespec *start, long us)
 {
-	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+	struct timespec until = *start;
 
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+	until.tv_sec += us / 1000000;
+	until.tv_nsec += (us % 1000000) * 1000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
 		;
 }
 
@@ -54,6 +62,7 @@ static CK_RV
 slow_sign(CK_SESSION_HANDLE s, CK_BYTE_PTR data, CK_ULONG dlen, CK_BYTE_PTR sig,
     CK_ULONG_PTR siglen)
 {
+	struct timespec start;
 	CK_RV rv;
 
 	/* A length query (sig == NULL) costs nothing on a real HSM either. */
@@ -68,9 +77,10 @@ slow_sign(CK_SESSION_HANDLE s, CK_BYTE_PTR data, CK_ULONG dlen, CK_BYTE_PTR sig,
 		pthread_cond_wait(&slot_free, &mu);
 	in_flight++;
 	pthread_mutex_unlock(&mu);
-	if (sign_us > 0)
-		sleep_us(sign_us);
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	rv = real->C_Sign(s, data, dlen, sig, siglen);
+	if (sign_us > 0)
+		sleep_until(&start, sign_us);
 	pthread_mutex_lock(&mu);
 	in_flight--;
 	pthread_cond_signal(&slot_free);
