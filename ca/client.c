@@ -74,11 +74,17 @@ connect_signer(struct signer_client *c)
 	return AE_OK;
 }
 
-/* Waits for and reads n bytes before the deadline. */
+/* Waits until at least n bytes are buffered in *in (a whole reply usually arrives in one
+ * recv), before the deadline. */
 static anvil_err
-read_until(int fd, uint8_t *p, size_t n, uint64_t deadline_ms)
+fill_until(int fd, struct buf *in, size_t n, uint64_t deadline_ms)
 {
-	while (n > 0) {
+	anvil_err e;
+
+	if (n > in->len && (e = buf_reserve(in, n - in->len < 65536 ? 65536 : n - in->len)) !=
+	    AE_OK && (e = buf_reserve(in, n - in->len)) != AE_OK)
+		return e;
+	while (in->len < n) {
 		uint64_t now = wall_ms();
 		struct pollfd pfd = { fd, POLLIN, 0 };
 		ssize_t got;
@@ -92,13 +98,12 @@ read_until(int fd, uint8_t *p, size_t n, uint64_t deadline_ms)
 			return AE_IO;
 		if (r == 0)
 			continue;
-		got = read(fd, p, n);
-		if (got < 0 && errno == EINTR)
+		got = recv(fd, in->data + in->len, in->cap - 1 - in->len, 0);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (got <= 0)
 			return AE_UNAVAILABLE;
-		p += got;
-		n -= (size_t)got;
+		in->len += (size_t)got;
 	}
 	return AE_OK;
 }
@@ -122,22 +127,29 @@ static anvil_err
 exchange(struct signer_client *c, const struct buf *frame, struct request *req, struct buf *out,
     uint32_t *retry_ms)
 {
-	uint8_t hdr[4];
 	uint32_t len;
-	struct buf body;
+	struct buf in;
 	struct reply r;
 	anvil_err e;
 
-	buf_init(&body, PROTO_FRAME_MAX);
+	/* One request in flight per connection: nothing is buffered beyond this reply. */
+	buf_init(&in, PROTO_FRAME_MAX + 4);
 	if ((e = send_all(c->fd, frame->data, frame->len)) != AE_OK ||
-	    (e = read_until(c->fd, hdr, 4, req->deadline_ms)) != AE_OK)
+	    (e = fill_until(c->fd, &in, 4, req->deadline_ms)) != AE_OK)
 		goto out;
-	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
-	if ((e = buf_reserve(&body, len)) != AE_OK ||
-	    (e = read_until(c->fd, body.data, len, req->deadline_ms)) != AE_OK)
+	len = (uint32_t)in.data[0] << 24 | (uint32_t)in.data[1] << 16 |
+	    (uint32_t)in.data[2] << 8 | in.data[3];
+	if (len > PROTO_FRAME_MAX) {
+		e = AE_SIGNER_PROTO;
 		goto out;
-	body.len = len;
-	if ((e = proto_decode_reply(body.data, body.len, &r)) != AE_OK)
+	}
+	if ((e = fill_until(c->fd, &in, 4 + (size_t)len, req->deadline_ms)) != AE_OK)
+		goto out;
+	if (in.len != 4 + (size_t)len) {
+		e = AE_SIGNER_PROTO;
+		goto out;
+	}
+	if ((e = proto_decode_reply(in.data + 4, len, &r)) != AE_OK)
 		goto out;
 	/* An error frame sent before hanging up carries id 0. */
 	if (r.id != req->id && r.id != 0) {
@@ -150,7 +162,7 @@ exchange(struct signer_client *c, const struct buf *frame, struct request *req, 
 	if (e == AE_OK)
 		e = buf_append(out, r.data, r.data_len);
 out:
-	buf_free(&body);
+	buf_free(&in);
 	return e;
 }
 

@@ -17,12 +17,28 @@ sign_x509(struct job *j)
 	return X509_sign(j->arg, j->issuer->key, hsmkey_md(j->issuer->key_type)) > 0;
 }
 
+struct ocsp_job {
+	const struct ocsp_req *req;
+	OCSP_BASICRESP *bs;   /* built by the connection thread */
+	int tried;
+};
+
 static int
 sign_ocsp(struct job *j)
 {
-	/* The issuer answers for its own certificates; the key hash is the smallest responder id
-	 * and no certificates ride along. */
-	return OCSP_basic_sign(j->arg, j->issuer->cert, j->issuer->key,
+	struct ocsp_job *oj = j->arg;
+
+	/* OCSP_basic_sign leaks its responder id when called twice on one response: a retry after
+	 * a session reopen signs a freshly built one. */
+	if (oj->tried++) {
+		OCSP_BASICRESP_free(oj->bs);
+		oj->bs = NULL;
+		if (tbs_build_ocsp(j->issuer, oj->req, &oj->bs) != AE_OK)
+			return 0;
+	}
+	/* The issuer answers for its own certificates; the key hash is the smallest responder id;
+	 * no certificates ride along. */
+	return OCSP_basic_sign(oj->bs, j->issuer->cert, j->issuer->key,
 	    hsmkey_md(j->issuer->key_type), NULL, OCSP_NOCERTS | OCSP_RESPID_KEY) == 1;
 }
 
@@ -187,7 +203,7 @@ handle_ocsp(struct signer *s, const struct peer *peer, struct request *req, stru
 {
 	struct ocsp_req *r = &req->u.ocsp;
 	struct issuer *is = signing_issuer(s, r->issuer);
-	OCSP_BASICRESP *bs = NULL;
+	struct ocsp_job oj = { r, NULL, 0 };
 	OCSP_RESPONSE *resp = NULL;
 	unsigned char *der = NULL;
 	struct job j;
@@ -195,22 +211,22 @@ handle_ocsp(struct signer *s, const struct peer *peer, struct request *req, stru
 	anvil_err e = AE_SIGNER_PROFILE;
 
 	memset(&j, 0, sizeof(j));
-	if (is == NULL || (e = tbs_build_ocsp(is, r, &bs)) != AE_OK)
+	if (is == NULL || (e = tbs_build_ocsp(is, r, &oj.bs)) != AE_OK)
 		goto out;
 	j.fn = sign_ocsp;
-	j.arg = bs;
+	j.arg = &oj;
 	j.issuer = is;
 	j.deadline_ms = req->deadline_ms;
 	if ((e = pool_run(s->pool, &j, retry_ms)) != AE_OK)
 		goto out;
 	e = AE_CRYPTO;
-	if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs)) != NULL)
+	if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, oj.bs)) != NULL)
 		e = der_out(out, der, i2d_OCSP_RESPONSE(resp, &der));
 out:
 	audit(peer, req, "-", is ? is->name : NULL, r->serial, r->serial_len, e,
 	    j.fn ? &j : NULL, t0, 0);
 	OCSP_RESPONSE_free(resp);
-	OCSP_BASICRESP_free(bs);
+	OCSP_BASICRESP_free(oj.bs);
 	return e;
 }
 
@@ -277,6 +293,11 @@ ops_handle(struct signer *s, const struct peer *peer, struct request *req, struc
 	anvil_err e;
 
 	*msg = NULL;
+	if (!signer_conf_permits(&s->conf, peer->uid, req->op)) {
+		log_warn("event=op_refused uid=%u op=%s", (unsigned)peer->uid, op_name(req->op));
+		*msg = anvil_strerror(AE_SIGNER_PERM);
+		return AE_SIGNER_PERM;
+	}
 	switch (req->op) {
 	case OP_PRECERT:
 	case OP_CERT:

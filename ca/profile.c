@@ -10,7 +10,7 @@
 static const char *const signer_keys[] = { "socket", "socket_mode", "socket_owner",
 	"socket_group", "allow_uids", "allow_gids", "max_connections", "max_connections_per_peer",
 	"module", "slot_id", "token_label", "pin", "sessions", "queue_max", "state_dir",
-	"journal_sync", NULL };
+	"journal_sync", "permissions", NULL };
 static const char *const issuer_keys[] = { "key_label", "key_id", "key_type", "subject", "cert",
 	"parent", "validity_days", "ocsp_url", "issuer_url", "crl_url", "crl_shards",
 	"permitted_dns", NULL };
@@ -86,6 +86,55 @@ parse_ip_range(const char *s, struct ip_range *r)
 	return AE_OK;
 }
 
+static const char *const op_names[] = { "", "health", "stats", "precert", "cert", "ocsp", "crl",
+	NULL };
+
+/* "permissions": {"105": ["ocsp", "crl"], ...}: uid (decimal string) -> allowed ops. */
+static anvil_err
+parse_perms(struct conf_ctx *c, json_object *s, struct signer_conf *sc)
+{
+	json_object *perms = NULL;
+	anvil_err e = conf_get_object(c, s, "signer", "permissions", 0, &perms);
+
+	if (e != AE_OK || perms == NULL)
+		return e;
+	json_object_object_foreach(perms, uid, ops) {
+		int64_t u;
+		if (sc->nperms == MAX_LIST)
+			return conf_fail(c, "signer.permissions", uid, "at most %d uids", MAX_LIST);
+		if (num_parse_i64(uid, 0, 0x7fffffff, &u) != AE_OK)
+			return conf_fail(c, "signer.permissions", uid, "keys must be numeric uids");
+		if (!json_object_is_type(ops, json_type_array))
+			return conf_fail(c, "signer.permissions", uid, "must be an array of ops");
+		sc->perms[sc->nperms].uid = (uid_t)u;
+		sc->perms[sc->nperms].ops = 0;
+		for (size_t i = 0; i < json_object_array_length(ops); i++) {
+			json_object *v = json_object_array_get_idx(ops, i);
+			int found = 0;
+			for (int k = 1; op_names[k] != NULL && json_object_is_type(v, json_type_string);
+			    k++)
+				if (strcmp(op_names[k], json_object_get_string(v)) == 0) {
+					sc->perms[sc->nperms].ops |= 1u << k;
+					found = 1;
+				}
+			if (!found)
+				return conf_fail(c, "signer.permissions", uid, "entry %zu: use health, "
+				    "stats, precert, cert, ocsp or crl", i);
+		}
+		sc->nperms++;
+	}
+	return AE_OK;
+}
+
+int
+signer_conf_permits(const struct signer_conf *sc, uid_t uid, int op)
+{
+	for (size_t i = 0; i < sc->nperms; i++)
+		if (sc->perms[i].uid == uid)
+			return op > 0 && op < 32 && (sc->perms[i].ops & (1u << op)) != 0;
+	return 1;
+}
+
 static anvil_err
 parse_signer(struct conf_ctx *c, json_object *s, struct signer_conf *sc)
 {
@@ -134,6 +183,8 @@ parse_signer(struct conf_ctx *c, json_object *s, struct signer_conf *sc)
 	for (size_t i = 0; i < n; i++)
 		sc->allow_gids[i] = ids[i];
 	sc->n_allow_gids = n;
+	if ((e = parse_perms(c, s, sc)) != AE_OK)
+		return e;
 	if (sc->n_allow_uids + sc->n_allow_gids == 0)
 		return conf_fail(c, "signer", "allow_uids", "no peer allowed (allow_uids and "
 		    "allow_gids are both empty)");

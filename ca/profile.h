@@ -70,6 +70,10 @@ struct signer_conf {
 	size_t n_allow_uids;
 	gid_t allow_gids[MAX_LIST];
 	size_t n_allow_gids;
+	/* Per-operation permissions: a uid listed here may use only its ops (bit 1 << op);
+	 * a uid not listed may use every op. */
+	struct { uid_t uid; unsigned ops; } perms[MAX_LIST];
+	size_t nperms;
 	int64_t max_conns, max_conns_per_peer;
 	struct p11_where hsm;
 	char *pin;              /* wiped by signer_conf_free */
@@ -91,6 +95,9 @@ void signer_conf_free(struct signer_conf *sc);
 
 struct issuer *conf_issuer(struct signer_conf *sc, const char *name);
 struct profile *conf_profile(struct signer_conf *sc, const char *name);
+
+/* Whether the peer uid may use op (enum proto_op). */
+int signer_conf_permits(const struct signer_conf *sc, uid_t uid, int op);
 
 /* AE_SIGNER_NAME unless the identifier is well formed and inside the profile's policy. */
 anvil_err profile_check_ident(const struct profile *p, const struct ident *id);

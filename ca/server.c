@@ -36,11 +36,31 @@ struct conn {
 	struct peer peer;
 };
 
-/* Reads exactly n bytes; 0 on success, -1 on EOF, error or timeout. */
+/* Buffered input: one recv takes whatever the peer sent (usually a whole frame), so a request
+ * costs one poll and one recv. */
+struct inbuf {
+	uint8_t *data;
+	size_t len, off, cap;
+};
+
+/* Makes at least n unread bytes available; 0 on success, -1 on EOF, error or timeout. */
 static int
-read_n(int fd, uint8_t *p, size_t n, int timeout_ms, volatile int *stop)
+fill(int fd, struct inbuf *in, size_t n, int timeout_ms, volatile int *stop)
 {
-	while (n > 0) {
+	if (in->off > 0 && in->len - in->off < n) {
+		memmove(in->data, in->data + in->off, in->len - in->off);
+		in->len -= in->off;
+		in->off = 0;
+	}
+	if (n > in->cap) {
+		size_t ncap = n < 65536 ? 65536 : n;
+		uint8_t *p = realloc(in->data, ncap);
+		if (p == NULL)
+			return -1;
+		in->data = p;
+		in->cap = ncap;
+	}
+	while (in->len - in->off < n) {
 		struct pollfd pfd = { fd, POLLIN, 0 };
 		int waited = 0, r;
 		ssize_t got;
@@ -49,13 +69,12 @@ read_n(int fd, uint8_t *p, size_t n, int timeout_ms, volatile int *stop)
 			;
 		if (r <= 0 || *stop)
 			return -1;
-		got = read(fd, p, n);
+		got = recv(fd, in->data + in->len, in->cap - in->len, 0);
 		if (got < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (got <= 0)
 			return -1;
-		p += got;
-		n -= (size_t)got;
+		in->len += (size_t)got;
 	}
 	return 0;
 }
@@ -145,34 +164,34 @@ peer_leave(struct server *srv, uid_t uid)
 static void
 serve(struct conn *c)
 {
-	struct buf body, out;
-	uint8_t hdr[4];
+	struct inbuf in = { NULL, 0, 0, 0 };
+	struct buf out;
 
-	buf_init(&body, PROTO_FRAME_MAX);
 	buf_init(&out, PROTO_FRAME_MAX);
 	for (;;) {
 		struct request req;
 		uint32_t len, retry_ms = 0;
 		const char *msg = NULL;
+		const uint8_t *hdr, *body;
 		anvil_err e;
 
-		if (read_n(c->fd, hdr, 4, IDLE_TIMEOUT_MS, c->srv->stop) != 0)
+		if (fill(c->fd, &in, 4, IDLE_TIMEOUT_MS, c->srv->stop) != 0)
 			break;
+		hdr = in.data + in.off;
 		len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
 		if (len > PROTO_FRAME_MAX || len < 14) {
 			/* A frame we will not read: say why, then hang up. */
 			send_error(c->fd, 0, 0, len > PROTO_FRAME_MAX ? AE_TOOBIG : AE_SIGNER_PROTO, 0);
 			break;
 		}
-		buf_reset(&body);
-		if (buf_reserve(&body, len) != AE_OK ||
-		    read_n(c->fd, body.data, len, READ_TIMEOUT_MS, c->srv->stop) != 0)
+		if (fill(c->fd, &in, 4 + (size_t)len, READ_TIMEOUT_MS, c->srv->stop) != 0)
 			break;
-		body.len = len;
-		if ((e = proto_decode_request(body.data, len, &req)) != AE_OK) {
+		body = in.data + in.off + 4;
+		in.off += 4 + (size_t)len;
+		if ((e = proto_decode_request(body, len, &req)) != AE_OK) {
 			log_info("event=bad_request peer_uid=%u result=%s", (unsigned)c->peer.uid,
 			    anvil_strerror(e));
-			send_error(c->fd, len >= 2 ? body.data[1] : 0, 0, e, 0);
+			send_error(c->fd, body[1], 0, e, 0);
 			break;
 		}
 		buf_reset(&out);
@@ -182,7 +201,7 @@ serve(struct conn *c)
 		    send_reply(c->fd, req.op, req.id, e, retry_ms, msg, strlen(msg)))
 			break;
 	}
-	buf_free(&body);
+	free(in.data);
 	buf_free(&out);
 }
 

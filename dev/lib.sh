@@ -1,10 +1,11 @@
 # Shared by dev/up and dev/test (sourced, bash): the Debian packages the stack and the tests
-# need, installed when missing, and an out-of-tree build.
+# need (the list of the design, plus iproute2 for `ss` in the tests), installed when missing,
+# and an out-of-tree build.
 
 ANVIL_PACKAGES="build-essential autoconf automake libtool pkg-config libfcgi-dev libssl-dev
 libjson-c-dev libp11-dev libmariadb-dev libcurl4-openssl-dev libc-ares-dev mariadb-server
 mariadb-client nginx softhsm2 opensc python3 python3-cryptography python3-requests certbot lego
-uacme dehydrated pebble wrk clang libclang-rt-14-dev"
+uacme dehydrated pebble wrk clang libclang-rt-14-dev iproute2"
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "$(basename "$0"): $*"; exit 1; }

@@ -151,11 +151,25 @@ def main():
     if rc != 0:
         tap.diag(txt)
 
+    # bench-signer end to end (raw PKCS#11, the daemon through ca/client.c, whole issuances):
+    # a smoke run, not a timed assertion.
+    r = signer.anvilctl(t, conf, hsm, "bench-signer", "-s", "1", "-n", "1", "-R", "1", "-C", "2",
+                        "-i", "int-ec", check=False)
+    out = r.stdout.decode("utf-8", "replace")
+    outputs.append(out)
+    tap.ok(r.returncode == 0 and "# 1. raw PKCS#11" in out and "# 2. through the daemon" in out
+           and "# 3. whole issuances" in out and "(errors)" not in out and "resident memory"
+           in out, "anvilctl bench-signer runs all three parts against the daemon")
+    if r.returncode != 0 or "(errors)" in out:
+        tap.diag(out)
+
     st = c.stats()
     tap.ok(st is not None and st["signed"] >= 7 and st["sessions_up"] == 2, "stats answer")
     c.close()
-    p.stop()
+    rc = p.stop()
     log = p.log_text()
+    tap.ok(rc == 0 and "Sanitizer" not in log and "runtime error" not in log,
+           "SIGTERM: the signer stops cleanly, no sanitizer report")
     tap.ok(log.count("event=sign what=") >= 7 and "requester_uid=" in log and "duration_us=" in
            log and 'profile="default"' in log, "an audit line for every signature")
     outputs.append(log)

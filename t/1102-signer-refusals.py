@@ -28,7 +28,11 @@ def main():
     t = proc.tmpdir()
     os.chmod(t, 0o755)  # nobody must reach the socket to be refused by credentials
     hsm = signer.SoftHSM(t)
-    conf = signer.signer_config(t, hsm, max_per_peer=3)
+    import pwd
+    nobody = pwd.getpwnam("nobody").pw_uid
+    # nobody may ask for health only; "daemon" is not allowed at all.
+    conf = signer.signer_config(t, hsm, max_per_peer=3, allow_uids=[os.getuid(), nobody],
+                                permissions={str(nobody): ["health"]})
     signer.ceremony(t, conf, hsm)
     p, sock = signer.start_signer(t, conf, hsm)
     c = signer.Client(sock)
@@ -126,15 +130,25 @@ def main():
     tap.is_(code(r), "TOOBIG", "a signing request over 64 KiB is refused")
     c.close()
 
-    # A peer outside the allow-list: the client runs as nobody.
+    # A peer outside the allow-list (uid "daemon"), and nobody limited to health.
     script = ("import socket,struct,sys\n"
               "s=socket.socket(socket.AF_UNIX);s.connect(sys.argv[1])\n"
-              "d=s.recv(64);print(struct.unpack('>BBIH',d[4:12])[3])\n")
-    r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                        "/usr/bin/python3", "-c", script, sock], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT)
-    tap.is_(r.stdout.decode().strip(), str(AE["SIGNER_PERM"]),
+              "for op in sys.argv[2:]:\n"
+              "  s.sendall(struct.pack('>IBBIQ',14,1,int(op),1,2**62))\n"
+              "  d=s.recv(4096);print(struct.unpack('>BBIH',d[4:12])[3])\n"
+              "if len(sys.argv)==2:\n"
+              "  d=s.recv(64);print(struct.unpack('>BBIH',d[4:12])[3])\n")
+
+    def as_user(user, *ops):
+        r = subprocess.run(["setpriv", "--reuid=" + user, "--regid=nogroup", "--clear-groups",
+                            "/usr/bin/python3", "-c", script, sock] + [str(o) for o in ops],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return r.stdout.decode().split()
+    tap.is_(as_user("daemon"), [str(AE["SIGNER_PERM"])],
             "a peer uid outside the allow-list is refused")
+    tap.is_(as_user("nobody", signer.OP_HEALTH, signer.OP_STATS, signer.OP_HEALTH),
+            ["0", str(AE["SIGNER_PERM"]), "0"],
+            "per-operation permissions: nobody may ask for health, not for stats")
 
     # Per-peer connection cap (3): the 4th concurrent connection is turned away.
     held = []

@@ -29,7 +29,7 @@ def main():
     conf = signer.signer_config(t, hsm, module=slowhsm_path(), sessions=1, queue_max=2,
                                 extra_issuers=False)
     fail_file = os.path.join(t, "reset-now")
-    env = dict(os.environ, ANVIL_SLOWHSM_SIGN_US="400000", ANVIL_SLOWHSM_MAX_CONCURRENT="1",
+    env = dict(os.environ, ANVIL_SLOWHSM_SIGN_US="1000000", ANVIL_SLOWHSM_MAX_CONCURRENT="1",
                ANVIL_SLOWHSM_FAIL_FILE=fail_file)
     p, sock = signer.start_signer(t, conf, hsm, env=env)
     now = int(time.time())
@@ -57,7 +57,7 @@ def main():
            ",".join(str(r[1]) for r in busy))
     tap.ok(len(oks) <= 3, "no more than sessions + queue_max were accepted")
 
-    # Deadline: B queues behind A (1 signature = 400 ms) with 150 ms to live.
+    # Deadline: B queues behind A (1 signature = 1 s) with 150 ms to live.
     res = {}
     sa = signer.new_serial()
 
@@ -96,8 +96,9 @@ def main():
            "the session was reopened and logged in again")
     cb.close()
     tap.ok(p.alive(), "the daemon never restarted")
-    p.stop()
+    rc = p.stop()
     log = p.log_text()
+    tap.ok(rc == 0 and "Sanitizer" not in log, "the signer stops cleanly, no sanitizer report")
     tap.ok("event=hsm_session_reopen" in log, "the reopen is logged")
     tap.ok(hsm.pin not in log, "the PIN appears in no output")
 

@@ -161,6 +161,8 @@ def main():
     r = requests.post(d.get("newAccount", s.base + "/acme/new-acct"), data=big, verify=ca,
                       headers={"Content-Type": "application/jose+json"}, timeout=10)
     is_problem(r, 413, "malformed", "70 KiB body")
+    r = requests.get(s.directory_url, verify=ca, headers={"X-Big": "a" * 10000}, timeout=10)
+    is_problem(r, 400, "malformed", "10 KB header line")
 
     results, errors, hung = burst(s, urlsplit(s.directory_url).path)
     want = BURST_CONNS * REQS_PER_CONN

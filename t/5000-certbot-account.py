@@ -80,7 +80,7 @@ def lego(s, work):
     # lego registers, then fails at the order. Only the registration is the subject.
     r = run([exe, "--accept-tos", "--email", "lego@example.org", "--server", s.directory_url,
              "--path", path, "--domains", "lego.invalid", "--http",
-             "--http.port", "127.0.0.1:%d" % proc.free_port(), "run"], env, timeout=60)
+             "--http.port", "127.0.0.1:%d" % proc.free_port(), "run"], env, timeout=40)
     rows = account_rows(s)
     if not tap.is_(len(rows), before + 1, "lego registered an account"):
         tap.diag(r.stdout[-3000:])

@@ -59,7 +59,7 @@ class SoftHSM:
 
 
 def signer_config(tmp, hsm, module=None, sessions=2, queue_max=64, allow_uids=None,
-                  max_per_peer=16, extra_issuers=True):
+                  max_per_peer=16, extra_issuers=True, permissions=None):
     """A deployment file for the signer: one ECDSA and one RSA intermediate under one root,
     profiles default (CT), shortlived (CT, 7 days) and internal (no CT, name-constrained)."""
     state = os.path.join(tmp, "signer-state")
@@ -99,7 +99,7 @@ def signer_config(tmp, hsm, module=None, sessions=2, queue_max=64, allow_uids=No
         profiles["internal"] = {"issuer": "int-internal", "validity_days": 365, "ct": False,
                                 "dns_suffixes": ["corp.test"], "ip_ranges": ["10.0.0.0/8"],
                                 "ekus": ["server_auth", "client_auth"], "allow_wildcard": True}
-    return {
+    sconf = {
         "signer": {
             "socket": os.path.join(tmp, "signer.sock"),
             "socket_mode": "0666",
@@ -115,6 +115,9 @@ def signer_config(tmp, hsm, module=None, sessions=2, queue_max=64, allow_uids=No
         "issuers": issuers,
         "profiles": profiles,
     }
+    if permissions:
+        sconf["signer"]["permissions"] = permissions
+    return sconf
 
 
 def write_config(tmp, conf, name="anvil.json"):

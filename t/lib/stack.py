@@ -1,4 +1,5 @@
-"""The whole Anvil stack on loopback: a private MariaDB, migrations, anvil-fcgi, nginx with TLS.
+"""The whole Anvil stack on loopback: a private MariaDB, migrations, anvil-fcgi, nginx with TLS,
+and optionally anvil-signer with a SoftHSM2 token.
 
 Used by the integration tests and, as a module, by dev/up and dev/down (dev/stack.py): there is
 one implementation of starting each daemon.
@@ -6,22 +7,31 @@ one implementation of starting each daemon.
 Tests:
 
     import proc, tap
-    from stack import Stack
+    from stack import Stack, start_or_skip
     proc.alarm(90)
-    s = Stack(workers=2, config={"acme": {"external_account_required": True}})
+    s = start_or_skip(workers=2, config={"acme": {"external_account_required": True}})
     r = requests.get(s.directory_url, verify=s.ca_file)
 
 Stack(...) starts everything in a fresh temp dir (removed at exit by proc.py) and returns when
-GET directory answers 200. Attributes: base, directory_url, ca_file, config_path, config (dict),
-dir, http_base (plain-HTTP OCSP/CRL server), db (MariaDB), nginx_vars. Methods: anvilctl(),
-mysql(), mysql_rows(), mysql_session(), fcgi_master_pid(), fcgi_worker_pids(), restart_fcgi(),
-reload_fcgi(), stop_fcgi(), start_fcgi(), stop_db(), start_db(), restart_nginx(), write_config(),
-stop(), logs(). If a needed binary is not built, Stack raises StackUnavailable; tests that
-prefer to skip use start_or_skip(...).
+GET directory answers 200. If a needed binary is not built, Stack raises StackUnavailable;
+start_or_skip(...) turns that into a TAP skip_all. On a failed test, the daemons' log tails are
+printed as TAP diagnostics at exit.
 
-Dev (dev/up): Stack(dir=".dev", detached=True) starts the same daemons detached, each with a
-PID file under dir/pids/, and keeps state (database, TLS, config) across runs; starting again
-starts only what is down; Stack.down(dir) stops exactly those PIDs.
+Attributes: base (https://127.0.0.1:PORT), directory_url, ca_file (the TLS root), config_path,
+config (dict), dir, http_base (plain-HTTP server for /ocsp/, /crl/, /issuer/ = dir/state/...),
+db (MariaDB), nginx_vars, signer_socket, hsm (signer.SoftHSM, with signer=True).
+
+Methods: anvilctl(*args, check=True) -> CompletedProcess (text); mysql(sql) -> raw rows text;
+mysql_rows(sql) -> [[str]]; mysql_session() -> a held-open session (LOCK TABLES ...);
+fcgi_master_pid(); fcgi_worker_pids(); wait_workers(n, exclude); db_waiting_workers() (workers
+blocked on a database lock); fcgi_queued() (connections waiting for a worker); stop_fcgi(),
+start_fcgi(), restart_fcgi(), reload_fcgi() (SIGHUP); stop_db(), start_db(); restart_nginx(**
+template values, e.g. RATE="1r/m", BURST=1); start_signer(), stop_signer(); write_config(dict)
+(then reload_fcgi/restart_fcgi); stop(); logs().
+
+Dev (dev/up): Stack(dir=".dev", detached=True, signer="auto") starts the same daemons detached,
+each with a PID file under dir/pids/, and keeps state (database, TLS, token, config) across
+runs; starting again starts only what is down; Stack.down(dir) stops exactly those PIDs.
 """
 import copy
 import fcntl
@@ -642,7 +652,8 @@ DEFAULT_NGINX = {
 class Stack:
     def __init__(self, workers=2, config=None, nginx=None, dir=None, detached=False,
                  config_file=None, ports=None, start=True, signer=False):
-        """workers: fcgi.workers; config: dict deep-merged into the generated config;
+        """workers: fcgi.workers; config: dict deep-merged into the generated config (a value
+        of None deletes that key);
         nginx: template values overriding DEFAULT_NGINX (e.g. {"RATE": "1r/s", "BURST": 1});
         signer: True also starts anvil-signer with a fresh SoftHSM2 token and the key ceremony
         (t/lib/signer.py's signer_config, deep-merged under config), "auto" does so only when

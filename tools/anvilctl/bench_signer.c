@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -30,7 +31,7 @@
 struct bench {
 	struct signer_conf sc;
 	struct p11_module m;
-	int seconds, max_sessions, clients;
+	int seconds, max_sessions, clients, repeat;
 	const char *only_issuer;
 	int raw_only;
 };
@@ -228,8 +229,42 @@ out:
 
 struct result {
 	double rate;
+	double cpu_us;  /* CPU per operation: ours for raw, the daemon's for daemon runs */
 	uint64_t p50, p99, errors, busy;
 };
+
+static long daemon_pid;
+
+/* CPU time used so far, in us: this process (raw runs) or the daemon (from /proc). */
+static uint64_t
+cpu_us(int of_daemon)
+{
+	char path[64], line[1024], *p, *end;
+	unsigned long long ut = 0, st = 0;
+	struct rusage ru;
+	FILE *f;
+
+	if (!of_daemon) {
+		getrusage(RUSAGE_SELF, &ru);
+		return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+		    (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+	}
+	snprintf(path, sizeof(path), "/proc/%ld/stat", daemon_pid);
+	if (daemon_pid <= 0 || (f = fopen(path, "r")) == NULL)
+		return 0;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	/* Fields 14 and 15 (utime, stime), counted after the ")" that ends the command name. */
+	if (p == NULL || (p = strrchr(line, ')')) == NULL)
+		return 0;
+	for (int field = 2; field < 14 && p != NULL; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL)
+		return 0;
+	ut = strtoull(p + 1, &end, 10);
+	st = strtoull(end, NULL, 10);
+	return (uint64_t)((ut + st) * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
 
 /* Runs n runners of one kind for the configured time. */
 static struct result
@@ -238,9 +273,10 @@ run(struct bench *b, const struct issuer *is, const struct profile *prof, int mo
 	struct runner *rs = calloc((size_t)n, sizeof(*rs));
 	uint32_t *lat = calloc(LAT_BUCKETS, sizeof(*lat));
 	volatile int stop = 0;
-	struct result res = { 0, 0, 0, 0, 0 };
-	uint64_t t0, t1, total = 0, seen = 0;
+	struct result res;
+	uint64_t t0, t1, total = 0, seen = 0, c0, c1;
 
+	memset(&res, 0, sizeof(res));
 	if (rs == NULL || lat == NULL)
 		goto out;
 	for (int i = 0; i < n; i++) {
@@ -251,6 +287,7 @@ run(struct bench *b, const struct issuer *is, const struct profile *prof, int mo
 		rs[i].stop = &stop;
 		rs[i].lat = calloc(LAT_BUCKETS, sizeof(uint32_t));
 	}
+	c0 = cpu_us(mode != 0);
 	t0 = mono_us_();
 	for (int i = 0; i < n; i++)
 		pthread_create(&rs[i].tid, NULL, mode == 0 ? raw_main : daemon_main, &rs[i]);
@@ -259,6 +296,7 @@ run(struct bench *b, const struct issuer *is, const struct profile *prof, int mo
 	for (int i = 0; i < n; i++)
 		pthread_join(rs[i].tid, NULL);
 	t1 = mono_us_();
+	c1 = cpu_us(mode != 0);
 	for (int i = 0; i < n; i++) {
 		total += rs[i].ops;
 		res.errors += rs[i].errors;
@@ -267,6 +305,7 @@ run(struct bench *b, const struct issuer *is, const struct profile *prof, int mo
 			lat[k] += rs[i].lat[k];
 	}
 	res.rate = (double)total * 1e6 / (double)(t1 - t0);
+	res.cpu_us = total ? (double)(c1 - c0) / (double)total : 0;
 	for (int k = 0; k < LAT_BUCKETS; k++) {
 		seen += lat[k];
 		if (res.p50 == 0 && seen * 2 >= total && total)
@@ -280,6 +319,39 @@ out:
 	free(rs);
 	free(lat);
 	return res;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Raw and daemon alternately, b->repeat times each, so that both see the same machine load;
+ * the medians are compared. */
+static void
+paired(struct bench *b, const struct issuer *is, struct result *raw, struct result *dmn)
+{
+	double rr[16], dr[16], rc[16], dc[16];
+	int n = b->repeat > 16 ? 16 : b->repeat;
+
+	for (int i = 0; i < n; i++) {
+		*raw = run(b, is, NULL, 0, (int)b->sc.sessions);
+		*dmn = run(b, is, NULL, 1, b->clients);
+		rr[i] = raw->rate;
+		dr[i] = dmn->rate;
+		rc[i] = raw->cpu_us;
+		dc[i] = dmn->cpu_us;
+	}
+	qsort(rc, (size_t)n, sizeof(double), cmp_double);
+	qsort(dc, (size_t)n, sizeof(double), cmp_double);
+	raw->cpu_us = rc[n / 2];
+	dmn->cpu_us = dc[n / 2];
+	qsort(rr, (size_t)n, sizeof(double), cmp_double);
+	qsort(dr, (size_t)n, sizeof(double), cmp_double);
+	raw->rate = rr[n / 2];
+	dmn->rate = dr[n / 2];
 }
 
 /* The daemon's pid (from the socket's peer credentials) and its resident memory. */
@@ -343,7 +415,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: anvilctl bench-signer [-s SECONDS] [-n MAX_SESSIONS] "
-	    "[-C CLIENTS] [-i ISSUER] [--raw-only]\n");
+	    "[-C CLIENTS] [-R REPEAT] [-i ISSUER] [--raw-only]\n");
 }
 
 int
@@ -355,6 +427,7 @@ ctl_bench_signer(struct ctl *ctl, int argc, char **argv)
 		{ "clients", required_argument, NULL, 'C' },
 		{ "issuer", required_argument, NULL, 'i' },
 		{ "raw-only", no_argument, NULL, 'r' },
+		{ "repeat", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bench b;
@@ -365,18 +438,21 @@ ctl_bench_signer(struct ctl *ctl, int argc, char **argv)
 	memset(&b, 0, sizeof(b));
 	b.seconds = 3;
 	b.max_sessions = 4;
-	while ((ch = getopt_long(argc, argv, "s:n:C:i:r", opts, NULL)) != -1) {
+	b.repeat = 3;
+	while ((ch = getopt_long(argc, argv, "s:n:C:i:R:r", opts, NULL)) != -1) {
 		int64_t v;
 		switch (ch) {
 		case 's':
 		case 'n':
 		case 'C':
-			if (num_parse_i64(optarg, 1, 3600, &v) != AE_OK) {
+		case 'R':
+			if (num_parse_i64(optarg, 1, ch == 'R' ? 16 : 3600, &v) != AE_OK) {
 				usage();
 				return 2;
 			}
 			if (ch == 's') b.seconds = (int)v;
 			else if (ch == 'n') b.max_sessions = (int)v;
+			else if (ch == 'R') b.repeat = (int)v;
 			else b.clients = (int)v;
 			break;
 		case 'i': b.only_issuer = optarg; break;
@@ -429,23 +505,27 @@ ctl_bench_signer(struct ctl *ctl, int argc, char **argv)
 			rc = 0;
 			goto out;
 		}
+		(void)daemon_rss_kb(b.sc.socket_path, &daemon_pid);
 		printf("\n# 2. through the daemon (%s): OCSP requests, %d clients, daemon sessions "
 		    "%lld\n", b.sc.socket_path, b.clients, (long long)b.sc.sessions);
-		printf("%-16s %12s %9s %9s %10s %8s %12s\n", "issuer", "sigs/s", "p50_us", "p99_us",
-		    "vs_raw", "busy", "qdelay_p99");
+		printf("(raw at %lld sessions and daemon alternately, median of %d runs each)\n",
+		    (long long)b.sc.sessions, b.repeat);
+		printf("%-16s %8s %9s %7s %7s %8s %8s %6s %11s\n", "issuer", "raw/s", "daemon/s",
+		    "vs_raw", "p99_us", "rawcpu", "dmncpu", "busy", "qdelay_p99");
 		for (size_t i = 0; i < b.sc.nissuers; i++) {
 			const struct issuer *is = &b.sc.issuers[i];
-			struct result r;
+			struct result r, raw;
 			uint64_t q99 = 0;
 			if (is->parent == NULL ||
 			    (b.only_issuer && strcmp(b.only_issuer, is->name) != 0))
 				continue;
-			r = run(&b, is, NULL, 1, b.clients);
+			paired(&b, is, &raw, &r);
 			daemon_stat(c, "\"queue_delay_p99_us\"", &q99);
-			printf("%-16s %12.0f %9llu %9llu %10.2f %8llu %10lluus%s\n", is->name, r.rate,
-			    (unsigned long long)r.p50, (unsigned long long)r.p99,
-			    raw_at[i] > 0 ? r.rate / raw_at[i] : 0.0, (unsigned long long)r.busy,
-			    (unsigned long long)q99, r.errors ? "  (errors)" : "");
+			printf("%-16s %8.0f %9.0f %7.2f %7llu %6.0fus %6.0fus %6llu %9lluus%s\n",
+			    is->name, raw.rate, r.rate, raw.rate > 0 ? r.rate / raw.rate : 0.0,
+			    (unsigned long long)r.p99, raw.cpu_us, r.cpu_us,
+			    (unsigned long long)r.busy, (unsigned long long)q99,
+			    r.errors ? "  (errors)" : "");
 		}
 		printf("\n# 3. whole issuances through the daemon, %d clients\n", b.clients);
 		printf("%-12s %-4s %9s %10s %10s %14s\n", "profile", "ct", "sigs/cert", "certs/s",
