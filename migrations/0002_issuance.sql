@@ -18,6 +18,9 @@ CREATE TABLE orders (
   serial CHAR(40) CHARACTER SET ascii COLLATE ascii_bin NULL,
   -- RFC 9773 "replaces": the certificate id (ARI form) this order replaces, unique once used.
   replaces VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NULL,
+  -- The finalize CSR (DER), stored before the order turns processing so anvil-jobs can finish
+  -- an issuance that outlived its request.
+  csr VARBINARY(16384) NULL,
   created BIGINT NOT NULL,
   PRIMARY KEY (id),
   KEY orders_account (account_id, id),
