@@ -1,6 +1,7 @@
 /* anvil-bench-api: request rate of the ACME front door through nginx, for one request type at a
- * time: `nonce` (HEAD newNonce, no database) or `account` (a signed POST-as-GET of an account:
- * JWS verification, nonce redemption, one account lookup). Every POST carries the Replay-Nonce of
+ * time: `nonce` (HEAD newNonce, no database), `account` (a signed POST-as-GET of an account:
+ * JWS verification, nonce redemption, one account lookup), or `static` (GET --url, e.g. a small
+ * file nginx serves itself: the reference the other two are compared with in the same run). Every POST carries the Replay-Nonce of
  * the connection's previous response, as a real client would. One thread drives all connections
  * with libcurl multi, so the client's own CPU stays small next to the server's. */
 #include "config.h"
@@ -28,6 +29,7 @@ struct opts {
 	const char *directory;
 	const char *cacert;
 	const char *mode;
+	const char *url;     /* static mode */
 	int64_t connections;
 	int64_t seconds;
 	int http2;
@@ -153,6 +155,37 @@ out:
 	return rc;
 }
 
+enum mode { MODE_NONCE, MODE_ACCOUNT, MODE_STATIC };
+
+struct run {
+	enum mode mode;
+	const char *nonce_url;
+	const char *account_url;
+	const char *static_url;
+	EVP_PKEY *key;
+};
+
+/* Arms c for the next measured request of the run's kind. */
+static void
+start_next(struct conn *c, const struct run *run)
+{
+	switch (run->mode) {
+	case MODE_NONCE:
+		conn_request(c, run->nonce_url, NULL, NULL, NULL);
+		break;
+	case MODE_ACCOUNT:
+		conn_request(c, run->account_url, run->key, run->account_url, "");
+		break;
+	case MODE_STATIC:
+		buf_reset(&c->body);
+		curl_easy_setopt(c->h, CURLOPT_URL, run->static_url);
+		curl_easy_setopt(c->h, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, NULL);
+		break;
+	}
+	c->started = now_s();
+}
+
 static long
 perform(struct conn *c)
 {
@@ -203,7 +236,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: anvil-bench-api --directory URL [--cacert FILE] [--connections N]\n"
-	    "           [--seconds S] [--http2] nonce|account\n");
+	    "           [--seconds S] [--http2] [--url URL] nonce|account|static\n");
 	exit(2);
 }
 
@@ -216,6 +249,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "connections", required_argument, NULL, 'c' },
 		{ "seconds", required_argument, NULL, 'd' },
 		{ "http2", no_argument, NULL, '2' },
+		{ "url", required_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -234,13 +268,17 @@ parse_opts(int argc, char **argv, struct opts *o)
 				usage();
 			break;
 		case '2': o->http2 = 1; break;
+		case 'g': o->url = optarg; break;
 		default: usage();
 		}
 	}
 	if (optind + 1 != argc || o->directory == NULL)
 		usage();
 	o->mode = argv[optind];
-	if (strcmp(o->mode, "nonce") != 0 && strcmp(o->mode, "account") != 0)
+	if (strcmp(o->mode, "nonce") != 0 && strcmp(o->mode, "account") != 0 &&
+	    strcmp(o->mode, "static") != 0)
+		usage();
+	if ((strcmp(o->mode, "static") == 0) != (o->url != NULL))
 		usage();
 	return 0;
 }
@@ -290,6 +328,7 @@ main(int argc, char **argv)
 {
 	struct opts o;
 	struct stats st;
+	struct run run;
 	struct conn *conns = NULL;
 	EVP_PKEY *key = NULL;
 	CURLM *multi = NULL;
@@ -324,11 +363,15 @@ main(int argc, char **argv)
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o.connections);
 	t0 = now_s();
 	t_end = t0 + (double)o.seconds;
+	run.mode = account_mode ? MODE_ACCOUNT :
+	    strcmp(o.mode, "static") == 0 ? MODE_STATIC : MODE_NONCE;
+	run.nonce_url = nonce_url;
+	run.account_url = account_url;
+	run.static_url = o.url;
+	run.key = key;
 	for (int64_t i = 0; i < o.connections; i++) {
 		struct conn *c = &conns[i];
-		conn_request(c, account_mode ? account_url : nonce_url, key,
-		    account_mode ? account_url : NULL, account_mode ? "" : NULL);
-		c->started = now_s();
+		start_next(c, &run);
 		curl_easy_setopt(c->h, CURLOPT_PRIVATE, c);
 		curl_multi_add_handle(multi, c->h);
 	}
@@ -349,9 +392,7 @@ main(int argc, char **argv)
 			curl_multi_remove_handle(multi, c->h);
 			if (t >= t_end)
 				continue;
-			conn_request(c, account_mode ? account_url : nonce_url, key,
-			    account_mode ? account_url : NULL, account_mode ? "" : NULL);
-			c->started = now_s();
+			start_next(c, &run);
 			curl_multi_add_handle(multi, c->h);
 			running = 1;
 		}
@@ -360,7 +401,7 @@ main(int argc, char **argv)
 	}
 	elapsed = now_s() - t0;
 	qsort(st.lat, st.n, sizeof(double), cmp_double);
-	long good = st.status[200]; /* HEAD newNonce and POST-as-GET both answer 200 */
+	long good = st.status[200]; /* every mode's success is a 200 */
 	long bad = (long)st.n - good + st.transport_errors;
 	printf("{\"mode\":\"%s\",\"connections\":%lld,\"seconds\":%.2f,\"requests\":%zu,"
 	    "\"ok\":%ld,\"errors\":%ld,\"rps\":%.0f,\"p50_ms\":%.2f,\"p90_ms\":%.2f,"
