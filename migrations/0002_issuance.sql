@@ -8,7 +8,7 @@ CREATE TABLE orders (
   status ENUM('pending', 'ready', 'processing', 'valid', 'invalid') NOT NULL DEFAULT 'pending',
   expires BIGINT NOT NULL,
   -- JSON array of {"type","value"} exactly as answered to the client (sorted, deduplicated).
-  identifiers VARCHAR(16384) NOT NULL,
+  identifiers TEXT NOT NULL,
   profile VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   not_before BIGINT NULL,
   not_after BIGINT NULL,
@@ -63,7 +63,7 @@ CREATE TABLE challenges (
   error VARCHAR(4096) NULL,
   -- JSON array of validation records (RFC 8555 §8.3/8.4: url, hostname, port, addressesResolved,
   -- addressUsed, resolver details).
-  validation_record VARCHAR(16384) NULL,
+  validation_record TEXT NULL,
   PRIMARY KEY (id),
   UNIQUE KEY challenges_authz_type (authz_id, type)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
