@@ -22,10 +22,26 @@ hsmkey_set_thread(struct hsm_thread *t)
 	cur = t;
 }
 
+static EVP_MD *md256, *md384;
+
+static void
+fetch_mds(void)
+{
+	md256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	md384 = EVP_MD_fetch(NULL, "SHA384", NULL);
+}
+
 const EVP_MD *
 hsmkey_md(enum key_type kt)
 {
-	return kt == KT_EC_P384 ? EVP_sha384() : EVP_sha256();
+	static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+	/* Fetched once: the legacy EVP_sha256() is looked up in the provider store (under a lock)
+	 * on every signature. The fetched methods live as long as the process. */
+	pthread_once(&md_once, fetch_mds);
+	if (kt == KT_EC_P384)
+		return md384 != NULL ? md384 : EVP_sha384();
+	return md256 != NULL ? md256 : EVP_sha256();
 }
 
 /* The ex_data slot stores index + 1 so that 0 means "not ours". */

@@ -137,40 +137,77 @@ be32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Replays every whole record; stops at the first torn or corrupt one and cuts the file there. */
+/* Reads and checks the record at off into rec; its total length, or 0 if it is not whole and
+ * intact. */
+static size_t
+read_record(struct journal *j, uint8_t *rec, off_t off, off_t size)
+{
+	uint8_t check[32];
+	uint32_t dl;
+
+	if (size - off < HDR || read_full(j->fd, rec, HDR, off) != 0 || memcmp(rec, MAGIC, 4) != 0)
+		return 0;
+	dl = be32(rec + HDR - 4);
+	if (dl > JOURNAL_DER_MAX || rec[5] == 0 || rec[5] > 20 ||
+	    (rec[4] != J_PRECERT && rec[4] != J_CERT) || size - off < (off_t)(HDR + dl + 32) ||
+	    read_full(j->fd, rec + HDR, dl + 32, off + HDR) != 0 ||
+	    !EVP_Digest(rec, HDR + dl, check, NULL, EVP_sha256(), NULL) ||
+	    memcmp(check, rec + HDR + dl, 32) != 0)
+		return 0;
+	return HDR + dl + 32;
+}
+
+/* Whether an intact record starts anywhere after off: then the damage at off is not a torn
+ * tail but corruption in the middle, and cutting there would forget signed serials. */
+static int
+intact_record_after(struct journal *j, uint8_t *rec, off_t off, off_t size)
+{
+	uint8_t chunk[65536];
+
+	for (off_t pos = off + 1; pos < size; pos += (off_t)sizeof(chunk) - 3) {
+		size_t n = (size_t)(size - pos) < sizeof(chunk) ? (size_t)(size - pos) : sizeof(chunk);
+		if (read_full(j->fd, chunk, n, pos) != 0)
+			return 1;  /* unreadable: do not cut */
+		for (size_t i = 0; i + 4 <= n; i++)
+			if (memcmp(chunk + i, MAGIC, 4) == 0 &&
+			    read_record(j, rec, pos + (off_t)i, size) > 0)
+				return 1;
+		if (n < sizeof(chunk))
+			break;
+	}
+	return 0;
+}
+
+/* Replays every whole record. A torn last record (a crash mid-append) is cut off; damage
+ * followed by intact records stops the start instead. */
 static anvil_err
 replay(struct journal *j, off_t size)
 {
-	uint8_t *rec = malloc(HDR + JOURNAL_DER_MAX + 32), check[32];
+	uint8_t *rec = malloc(HDR + JOURNAL_DER_MAX + 32);
 	off_t off = 0;
 	anvil_err e = AE_OK;
+	size_t n;
 
 	if (rec == NULL)
 		return AE_NOMEM;
-	while (off < size) {
-		uint32_t dl;
-		struct entry *en;
-		if (size - off < HDR || read_full(j->fd, rec, HDR, off) != 0 ||
-		    memcmp(rec, MAGIC, 4) != 0)
-			break;
-		dl = be32(rec + HDR - 4);
-		if (dl > JOURNAL_DER_MAX || rec[5] == 0 || rec[5] > 20 ||
-		    (rec[4] != J_PRECERT && rec[4] != J_CERT) ||
-		    size - off < (off_t)(HDR + dl + 32) ||
-		    read_full(j->fd, rec + HDR, dl + 32, off + HDR) != 0 ||
-		    !EVP_Digest(rec, HDR + dl, check, NULL, EVP_sha256(), NULL) ||
-		    memcmp(check, rec + HDR + dl, 32) != 0)
-			break;
-		en = find(j, rec[4], rec + 6, rec[5]);
+	while (off < size && (n = read_record(j, rec, off, size)) > 0) {
+		struct entry *en = find(j, rec[4], rec + 6, rec[5]);
 		if (en == NULL && (e = insert(j, rec[4], rec + 6, rec[5], rec + 26, &en)) != AE_OK)
 			goto out;
 		en->done = 1;
 		en->off = off + HDR;
-		en->derlen = dl;
-		off += HDR + dl + 32;
+		en->derlen = be32(rec + HDR - 4);
+		off += (off_t)n;
 	}
 	if (off < size) {
-		log_warn("event=journal_truncate kept=%lld dropped=%lld reason=torn_or_corrupt_tail",
+		if (intact_record_after(j, rec, off, size)) {
+			log_err("event=journal_corrupt offset=%lld hint=\"restore serials.journal from "
+			    "backup; refusing to start rather than forget signed serials\"",
+			    (long long)off);
+			e = AE_IO;
+			goto out;
+		}
+		log_warn("event=journal_truncate kept=%lld dropped=%lld reason=torn_tail",
 		    (long long)off, (long long)(size - off));
 		if (ftruncate(j->fd, off) != 0 || fsync(j->fd) != 0)
 			e = AE_IO;

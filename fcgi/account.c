@@ -4,6 +4,7 @@
 #include <string.h>
 #include "fcgi/api.h"
 #include "fcgi/auth.h"
+#include "fcgi/orders.h"
 #include "lib/jwk.h"
 #include "lib/log.h"
 
@@ -221,12 +222,11 @@ out:
 	return;
 }
 
-/* RFC 8555 §7.1.2.1. Orders are a later step: the list is empty for now. */
+/* RFC 8555 §7.1.2.1, paginated with Link rel="next". */
 void
 api_account_orders(struct req *r, int64_t id)
 {
 	struct auth a;
-	json_object *o;
 
 	if (auth_request(r, AUTH_KID, &a) != 0)
 		goto out;
@@ -238,12 +238,7 @@ api_account_orders(struct req *r, int64_t id)
 		req_problem(r, PROB_MALFORMED, "the orders list is read with POST-as-GET");
 		goto out;
 	}
-	if ((o = json_object_new_object()) == NULL) {
-		req_fail(r, AE_NOMEM, "orders");
-		goto out;
-	}
-	json_object_object_add(o, "orders", json_object_new_array());
-	req_json(r, 200, o);
+	orders_list(r, id);  /* fcgi/order.c */
 out:
 	return;
 }

@@ -14,6 +14,18 @@ void api_new_account(struct req *r);                 /* fcgi/account.c */
 void api_account(struct req *r, int64_t id);         /* fcgi/account.c */
 void api_account_orders(struct req *r, int64_t id);  /* fcgi/account.c */
 void api_key_change(struct req *r);                  /* fcgi/keychange.c */
+void api_new_order(struct req *r);                   /* fcgi/order.c */
+void api_order(struct req *r, int64_t id);           /* fcgi/order.c */
+void api_new_authz(struct req *r);                   /* fcgi/authz.c */
+void api_authz(struct req *r, int64_t id);           /* fcgi/authz.c */
+void api_challenge(struct req *r, int64_t id);       /* fcgi/challenge.c */
+void api_finalize(struct req *r, int64_t order_id);  /* fcgi/finalize.c */
+void api_cert(struct req *r, const char *rest);      /* fcgi/cert.c: "SERIAL[/N]" */
+void api_revoke_cert(struct req *r);                 /* fcgi/revoke.c */
+void api_renewal_info(struct req *r, const char *certid); /* fcgi/renewal.c */
+/* RFC 9773 newOrder "replaces" (fcgi/renewal.c): the certificate exists, was issued to
+ * account_id and is not replaced yet. 0, or -1 with the problem set (alreadyReplaced...). */
+int renewal_check_replaces(struct req *r, int64_t account_id, const char *certid);
 
 /* The account object of RFC 8555 §7.1.2 (NULL when memory is short). */
 json_object *api_account_object(struct req *r, const struct db_account *a);

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "fcgi/conf.h"
+#include "issue/conf.h"
 #include "lib/num.h"
 
 static const char *const sections[] = CONF_SECTIONS;
@@ -78,6 +79,12 @@ parse_acme(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
 {
 	static const char *const keys[] = { "base_url", "terms_of_service", "website",
 		"caa_identities", "external_account_required", "contact_schemes", "max_contacts",
+		/* fcgi/conf_orders.c */
+		"order_lifetime", "authz_lifetime", "authz_reuse", "validation_wait_ms",
+		"orders_page_size", "poll_after", "default_profile", "profile_descriptions",
+		"rate_limits",
+		/* issue/conf.c */
+		"serial_prefix", "finalize_budget_ms", "alternate_chains", "weak_keys_file",
 		NULL };
 	json_object *sec = NULL, *arr = NULL;
 	const char *p;
@@ -148,7 +155,7 @@ parse_acme(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
 			c->contact_schemes[c->n_contact_schemes++] = s;
 		}
 	}
-	return AE_OK;
+	return fcgi_conf_orders_parse(cc, root, sec, &c->orders);
 }
 
 static int
@@ -198,6 +205,16 @@ out:
 	return e;
 }
 
+/* The issuance keys (issue/conf.c): validated here too, so that --check and a reload refuse a
+ * bad value; each worker reads them again in issue_ctx_new. */
+static anvil_err
+parse_issue(struct conf_ctx *cc, json_object *root)
+{
+	struct issue_conf ic;
+
+	return issue_conf_parse(cc, root, &ic);
+}
+
 anvil_err
 fcgi_conf_parse(struct conf_ctx *cc, json_object *root, struct fcgi_conf *out)
 {
@@ -210,7 +227,8 @@ fcgi_conf_parse(struct conf_ctx *cc, json_object *root, struct fcgi_conf *out)
 	    (e = db_conf_parse(cc, root, &out->db)) != AE_OK ||
 	    (e = parse_fcgi(cc, root, out)) != AE_OK ||
 	    (e = parse_acme(cc, root, out)) != AE_OK ||
-	    (e = parse_nonce(cc, root, out)) != AE_OK)
+	    (e = parse_nonce(cc, root, out)) != AE_OK ||
+	    (e = parse_issue(cc, root)) != AE_OK)
 		fcgi_conf_free(out);
 	return e;
 }
@@ -233,6 +251,7 @@ void
 fcgi_conf_free(struct fcgi_conf *c)
 {
 	db_conf_free(&c->db);
+	fcgi_conf_orders_free(&c->orders);
 	OPENSSL_cleanse(c->nonce_key, sizeof(c->nonce_key));
 	json_object_put(c->root);
 	c->root = NULL;

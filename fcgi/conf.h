@@ -14,6 +14,36 @@
 
 #define CONF_CONTACT_SCHEMES_MAX 8
 
+struct signer_conf;
+
+/* A rate limit of acme.rate_limits: off when limit is 0. */
+struct fcgi_rate_limit {
+	int64_t limit;
+	int64_t window;             /* seconds; unused for pending_authorizations */
+};
+
+/* Orders, authorizations, challenges: the acme keys of fcgi/conf_orders.c and the issuance
+ * profiles (the `issuers` and `profiles` sections, parsed by ca/profile.c). */
+struct fcgi_order_conf {
+	int64_t order_lifetime;     /* seconds a new order stays usable */
+	int64_t authz_lifetime;     /* seconds a new authorization stays pending */
+	int64_t authz_reuse;        /* seconds a valid authorization is reused; 0: never */
+	int64_t validation_wait_ms; /* a challenge response waits this long for the result */
+	int64_t orders_page_size;
+	int64_t poll_after;         /* Retry-After of pending/processing objects */
+	const char *default_profile; /* NULL when no profile is configured */
+	json_object *profile_descriptions; /* acme.profile_descriptions, or NULL */
+	struct signer_conf *profiles;      /* malloc'd; NULL without an issuers section */
+	const char *wake_socket;    /* jobs.wake_socket, or NULL */
+	struct fcgi_rate_limit rl_new_orders, rl_pending_authz, rl_failed_validations,
+	    rl_certs_per_domain;
+};
+
+/* Validates the acme issuance keys and the profiles (fcgi/conf_orders.c). */
+anvil_err fcgi_conf_orders_parse(struct conf_ctx *cc, json_object *root, json_object *acme,
+    struct fcgi_order_conf *o);
+void fcgi_conf_orders_free(struct fcgi_order_conf *o);
+
 struct fcgi_conf {
 	json_object *root;          /* owns every const char * below */
 
@@ -42,6 +72,8 @@ struct fcgi_conf {
 
 	uint8_t nonce_key[NONCE_KEY_LEN];
 	int64_t nonce_lifetime;
+
+	struct fcgi_order_conf orders;  /* acme.* issuance keys (fcgi/conf_orders.c) */
 };
 
 /* Loads path and validates it; on failure cc->err names the file and the dotted key. */

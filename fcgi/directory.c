@@ -1,5 +1,6 @@
 #include "config.h"
 #include "fcgi/api.h"
+#include "fcgi/orders.h"
 
 /* RFC 8555 §7.1.1. URLs are built from acme.base_url; meta only holds what is configured. */
 void
@@ -11,8 +12,10 @@ api_directory(struct req *r)
 		{ "newNonce", "/acme/new-nonce" },
 		{ "newAccount", "/acme/new-account" },
 		{ "newOrder", "/acme/new-order" },
+		{ "newAuthz", "/acme/new-authz" },
 		{ "revokeCert", "/acme/revoke-cert" },
 		{ "keyChange", "/acme/key-change" },
+		{ "renewalInfo", "/acme/renewal-info" },
 	};
 
 	r->no_index_link = 1;
@@ -35,6 +38,7 @@ api_directory(struct req *r)
 		json_object_object_add(meta, "caaIdentities", json_object_get(c->caa_identities));
 	json_object_object_add(meta, "externalAccountRequired",
 	    json_object_new_boolean(c->external_account_required));
+	directory_profiles(c, meta);  /* fcgi/order.c */
 	json_object_object_add(d, "meta", meta);
 	req_json(r, 200, d);
 }

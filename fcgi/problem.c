@@ -27,6 +27,14 @@ static const struct {
 	[PROB_RATE_LIMITED] = { ACME_ERR "rateLimited", 429 },
 	[PROB_UNAVAILABLE] = { ACME_ERR "serverInternal", 503 },
 	[PROB_INTERNAL] = { ACME_ERR "serverInternal", 500 },
+	[PROB_ORDER_NOT_READY] = { ACME_ERR "orderNotReady", 403 },
+	[PROB_REJECTED_IDENTIFIER] = { ACME_ERR "rejectedIdentifier", 400 },
+	[PROB_UNSUPPORTED_IDENTIFIER] = { ACME_ERR "unsupportedIdentifier", 400 },
+	[PROB_ALREADY_REPLACED] = { ACME_ERR "alreadyReplaced", 409 },
+	[PROB_INVALID_PROFILE] = { ACME_ERR "invalidProfile", 400 },
+	[PROB_BAD_CSR] = { ACME_ERR "badCSR", 400 },
+	[PROB_BAD_REVOCATION_REASON] = { ACME_ERR "badRevocationReason", 400 },
+	[PROB_ALREADY_REVOKED] = { ACME_ERR "alreadyRevoked", 400 },
 };
 
 const char *

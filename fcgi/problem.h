@@ -25,6 +25,16 @@ enum prob {
 	PROB_RATE_LIMITED,           /* 429 rateLimited, with Retry-After */
 	PROB_UNAVAILABLE,            /* 503 serverInternal, with Retry-After: a dependency is down */
 	PROB_INTERNAL,               /* 500 serverInternal: a bug, and only a bug */
+	/* orders, authorizations, challenges (fcgi/order.c, authz.c, challenge.c) */
+	PROB_ORDER_NOT_READY,        /* 403 orderNotReady */
+	PROB_REJECTED_IDENTIFIER,    /* 400 rejectedIdentifier: outside the profile's policy */
+	PROB_UNSUPPORTED_IDENTIFIER, /* 400 unsupportedIdentifier: not dns or ip */
+	PROB_ALREADY_REPLACED,       /* 409 alreadyReplaced (RFC 9773) */
+	PROB_INVALID_PROFILE,        /* 400 invalidProfile (draft-ietf-acme-profiles) */
+	/* finalize, revocation (fcgi/finalize.c, revoke.c) */
+	PROB_BAD_CSR,                /* 400 badCSR */
+	PROB_BAD_REVOCATION_REASON,  /* 400 badRevocationReason */
+	PROB_ALREADY_REVOKED,        /* 400 alreadyRevoked */
 	PROB__COUNT
 };
 

@@ -14,12 +14,15 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 
+struct issue_ctx;
+
 #define REQ_HEADERS_MAX 4096
 
 struct req {
 	FCGX_Request *fcgx;
 	const struct fcgi_conf *conf;
 	struct db *db;
+	struct issue_ctx *issue;  /* issuance (issue/issue.h); NULL when it could not start */
 	struct arena arena;
 	int64_t now;
 

@@ -10,6 +10,7 @@
 #include "fcgi/api.h"
 #include "fcgi/request.h"
 #include "fcgi/worker.h"
+#include "issue/issue.h"
 #include "lib/log.h"
 
 #define URI_MAX 2048
@@ -38,7 +39,7 @@ route_path(struct req *r)
 }
 
 static void
-handle(FCGX_Request *fr, const struct fcgi_conf *conf, struct db *db)
+handle(FCGX_Request *fr, const struct fcgi_conf *conf, struct db *db, struct issue_ctx *ic)
 {
 	struct req r;
 	char esc[256];
@@ -49,6 +50,7 @@ handle(FCGX_Request *fr, const struct fcgi_conf *conf, struct db *db)
 	r.fcgx = fr;
 	r.conf = conf;
 	r.db = db;
+	r.issue = ic;
 	r.now = (int64_t)time(NULL);
 	r.method = FCGX_GetParam("REQUEST_METHOD", fr->envp);
 	r.uri = FCGX_GetParam("REQUEST_URI", fr->envp);
@@ -76,6 +78,8 @@ worker_run(const struct fcgi_conf *conf, int listen_fd)
 {
 	FCGX_Request fr;
 	struct db *db = NULL;
+	struct issue_ctx *ic = NULL;
+	struct conf_ctx icc = { .file = "configuration" };
 	struct sigaction sa;
 	sigset_t term, none;
 	time_t next_purge;
@@ -107,6 +111,9 @@ worker_run(const struct fcgi_conf *conf, int listen_fd)
 	inited = 1;
 	if (db_new(&conf->db, &db) != AE_OK)
 		goto out;
+	if (issue_ctx_new(db, conf->root, &icc, &ic) != AE_OK)
+		log_err("worker: issuance unavailable (finalize, downloads and revocation answer "
+		    "503): %s", icc.err);
 	if (db_connect(db) != AE_OK)
 		log_warn("worker: database unavailable at start: %s (requests get 503 until "
 		    "it is back)", db_error(db));
@@ -126,7 +133,7 @@ worker_run(const struct fcgi_conf *conf, int listen_fd)
 			log_err("worker: accept failed: %s", strerror(-a));
 			goto out;
 		}
-		handle(&fr, conf, db);
+		handle(&fr, conf, db, ic);
 		FCGX_Finish_r(&fr);
 		if (time(NULL) >= next_purge) {
 			uint64_t n = 0;
@@ -142,6 +149,7 @@ worker_run(const struct fcgi_conf *conf, int listen_fd)
 out:
 	if (inited)
 		FCGX_Free(&fr, 0);
+	issue_ctx_free(ic);
 	db_free(db);
 	return rc;
 }

@@ -24,6 +24,8 @@ CREATE TABLE orders (
   created BIGINT NOT NULL,
   PRIMARY KEY (id),
   KEY orders_account (account_id, id),
+  -- Rate limit: new orders per account per window.
+  KEY orders_account_created (account_id, created),
   UNIQUE KEY orders_replaces (replaces)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
@@ -41,7 +43,9 @@ CREATE TABLE authorizations (
   created BIGINT NOT NULL,
   PRIMARY KEY (id),
   -- Reuse of an account's valid authorizations, and pending-authorization counts.
-  KEY authz_reuse (account_id, identifier_type, identifier_value, status, expires)
+  KEY authz_reuse (account_id, identifier_type, identifier_value, status, expires),
+  -- Rate limit: pending authorizations per account.
+  KEY authz_account_status (account_id, status, expires)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE order_authorizations (
@@ -125,4 +129,24 @@ CREATE TABLE jobs (
   PRIMARY KEY (id),
   UNIQUE KEY jobs_kind_ref (kind, ref_id),
   KEY jobs_due (state, run_after)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Rate limits (fcgi/ratelimit.c). The registered domain (the last two labels of each DNS
+-- identifier, no public-suffix list) of every order, written with the order: certificates per
+-- registered domain are counted as the orders of that domain created in the window that became
+-- valid (indexed range, then primary-key lookups).
+CREATE TABLE order_domains (
+  domain VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  order_id BIGINT UNSIGNED NOT NULL,
+  created BIGINT NOT NULL,
+  PRIMARY KEY (domain, order_id),
+  KEY order_domains_created (domain, created)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Accounts exempt from the application rate limits (`anvilctl ratelimit exempt ACCOUNT_ID`),
+-- e.g. the one big account of an internal CA.
+CREATE TABLE ratelimit_exempt (
+  account_id BIGINT UNSIGNED NOT NULL,
+  created BIGINT NOT NULL,
+  PRIMARY KEY (account_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

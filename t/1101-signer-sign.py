@@ -173,6 +173,23 @@ def main():
     tap.ok(log.count("event=sign what=") >= 7 and "requester_uid=" in log and "duration_us=" in
            log and 'profile="default"' in log, "an audit line for every signature")
     outputs.append(log)
+
+    # The PIN from an environment variable (free-form, USER:PASSWORD shape) works; a wrong one
+    # stops the start with the PKCS#11 code, never the PIN.
+    envconf = dict(conf, signer=dict(conf["signer"], pin={"env": "ANVIL_TEST_PIN"}))
+    p2, sock2 = signer.start_signer(t, envconf, hsm, env=dict(os.environ, ANVIL_TEST_PIN=hsm.pin),
+                                    log=os.path.join(t, "signer-env.log"))
+    tap.ok(signer.Client(sock2).health()[0] == 0, "PIN from an environment variable")
+    p2.stop()
+    outputs.append(p2.log_text())
+    wrong = "crypto-user:wrong-" + hsm.pin[-6:]
+    badconf = dict(conf, signer=dict(conf["signer"], pin=wrong))
+    p3, _ = signer.start_signer(t, badconf, hsm, wait=False, log=os.path.join(t, "signer-bad.log"))
+    proc.wait_for(lambda: not p3.alive(), 30, what="signer exit on a wrong PIN")
+    log3 = p3.log_text()
+    tap.ok(p3.p.returncode != 0 and "event=hsm_login result=failed rv=0xa0" in log3 and
+           wrong not in log3, "a wrong PIN stops the start with CKR_PIN_INCORRECT, unechoed")
+    outputs.append(log3)
     tap.ok(all(hsm.pin not in o for o in outputs) and hsm.pin.split(":")[1] not in log,
            "the PIN appears in no output")
 

@@ -90,7 +90,7 @@ CASES = [
     ("no Content-Type", 415, "malformed", lambda x: x.raw("POST", NA, "{}", ctype=None)),
     ("newOrder not available yet", 501, "malformed", lambda x: x.raw("POST", "/acme/new-order",
                                                                       "{}")),
-    ("revokeCert not available yet", 501, "malformed",
+    ("revokeCert with a body that is not a JWS", 400, "malformed",
      lambda x: x.raw("POST", "/acme/revoke-cert", "{}")),
     # JWS structure
     ("empty body", 400, "malformed", lambda x: x.raw("POST", NA, "")),

@@ -251,6 +251,166 @@ class Client:
             self.key, self.alg = new_key, new_alg
         return r
 
+    # --- orders, authorizations, challenges (RFC 8555 §7.4, §7.5) ---
+
+    def new_order(self, identifiers, profile=None, not_before=None, not_after=None,
+                  replaces=None, extra=None, **kw):
+        """newOrder. identifiers: strings (an address is an "ip" identifier, anything else
+        "dns") or {"type","value"} dicts. Returns the response (Location is the order URL)."""
+        payload = {"identifiers": [ident(i) for i in identifiers]}
+        if profile is not None:
+            payload["profile"] = profile
+        if not_before is not None:
+            payload["notBefore"] = not_before
+        if not_after is not None:
+            payload["notAfter"] = not_after
+        if replaces is not None:
+            payload["replaces"] = replaces
+        payload.update(extra or {})
+        return self.post(self.url("newOrder"), payload, **kw)
+
+    def new_authz(self, identifier, **kw):
+        """newAuthz (RFC 8555 §7.4.1, pre-authorization) for one identifier."""
+        return self.post(self.url("newAuthz"), {"identifier": ident(identifier)}, **kw)
+
+    def get_order(self, url, **kw):
+        return self.post_as_get(url, **kw)
+
+    def get_authz(self, url, **kw):
+        return self.post_as_get(url, **kw)
+
+    def deactivate_authz(self, url, **kw):
+        return self.post(url, {"status": "deactivated"}, **kw)
+
+    def respond_challenge(self, url, **kw):
+        """Tells the server the challenge is ready to be validated (payload {})."""
+        return self.post(url, {}, **kw)
+
+    def key_authorization(self, token):
+        """RFC 8555 §8.1: token || '.' || base64url(JWK thumbprint of the account key)."""
+        return "%s.%s" % (token, thumbprint(self.jwk))
+
+    def dns01_txt(self, token):
+        """RFC 8555 §8.4: the TXT record value for _acme-challenge."""
+        return b64u(hashlib.sha256(self.key_authorization(token).encode()).digest())
+
+    def challenge_of(self, authz, typ):
+        """The challenge object of type typ in an authorization object (dict), or None."""
+        for ch in authz.get("challenges", []):
+            if ch.get("type") == typ:
+                return ch
+        return None
+
+    def poll(self, url, until=("valid", "invalid"), timeout=30, max_sleep=2.0):
+        """POST-as-GET url until its status is in until, honouring Retry-After (capped at
+        max_sleep). Returns the last response; raises TimeoutError after timeout seconds."""
+        import time
+        deadline = time.time() + timeout
+        while True:
+            r = self.post_as_get(url)
+            if r.status_code != 200 or r.json().get("status") in until:
+                return r
+            if time.time() >= deadline:
+                raise TimeoutError("%s still %s after %ss" % (url, r.json().get("status"),
+                                                              timeout))
+            try:
+                wait = float(r.headers.get("Retry-After", "1"))
+            except ValueError:
+                wait = 1.0
+            time.sleep(max(0.05, min(wait, max_sleep, deadline - time.time())))
+
+
+    # --- finalize, download, revocation, renewal information (RFC 8555 §7.4-7.6, RFC 9773) ---
+
+    def finalize(self, order, csr_der, **kw):
+        """POSTs {"csr": ...} to the order's finalize URL (order: the order object, a dict, or
+        the finalize URL itself)."""
+        url = order["finalize"] if isinstance(order, dict) else order
+        return self.post(url, {"csr": b64u(csr_der)}, **kw)
+
+    def download(self, cert_url, **kw):
+        """The certificate chain, by POST-as-GET."""
+        return self.post_as_get(cert_url, **kw)
+
+    def revoke(self, cert_der, reason=None, key=None, **kw):
+        """revokeCert: signed by the account (kid), or with key (jwk) when given."""
+        payload = {"certificate": b64u(cert_der)}
+        if reason is not None:
+            payload["reason"] = reason
+        if key is not None:
+            return self.post(self.url("revokeCert"), payload, use_jwk=True, key=key, **kw)
+        return self.post(self.url("revokeCert"), payload, **kw)
+
+    def renewal_info(self, certid):
+        """GET renewalInfo/CERTID (no JWS)."""
+        return self.session.get(self.url("renewalInfo") + "/" + certid, verify=self.ca_file,
+                                timeout=10)
+
+
+def ident(i):
+    """An ACME identifier object from a string ("ip" for an address, else "dns") or a dict."""
+    if isinstance(i, dict):
+        return i
+    import ipaddress
+    try:
+        ipaddress.ip_address(i)
+        return {"type": "ip", "value": i}
+    except ValueError:
+        return {"type": "dns", "value": i}
+
+
+CSR_KEY_TYPES = ("ES256", "ES384", "ES521", "RSA2048", "RSA3072", "RSA4096", "RSA1024",
+                 "RSA2048-E3", "Ed25519")
+
+
+def generate_csr_key(key_type="ES256"):
+    """A subject key: ES256/ES384/ES521 (P-256/384/521), RSA<bits>, RSA2048-E3 (e = 3),
+    Ed25519."""
+    if key_type == "ES521":
+        return ec.generate_private_key(ec.SECP521R1())
+    if key_type in ("ES256", "ES384"):
+        return generate_key(key_type)
+    if key_type == "RSA2048-E3":
+        return rsa.generate_private_key(public_exponent=3, key_size=2048)
+    if key_type.startswith("RSA"):
+        return rsa.generate_private_key(public_exponent=65537, key_size=int(key_type[3:]))
+    if key_type == "Ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ValueError("no key type %r" % key_type)
+
+
+def make_csr(names, key_type="ES256", key=None, cn=None, san=True):
+    """(key, DER CSR) for names (DNS names and IP address strings, all in the SAN unless
+    san=False); cn: the subject commonName (default: none)."""
+    import ipaddress
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    key = key if key is not None else generate_csr_key(key_type)
+    b = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)] if cn else []))
+    if san:
+        gens = []
+        for n in names:
+            try:
+                gens.append(x509.IPAddress(ipaddress.ip_address(n)))
+            except ValueError:
+                gens.append(x509.DNSName(n))
+        b = b.add_extension(x509.SubjectAlternativeName(gens), critical=False)
+    algo = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    csr = b.sign(key, algo)
+    return key, csr.public_bytes(serialization.Encoding.DER)
+
+
+def ari_certid(cert):
+    """The RFC 9773 certificate identifier of a cryptography x509.Certificate."""
+    from cryptography import x509
+    aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    n = cert.serial_number
+    raw = n.to_bytes((n.bit_length() + 8) // 8, "big")  # DER INTEGER content: sign bit clear
+    if len(raw) > 1 and raw[0] == 0 and raw[1] < 0x80:
+        raw = raw[1:]
+    return b64u(aki.key_identifier) + "." + b64u(raw)
+
 
 def _alg_of(key):
     if isinstance(key, ec.EllipticCurvePrivateKey):

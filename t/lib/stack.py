@@ -655,7 +655,7 @@ DEFAULT_NGINX = {
 
 class Stack:
     def __init__(self, workers=2, config=None, nginx=None, dir=None, detached=False,
-                 config_file=None, ports=None, start=True, signer=False):
+                 config_file=None, ports=None, start=True, signer=False, jobs=False):
         """workers: fcgi.workers; config: dict deep-merged into the generated config (a value
         of None deletes that key);
         nginx: template values overriding DEFAULT_NGINX (e.g. {"RATE": "1r/s", "BURST": 1});
@@ -663,7 +663,10 @@ class Stack:
         (t/lib/signer.py's signer_config, deep-merged under config), "auto" does so only when
         it is built (dev/up); dir/detached/config_file/ports: for dev/up (a persistent dir,
         daemons outliving us, an operator's config file instead of the generated one, fixed
-        ports)."""
+        ports); jobs: True (or a dict merged into the jobs section) also starts
+        pebble-challtestsrv and anvil-jobs (t/lib/jobs.py: s.dns, s.jobs)."""
+        self.jobs_mode = jobs
+        self.jobs = self.dns = None
         self.detached = detached
         self.signer_mode = signer
         self.signer_env = self.signer_note = self.signer_proc = self.hsm = None
@@ -689,6 +692,9 @@ class Stack:
             base = self._load_or_generate(workers)
             if signer:
                 base = self._signer_prepare(base)
+            if jobs:
+                import jobs as jobslib
+                base = jobslib.prepare(self, base, jobs)
             self.config = deep_merge(base, config)
             self.write_config(self.config)
         self.base = self.config["acme"]["base_url"].rstrip("/")
@@ -898,6 +904,9 @@ class Stack:
         if self.nginx.start(self.ports["api"]):
             self.started.append("nginx")
         self.wait_ready()
+        if self.jobs is not None:
+            import jobs as jobslib
+            jobslib.start(self)
 
     def wait_ready(self, timeout=30):
         import requests
@@ -914,6 +923,9 @@ class Stack:
 
     def stop(self):
         """Stops nginx, anvil-fcgi, anvil-signer and MariaDB (those this object knows)."""
+        if self.jobs is not None:
+            import jobs as jobslib
+            jobslib.stop(self)
         self.nginx.stop()
         if self.fcgi is not None:
             self.fcgi.stop()
@@ -929,6 +941,7 @@ class Stack:
         for name, exe, log in (("nginx", which("nginx"), os.path.join(dir, "nginx", "error.log")),
                                ("anvil-signer", proc.builddir_path("ca/anvil-signer"), ""),
                                ("anvil-fcgi", proc.builddir_path("fcgi/anvil-fcgi"), ""),
+                               ("anvil-jobs", proc.builddir_path("jobs/anvil-jobs"), ""),
                                ("mariadbd", which("mariadbd"), "")):
             d = runner.attach(name, exe, log)
             if d is not None:
@@ -1084,6 +1097,7 @@ class Stack:
         for name, path in (("mariadb", self.db.log),
                            ("anvil-fcgi", os.path.join(self.dir, "run", "anvil-fcgi.log")),
                            ("anvil-signer", self.signer_log),
+                           ("anvil-jobs", os.path.join(self.dir, "run", "anvil-jobs.log")),
                            ("nginx error", self.nginx.error_log),
                            ("nginx access", self.nginx.access_log)):
             parts.append("--- %s (%s) ---\n%s" % (name, path, _tail(path, lines)))

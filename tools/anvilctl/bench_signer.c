@@ -482,7 +482,7 @@ ctl_bench_signer(struct ctl *ctl, int argc, char **argv)
 			printf("%-16s %-11s %8d %12.0f %9llu %9llu%s\n", is->name,
 			    key_type_name(is->key_type), n, r.rate, (unsigned long long)r.p50,
 			    (unsigned long long)r.p99, r.errors ? "  (errors)" : "");
-			if (n == b.sc.sessions)
+			if (n == b.sc.sessions || (n == b.max_sessions && n < b.sc.sessions))
 				raw_at[i] = r.rate;
 		}
 	}
@@ -520,6 +520,7 @@ ctl_bench_signer(struct ctl *ctl, int argc, char **argv)
 			    (b.only_issuer && strcmp(b.only_issuer, is->name) != 0))
 				continue;
 			paired(&b, is, &raw, &r);
+			raw_at[i] = raw.rate;  /* at the daemon's session count, for part 3 */
 			daemon_stat(c, "\"queue_delay_p99_us\"", &q99);
 			printf("%-16s %8.0f %9.0f %7.2f %7llu %6.0fus %6.0fus %6llu %9lluus%s\n",
 			    is->name, raw.rate, r.rate, raw.rate > 0 ? r.rate / raw.rate : 0.0,

@@ -16,6 +16,7 @@ static const struct command {
 	{ "check", ctl_check, "check                    validate the configuration file" },
 	{ "init", ctl_init, "init                     key ceremony: create the CA hierarchy" },
 	{ "bench-signer", ctl_bench_signer, "bench-signer [options]   HSM and signer speed test" },
+	{ "ratelimit", ctl_ratelimit, "ratelimit exempt|unexempt|status ACCOUNT_ID   rate limit exemption" },
 };
 
 static void

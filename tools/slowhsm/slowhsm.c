@@ -4,7 +4,8 @@
  *   ANVIL_SLOWHSM_MODULE          the real module (default /usr/lib/softhsm/libsofthsm2.so)
  *   ANVIL_SLOWHSM_SIGN_US         time one signature takes, in microseconds, the real module's
  *                                 own time included (default 0: as fast as the real module)
- *   ANVIL_SLOWHSM_MAX_CONCURRENT  signatures in flight at once (default: unlimited)
+ *   ANVIL_SLOWHSM_MAX_CONCURRENT  signing units: signatures in progress at once; more wait
+ *                                 their turn (default: unlimited)
  *   ANVIL_SLOWHSM_FAIL_FILE       when this file exists, the next C_Sign removes it, closes
  *                                 its session and fails with CKR_SESSION_HANDLE_INVALID, as
  *                                 after a device reset
@@ -20,13 +21,18 @@
 #include <unistd.h>
 #include <p11-kit-1/p11-kit/pkcs11.h>
 
+#define MAX_SLOTS 256
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t slot_free = PTHREAD_COND_INITIALIZER;
 static CK_FUNCTION_LIST ours;
 static CK_FUNCTION_LIST *real;
 static void *dl;
-static long sign_us, max_concurrent, in_flight;
+static long sign_us, max_concurrent;
 static const char *fail_file;
+/* When each of the HSM's max_concurrent signing units is next free. Scheduling against these
+ * (rather than sleeping sign_us from "now") keeps the emulated capacity exact: a late wake-up
+ * of one signature does not push back the ones after it. */
+static struct timespec unit_free[MAX_SLOTS];
 
 static long
 env_long(const char *name, long def)
@@ -42,27 +48,52 @@ env_long(const char *name, long def)
 	return errno == 0 && end != NULL && *end == '\0' && n >= 0 ? n : def;
 }
 
-/* Sleeps until start + us (absolute, so that the real signature's time counts). */
-static void
-sleep_until(const struct timespec *start, long us)
+static int
+ts_before(const struct timespec *a, const struct timespec *b)
 {
-	struct timespec until = *start;
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
 
-	until.tv_sec += us / 1000000;
-	until.tv_nsec += (us % 1000000) * 1000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
+static void
+ts_add_us(struct timespec *t, long us)
+{
+	t->tv_sec += us / 1000000;
+	t->tv_nsec += (us % 1000000) * 1000;
+	if (t->tv_nsec >= 1000000000) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000;
 	}
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
-		;
+}
+
+/* Books the earliest free signing unit; returns when this signature will be done. */
+static struct timespec
+book(void)
+{
+	struct timespec now, done;
+	long best = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (max_concurrent <= 0) {
+		done = now;
+		ts_add_us(&done, sign_us);
+		return done;
+	}
+	pthread_mutex_lock(&mu);
+	for (long i = 1; i < max_concurrent && i < MAX_SLOTS; i++)
+		if (ts_before(&unit_free[i], &unit_free[best]))
+			best = i;
+	done = ts_before(&unit_free[best], &now) ? now : unit_free[best];
+	ts_add_us(&done, sign_us);
+	unit_free[best] = done;
+	pthread_mutex_unlock(&mu);
+	return done;
 }
 
 static CK_RV
 slow_sign(CK_SESSION_HANDLE s, CK_BYTE_PTR data, CK_ULONG dlen, CK_BYTE_PTR sig,
     CK_ULONG_PTR siglen)
 {
-	struct timespec start;
+	struct timespec done;
 	CK_RV rv;
 
 	/* A length query (sig == NULL) costs nothing on a real HSM either. */
@@ -72,19 +103,10 @@ slow_sign(CK_SESSION_HANDLE s, CK_BYTE_PTR data, CK_ULONG dlen, CK_BYTE_PTR sig,
 		real->C_CloseSession(s);
 		return CKR_SESSION_HANDLE_INVALID;
 	}
-	pthread_mutex_lock(&mu);
-	while (max_concurrent > 0 && in_flight >= max_concurrent)
-		pthread_cond_wait(&slot_free, &mu);
-	in_flight++;
-	pthread_mutex_unlock(&mu);
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	done = book();
 	rv = real->C_Sign(s, data, dlen, sig, siglen);
-	if (sign_us > 0)
-		sleep_until(&start, sign_us);
-	pthread_mutex_lock(&mu);
-	in_flight--;
-	pthread_cond_signal(&slot_free);
-	pthread_mutex_unlock(&mu);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &done, NULL) == EINTR)
+		;
 	return rv;
 }
 

@@ -1,0 +1,179 @@
+#include "config.h"
+#include <stdio.h>
+#include <string.h>
+#include "db/issue.h"
+
+static const char SQL_CERT_INSERT[] =
+    "INSERT INTO certificates (serial, account_id, order_id, issuer, profile, not_before, "
+    "not_after, der, spki_sha256, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_ORDER_VALID[] =
+    "UPDATE orders SET status = 'valid', serial = ? WHERE id = ? AND status = 'processing'";
+static const char SQL_JOB_DONE[] =
+    "UPDATE jobs SET state = 'done' WHERE kind = 'finalize' AND ref_id = ?";
+static const char SQL_CERT_GET[] =
+    "SELECT serial, account_id, order_id, issuer, profile, not_before, not_after, der, "
+    "spki_sha256, status, revoked_at, revoked_reason, created FROM certificates WHERE serial = ?";
+static const char SQL_CERT_REVOKE[] =
+    "UPDATE certificates SET status = 'revoked', revoked_at = ?, revoked_reason = ? "
+    "WHERE serial = ? AND status = 'good'";
+static const char SQL_KEY_BLOCK[] =
+    "INSERT IGNORE INTO blocked_keys (spki_sha256, reason, created) VALUES (?, ?, ?)";
+static const char SQL_KEY_BLOCKED[] =
+    "SELECT 1 FROM blocked_keys WHERE spki_sha256 = ?";
+static const char SQL_AUTHZ_VALID[] =
+    "SELECT id FROM authorizations WHERE account_id = ? AND identifier_type = ? AND "
+    "identifier_value = ? AND status = 'valid' AND expires > ? LIMIT 1";
+static const char SQL_ORDER_REPLACING[] =
+    "SELECT id FROM orders WHERE replaces = ?";
+
+anvil_err
+db_cert_issued(struct db *db, const struct db_cert *c)
+{
+	struct db_val ins[] = {
+		DB_PARAM_STR(c->serial, strlen(c->serial)),
+		DB_PARAM_I64(c->account_id),
+		DB_PARAM_I64(c->order_id),
+		DB_PARAM_STR(c->issuer, strlen(c->issuer)),
+		DB_PARAM_STR(c->profile, strlen(c->profile)),
+		DB_PARAM_I64(c->not_before),
+		DB_PARAM_I64(c->not_after),
+		DB_PARAM_STR((const char *)c->der, c->der_len),
+		DB_PARAM_STR((const char *)c->spki_sha256, DB_SPKI_HASH_LEN),
+		DB_PARAM_I64(c->created),
+	};
+	struct db_val up[] = { DB_PARAM_STR(c->serial, strlen(c->serial)),
+		DB_PARAM_I64(c->order_id) };
+	struct db_val job[] = { DB_PARAM_I64(c->order_id) };
+	struct db_result res;
+	anvil_err e;
+
+	if (c->der_len > DB_CERT_DER_MAX)
+		return AE_TOOBIG;
+	if ((e = db_begin(db)) != AE_OK)
+		goto out;
+	if ((e = db_exec(db, SQL_CERT_INSERT, ins, 10, NULL, 0, &res)) != AE_OK ||
+	    (e = db_exec(db, SQL_ORDER_VALID, up, 2, NULL, 0, &res)) != AE_OK)
+		goto out;
+	if (res.affected != 1) {
+		/* Finished meanwhile by another process (the same serial: the certificate insert
+		 * would have been a duplicate), or no longer processing. */
+		e = AE_EXISTS;
+		goto out;
+	}
+	if ((e = db_exec(db, SQL_JOB_DONE, job, 1, NULL, 0, &res)) != AE_OK)
+		goto out;
+	e = db_commit(db);
+out:
+	if (e != AE_OK)
+		db_rollback(db);
+	return e;
+}
+
+anvil_err
+db_cert_get(struct db *db, const char *serial, struct db_cert *c)
+{
+	char status[16], spki[DB_SPKI_HASH_LEN + 1];
+	struct db_val p[] = { DB_PARAM_STR(serial, strlen(serial)) };
+	struct db_val cols[] = {
+		DB_COL_STR(c->serial, sizeof(c->serial)),
+		DB_COL_I64, DB_COL_I64,
+		DB_COL_STR(c->issuer, sizeof(c->issuer)),
+		DB_COL_STR(c->profile, sizeof(c->profile)),
+		DB_COL_I64, DB_COL_I64,
+		DB_COL_STR((char *)c->der, sizeof(c->der)),
+		DB_COL_STR(spki, sizeof(spki)),
+		DB_COL_STR(status, sizeof(status)),
+		DB_COL_I64, DB_COL_I64, DB_COL_I64,
+	};
+	struct db_result res;
+	anvil_err e;
+
+	e = db_exec(db, SQL_CERT_GET, p, 1, cols, sizeof(cols) / sizeof(cols[0]), &res);
+	if (e != AE_OK)
+		return e;
+	if (!res.found)
+		return AE_NOTFOUND;
+	if (cols[8].len != DB_SPKI_HASH_LEN)
+		return AE_DB;
+	c->account_id = cols[1].i;
+	c->order_id = cols[2].i;
+	c->not_before = cols[5].i;
+	c->not_after = cols[6].i;
+	c->der_len = cols[7].len;
+	memcpy(c->spki_sha256, spki, DB_SPKI_HASH_LEN);
+	c->revoked = strcmp(status, "revoked") == 0;
+	c->revoked_at = cols[10].i;
+	c->revoked_reason = cols[11].is_null ? -1 : (int)cols[11].i;
+	c->created = cols[12].i;
+	return AE_OK;
+}
+
+anvil_err
+db_cert_revoke(struct db *db, const char *serial, int reason, int64_t now,
+    const uint8_t spki_sha256[DB_SPKI_HASH_LEN], int block)
+{
+	static const char why[] = "keyCompromise";
+	struct db_val up[] = { DB_PARAM_I64(now), DB_PARAM_I64(reason),
+		DB_PARAM_STR(serial, strlen(serial)) };
+	struct db_val bk[] = { DB_PARAM_STR((const char *)spki_sha256, DB_SPKI_HASH_LEN),
+		DB_PARAM_STR(why, sizeof(why) - 1), DB_PARAM_I64(now) };
+	struct db_result res;
+	anvil_err e;
+
+	if ((e = db_begin(db)) != AE_OK)
+		goto out;
+	if ((e = db_exec(db, SQL_CERT_REVOKE, up, 3, NULL, 0, &res)) != AE_OK)
+		goto out;
+	if (res.affected != 1) {
+		e = AE_EXISTS;
+		goto out;
+	}
+	if (block && (e = db_exec(db, SQL_KEY_BLOCK, bk, 3, NULL, 0, &res)) != AE_OK)
+		goto out;
+	e = db_commit(db);
+out:
+	if (e != AE_OK)
+		db_rollback(db);
+	return e;
+}
+
+anvil_err
+db_key_blocked(struct db *db, const uint8_t spki_sha256[DB_SPKI_HASH_LEN])
+{
+	struct db_val p[] = { DB_PARAM_STR((const char *)spki_sha256, DB_SPKI_HASH_LEN) };
+	struct db_val cols[] = { DB_COL_I64 };
+	struct db_result res;
+	anvil_err e = db_exec(db, SQL_KEY_BLOCKED, p, 1, cols, 1, &res);
+
+	if (e != AE_OK)
+		return e;
+	return res.found ? AE_OK : AE_NOTFOUND;
+}
+
+anvil_err
+db_authz_valid_for(struct db *db, int64_t account_id, const char *type, const char *value,
+    int64_t now)
+{
+	struct db_val p[] = { DB_PARAM_I64(account_id), DB_PARAM_STR(type, strlen(type)),
+		DB_PARAM_STR(value, strlen(value)), DB_PARAM_I64(now) };
+	struct db_val cols[] = { DB_COL_I64 };
+	struct db_result res;
+	anvil_err e = db_exec(db, SQL_AUTHZ_VALID, p, 4, cols, 1, &res);
+
+	if (e != AE_OK)
+		return e;
+	return res.found ? AE_OK : AE_NOTFOUND;
+}
+
+anvil_err
+db_order_replacing(struct db *db, const char *certid)
+{
+	struct db_val p[] = { DB_PARAM_STR(certid, strlen(certid)) };
+	struct db_val cols[] = { DB_COL_I64 };
+	struct db_result res;
+	anvil_err e = db_exec(db, SQL_ORDER_REPLACING, p, 1, cols, 1, &res);
+
+	if (e != AE_OK)
+		return e;
+	return res.found ? AE_OK : AE_NOTFOUND;
+}

@@ -1,0 +1,86 @@
+/* Issuance state (migrations/0002_issuance.sql): finalizing an order, serials, certificates,
+ * revocation, blocked keys. Implemented in db/serial.c (orders on their way to a certificate,
+ * serials) and db/cert.c (certificates, revocation, blocked keys, authorization look-ups for
+ * revocation and renewal). */
+#ifndef ANVIL_DB_ISSUE_H
+#define ANVIL_DB_ISSUE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "db/db.h"
+#include "lib/err.h"
+
+#ifndef DB_IDENTIFIERS_MAX
+#define DB_IDENTIFIERS_MAX 16384  /* orders.identifiers (also in db/order.h) */
+#endif
+#ifndef DB_PROBLEM_MAX
+#define DB_PROBLEM_MAX 4096       /* orders.error (also in db/order.h) */
+#endif
+#define DB_CSR_MAX 16384          /* orders.csr */
+#define DB_CERT_DER_MAX 16384     /* certificates.der */
+#define DB_SERIAL_HEX_MAX 40      /* serials.serial: lowercase hex, at most 20 bytes */
+#define DB_NAME_MAX 64            /* profile and issuer names */
+#define DB_AUTHZ_LIST_MAX 4096    /* the order's authorization ids, comma-separated */
+#define DB_SPKI_HASH_LEN 32
+
+struct db_order_fin {
+	int64_t id, account_id, expires, created;
+	int64_t not_before, not_after;   /* 0 when NULL */
+	char status[16];                 /* pending, ready, processing, valid, invalid */
+	char identifiers[DB_IDENTIFIERS_MAX + 1];
+	char profile[DB_NAME_MAX + 1];
+	char serial[DB_SERIAL_HEX_MAX + 1];   /* "" when none */
+	char error[DB_PROBLEM_MAX + 1];       /* "" when none */
+	char authz_ids[DB_AUTHZ_LIST_MAX + 1];  /* "3,4,9" */
+	uint8_t csr[DB_CSR_MAX + 1];
+	size_t csr_len;
+};
+
+/* AE_NOTFOUND when there is no such order. */
+anvil_err db_order_fin_get(struct db *db, int64_t id, struct db_order_fin *out);
+/* In one transaction: a ready order gets the CSR and turns processing, and a 'finalize' job
+ * (due at run_after) makes its completion durable. AE_EXISTS when the order is not ready. */
+anvil_err db_order_start_finalize(struct db *db, int64_t id, const uint8_t *csr, size_t csr_len,
+    int64_t now, int64_t run_after);
+/* A processing order turns invalid with the problem document (JSON); its job is done. */
+anvil_err db_order_fail(struct db *db, int64_t id, const char *problem);
+
+/* The serial recorded for an order: AE_NOTFOUND when none yet. */
+anvil_err db_serial_of_order(struct db *db, int64_t order_id, char serial[DB_SERIAL_HEX_MAX + 1],
+    int64_t *created);
+/* Records a serial, committed at once. AE_DB_DUPLICATE when the serial or the order already has
+ * one (the caller reads db_serial_of_order to tell). */
+anvil_err db_serial_insert(struct db *db, const char *serial, int64_t order_id, int64_t now);
+
+struct db_cert {
+	char serial[DB_SERIAL_HEX_MAX + 1];
+	int64_t account_id, order_id;
+	char issuer[DB_NAME_MAX + 1];
+	char profile[DB_NAME_MAX + 1];
+	int64_t not_before, not_after, created;
+	uint8_t der[DB_CERT_DER_MAX + 1];
+	size_t der_len;
+	uint8_t spki_sha256[DB_SPKI_HASH_LEN];
+	int revoked;
+	int64_t revoked_at;
+	int revoked_reason;              /* -1 when none */
+};
+
+/* In one transaction: the certificate row, the order valid with its serial, the job done. */
+anvil_err db_cert_issued(struct db *db, const struct db_cert *c);
+/* AE_NOTFOUND when there is no such certificate. */
+anvil_err db_cert_get(struct db *db, const char *serial, struct db_cert *out);
+/* Marks a good certificate revoked; with block, its key goes into blocked_keys in the same
+ * transaction. AE_EXISTS when it was revoked already. */
+anvil_err db_cert_revoke(struct db *db, const char *serial, int reason, int64_t now,
+    const uint8_t spki_sha256[DB_SPKI_HASH_LEN], int block);
+
+/* AE_OK when the key is blocked, AE_NOTFOUND when not. */
+anvil_err db_key_blocked(struct db *db, const uint8_t spki_sha256[DB_SPKI_HASH_LEN]);
+/* AE_OK when the account holds a valid, unexpired authorization for the identifier (type "dns"
+ * or "ip"; value without any "*."), AE_NOTFOUND otherwise. */
+anvil_err db_authz_valid_for(struct db *db, int64_t account_id, const char *type,
+    const char *value, int64_t now);
+/* AE_OK when an order already names certid in "replaces", AE_NOTFOUND otherwise. */
+anvil_err db_order_replacing(struct db *db, const char *certid);
+
+#endif

@@ -1,0 +1,47 @@
+/* The durable job table (migrations/0002, `jobs`): queueing by the API workers, leasing by
+ * anvil-jobs. A lease is (lease_owner, lease_until); every write a runner makes to a leased job
+ * names its owner, so a runner whose lease expired and was taken over changes nothing. */
+#ifndef ANVIL_DB_JOBS_H
+#define ANVIL_DB_JOBS_H
+#include <stddef.h>
+#include <stdint.h>
+#include "db/db.h"
+
+#define DB_JOB_KIND_MAX 32
+#define DB_JOB_OWNER_MAX 128
+#define DB_JOB_ERROR_MAX 1024
+
+struct db_job {
+	int64_t id;
+	char kind[DB_JOB_KIND_MAX + 1];
+	int64_t ref_id;
+	int64_t attempts;       /* including the one just claimed */
+	int64_t lease_until;
+};
+
+/* Queues (kind, ref_id) to run at run_after, or re-queues the existing row for it (one live
+ * job per kind and ref, attempts reset). For the API workers; wake anvil-jobs afterwards. */
+anvil_err db_job_enqueue(struct db *db, const char *kind, int64_t ref_id, int64_t run_after,
+    int64_t now);
+
+/* Claims one due job (queued, run_after <= now, lease expired) for owner until now + lease, in a
+ * short transaction with SELECT ... FOR UPDATE SKIP LOCKED so runners on other hosts skip the
+ * rows this one is claiming. AE_NOTFOUND when nothing is due. */
+anvil_err db_job_claim(struct db *db, const char *owner, int64_t now, int64_t lease,
+    struct db_job *out);
+
+/* Extends the lease; AE_DENIED when the lease is no longer ours. */
+anvil_err db_job_renew(struct db *db, int64_t id, const char *owner, int64_t until);
+
+/* Marks the job done (inside the caller's transaction when one is open). AE_DENIED when the
+ * lease is no longer ours: the caller must roll back whatever it wrote with it. */
+anvil_err db_job_done(struct db *db, int64_t id, const char *owner);
+
+/* Gives the job back for another attempt at run_after, or marks it failed when final. */
+anvil_err db_job_retry(struct db *db, int64_t id, const char *owner, int64_t run_after,
+    const char *error, int final);
+
+/* Gives a lease back unchanged (shutdown): another runner may claim the job at once. */
+anvil_err db_job_release(struct db *db, int64_t id, const char *owner);
+
+#endif

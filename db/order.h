@@ -1,0 +1,160 @@
+/* Orders, authorizations and challenges (RFC 8555 §7.1.3-7.1.5), the validation jobs a challenge
+ * response queues, and the counts the application rate limits need. Implemented in db/order.c,
+ * db/authz.c and db/ratelimit.c; the tables are in migrations/0002_issuance.sql. Every query is
+ * on a key: results with several rows are read one row at a time by keyset (id > after). */
+#ifndef ANVIL_DB_ORDER_H
+#define ANVIL_DB_ORDER_H
+#include <stddef.h>
+#include <stdint.h>
+#include "db/db.h"
+#include "lib/err.h"
+
+#define DB_IDENTIFIERS_MAX 16384  /* orders.identifiers (JSON) */
+#define DB_PROBLEM_MAX 4096       /* orders.error, challenges.error (JSON) */
+#define DB_RECORD_MAX 16384       /* challenges.validation_record (JSON) */
+#define DB_PROFILE_MAX 64
+#define DB_IDENT_MAX 255          /* authorizations.identifier_value */
+#define DB_REPLACES_MAX 255
+#define DB_TOKEN_LEN 22           /* 128 bits, base64url */
+#define DB_ORDER_AUTHZ_MAX 100    /* identifiers per order */
+
+enum db_order_status { DB_ORDER_PENDING, DB_ORDER_READY, DB_ORDER_PROCESSING, DB_ORDER_VALID,
+	DB_ORDER_INVALID };
+enum db_authz_status { DB_AUTHZ_PENDING, DB_AUTHZ_VALID, DB_AUTHZ_INVALID,
+	DB_AUTHZ_DEACTIVATED, DB_AUTHZ_EXPIRED, DB_AUTHZ_REVOKED };
+enum db_chall_status { DB_CHALL_PENDING, DB_CHALL_PROCESSING, DB_CHALL_VALID,
+	DB_CHALL_INVALID };
+enum db_ident_type { DB_IDENT_DNS, DB_IDENT_IP };
+
+const char *db_order_status_name(enum db_order_status s);
+const char *db_authz_status_name(enum db_authz_status s);
+const char *db_chall_status_name(enum db_chall_status s);
+const char *db_ident_type_name(enum db_ident_type t);
+
+struct db_order {
+	int64_t id;
+	int64_t account_id;
+	enum db_order_status status;
+	int64_t expires;
+	char identifiers[DB_IDENTIFIERS_MAX + 1];
+	char profile[DB_PROFILE_MAX + 1];
+	int64_t not_before, not_after;  /* 0 when not requested */
+	char error[DB_PROBLEM_MAX + 1]; /* "" unless invalid */
+	char serial[41];                /* "" until valid */
+	char replaces[DB_REPLACES_MAX + 1];
+	int64_t created;
+};
+
+struct db_authz {
+	int64_t id;
+	int64_t account_id;
+	enum db_ident_type type;
+	char value[DB_IDENT_MAX + 1];   /* without "*." */
+	int wildcard;
+	enum db_authz_status status;
+	int64_t expires;
+	char profile[DB_PROFILE_MAX + 1];
+	int64_t created;
+};
+
+struct db_chall {
+	int64_t id;
+	int64_t authz_id;
+	char type[16];                  /* "http-01", "dns-01", "tls-alpn-01" */
+	char token[DB_TOKEN_LEN + 1];
+	enum db_chall_status status;
+	int64_t validated;              /* 0 when never */
+	char error[DB_PROBLEM_MAX + 1];
+	char record[DB_RECORD_MAX + 1];
+};
+
+/* One identifier of a new order: an existing authorization to reuse (reuse_id > 0) or a new
+ * pending one with its challenges. */
+struct db_new_authz {
+	enum db_ident_type type;
+	const char *value;              /* without "*." */
+	int wildcard;
+	int64_t reuse_id;
+	const char *chall_types[3];
+	const char *tokens[3];
+	size_t nchall;
+	int64_t id;                     /* out: the authorization's id */
+};
+
+struct db_new_order {
+	int64_t account_id;
+	int64_t expires;                /* order */
+	int64_t authz_expires;          /* new authorizations */
+	const char *identifiers;        /* JSON */
+	const char *profile;
+	int64_t not_before, not_after;  /* 0: not requested */
+	const char *replaces;           /* NULL: none */
+	const char *domains[DB_ORDER_AUTHZ_MAX]; /* registered domains (rate limits) */
+	size_t ndomains;
+	struct db_new_authz *authz;
+	size_t nauthz;
+	int64_t now;
+};
+
+/* Finds a valid authorization of the account for the identifier and profile that expires after
+ * `valid_after` and was created at or after `created_after` (*id, *expires): AE_NOTFOUND when
+ * there is none. */
+anvil_err db_authz_find_valid(struct db *db, int64_t account_id, enum db_ident_type type,
+    const char *value, int wildcard, const char *profile, int64_t valid_after,
+    int64_t created_after, int64_t *id, int64_t *expires);
+/* Creates the order, its new authorizations and challenges, the links and the order's
+ * registered domains in one transaction; *id is the order's. The order is ready at once when
+ * every authorization is reused. AE_EXISTS: `replaces` names a certificate another order has
+ * already replaced. */
+anvil_err db_order_create(struct db *db, struct db_new_order *o, int64_t *id);
+/* Creates one pending authorization and its challenges (newAuthz). */
+anvil_err db_authz_create(struct db *db, int64_t account_id, const char *profile,
+    int64_t expires, int64_t now, struct db_new_authz *a);
+
+anvil_err db_order_get(struct db *db, int64_t id, struct db_order *out);
+/* The next authorization of the order after authz id `after` (0: the first); AE_NOTFOUND at
+ * the end. */
+anvil_err db_order_authz_next(struct db *db, int64_t order_id, int64_t after,
+    struct db_authz *out);
+/* Moves a pending order to ready, or a pending/ready order to invalid with error (JSON):
+ * only from `from`, so a concurrent change wins. *changed tells whether it moved. */
+anvil_err db_order_set_status(struct db *db, int64_t id, enum db_order_status from,
+    enum db_order_status to, const char *error, int *changed);
+/* The account's next order id after `after`; AE_NOTFOUND at the end. */
+anvil_err db_order_next_of_account(struct db *db, int64_t account_id, int64_t after,
+    int64_t *id);
+
+anvil_err db_authz_get(struct db *db, int64_t id, struct db_authz *out);
+/* pending|valid -> deactivated; *changed 0 when it was in another state. */
+anvil_err db_authz_deactivate(struct db *db, int64_t id, int *changed);
+/* pending|valid past its expiry -> expired. */
+anvil_err db_authz_expire(struct db *db, int64_t id, int64_t now);
+
+anvil_err db_chall_get(struct db *db, int64_t id, struct db_chall *out);
+/* The next challenge of the authorization after challenge id `after` (0: the first). */
+anvil_err db_chall_next(struct db *db, int64_t authz_id, int64_t after, struct db_chall *out);
+/* Challenge response (RFC 8555 §7.5.1): in one transaction, a pending challenge of a pending,
+ * unexpired authorization turns processing and a 'validate' job is queued for it (an existing
+ * job for it means it is queued already). *queued is 1 when this call queued it. */
+anvil_err db_chall_respond(struct db *db, int64_t chall_id, int64_t authz_id, int64_t now,
+    int *queued);
+
+/* Rate limit counts (db/ratelimit.c). The windowed ones also give the creation time of the
+ * oldest counted row (0 when none), from which Retry-After follows. */
+anvil_err db_rl_exempt(struct db *db, int64_t account_id, int *exempt);
+/* exempt 1 adds the account to ratelimit_exempt, 0 removes it. */
+anvil_err db_rl_set_exempt(struct db *db, int64_t account_id, int exempt, int64_t now);
+anvil_err db_rl_orders_since(struct db *db, int64_t account_id, int64_t since, int64_t *n,
+    int64_t *oldest);
+anvil_err db_rl_pending_authz(struct db *db, int64_t account_id, int64_t now, int64_t *n);
+anvil_err db_rl_failed_since(struct db *db, int64_t account_id, enum db_ident_type type,
+    const char *value, int64_t since, int64_t *n, int64_t *oldest);
+anvil_err db_rl_certs_since(struct db *db, const char *domain, int64_t since, int64_t *n,
+    int64_t *oldest);
+
+/* Internal to db/ (db/order.c, used by db/authz.c). */
+void db_authz_fill(const struct db_val *c, const char *type, const char *status,
+    struct db_authz *a);
+int db_chall_status_index(const char *s);
+
+#endif

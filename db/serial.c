@@ -1,0 +1,136 @@
+#include "config.h"
+#include <stdio.h>
+#include <string.h>
+#include "db/issue.h"
+
+static const char SQL_ORDER_FIN_GET[] =
+    "SELECT o.id, o.account_id, o.status, o.expires, o.identifiers, o.profile, o.not_before, "
+    "o.not_after, o.error, o.serial, o.csr, o.created, "
+    "(SELECT GROUP_CONCAT(oa.authz_id ORDER BY oa.authz_id) FROM order_authorizations oa "
+    "WHERE oa.order_id = o.id) "
+    "FROM orders o WHERE o.id = ?";
+static const char SQL_ORDER_TO_PROCESSING[] =
+    "UPDATE orders SET status = 'processing', csr = ? WHERE id = ? AND status = 'ready'";
+static const char SQL_JOB_FINALIZE[] =
+    "INSERT INTO jobs (kind, ref_id, state, run_after, created) VALUES ('finalize', ?, "
+    "'queued', ?, ?) ON DUPLICATE KEY UPDATE state = 'queued', run_after = VALUES(run_after), "
+    "attempts = 0, lease_owner = NULL, lease_until = 0, last_error = NULL";
+static const char SQL_ORDER_FAIL[] =
+    "UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status = 'processing'";
+static const char SQL_JOB_DONE[] =
+    "UPDATE jobs SET state = 'done' WHERE kind = 'finalize' AND ref_id = ?";
+static const char SQL_SERIAL_OF_ORDER[] =
+    "SELECT serial, created FROM serials WHERE order_id = ?";
+static const char SQL_SERIAL_INSERT[] =
+    "INSERT INTO serials (serial, order_id, created) VALUES (?, ?, ?)";
+
+anvil_err
+db_order_fin_get(struct db *db, int64_t id, struct db_order_fin *o)
+{
+	struct db_val p[] = { DB_PARAM_I64(id) };
+	struct db_val cols[] = {
+		DB_COL_I64, DB_COL_I64,
+		DB_COL_STR(o->status, sizeof(o->status)),
+		DB_COL_I64,
+		DB_COL_STR(o->identifiers, sizeof(o->identifiers)),
+		DB_COL_STR(o->profile, sizeof(o->profile)),
+		DB_COL_I64, DB_COL_I64,
+		DB_COL_STR(o->error, sizeof(o->error)),
+		DB_COL_STR(o->serial, sizeof(o->serial)),
+		DB_COL_STR((char *)o->csr, sizeof(o->csr)),
+		DB_COL_I64,
+		DB_COL_STR(o->authz_ids, sizeof(o->authz_ids)),
+	};
+	struct db_result res;
+	anvil_err e;
+
+	e = db_exec(db, SQL_ORDER_FIN_GET, p, 1, cols, sizeof(cols) / sizeof(cols[0]), &res);
+	if (e != AE_OK)
+		return e;
+	if (!res.found)
+		return AE_NOTFOUND;
+	o->id = cols[0].i;
+	o->account_id = cols[1].i;
+	o->expires = cols[3].i;
+	o->not_before = cols[6].i;
+	o->not_after = cols[7].i;
+	o->csr_len = cols[10].len;
+	o->created = cols[11].i;
+	return AE_OK;
+}
+
+anvil_err
+db_order_start_finalize(struct db *db, int64_t id, const uint8_t *csr, size_t csr_len,
+    int64_t now, int64_t run_after)
+{
+	struct db_val up[] = { DB_PARAM_STR((const char *)csr, csr_len), DB_PARAM_I64(id) };
+	struct db_val job[] = { DB_PARAM_I64(id), DB_PARAM_I64(run_after), DB_PARAM_I64(now) };
+	struct db_result res;
+	anvil_err e;
+
+	if ((e = db_begin(db)) != AE_OK)
+		goto out;
+	if ((e = db_exec(db, SQL_ORDER_TO_PROCESSING, up, 2, NULL, 0, &res)) != AE_OK)
+		goto out;
+	if (res.affected != 1) {
+		e = AE_EXISTS;
+		goto out;
+	}
+	if ((e = db_exec(db, SQL_JOB_FINALIZE, job, 3, NULL, 0, &res)) != AE_OK)
+		goto out;
+	e = db_commit(db);
+out:
+	if (e != AE_OK)
+		db_rollback(db);
+	return e;
+}
+
+anvil_err
+db_order_fail(struct db *db, int64_t id, const char *problem)
+{
+	struct db_val up[] = { DB_PARAM_STR(problem, strlen(problem)), DB_PARAM_I64(id) };
+	struct db_val job[] = { DB_PARAM_I64(id) };
+	struct db_result res;
+	anvil_err e;
+
+	if (strlen(problem) > DB_PROBLEM_MAX)
+		return AE_TOOBIG;
+	if ((e = db_begin(db)) != AE_OK)
+		goto out;
+	if ((e = db_exec(db, SQL_ORDER_FAIL, up, 2, NULL, 0, &res)) != AE_OK ||
+	    (e = db_exec(db, SQL_JOB_DONE, job, 1, NULL, 0, &res)) != AE_OK)
+		goto out;
+	e = db_commit(db);
+out:
+	if (e != AE_OK)
+		db_rollback(db);
+	return e;
+}
+
+anvil_err
+db_serial_of_order(struct db *db, int64_t order_id, char serial[DB_SERIAL_HEX_MAX + 1],
+    int64_t *created)
+{
+	struct db_val p[] = { DB_PARAM_I64(order_id) };
+	struct db_val cols[] = { DB_COL_STR(serial, DB_SERIAL_HEX_MAX + 1), DB_COL_I64 };
+	struct db_result res;
+	anvil_err e = db_exec(db, SQL_SERIAL_OF_ORDER, p, 1, cols, 2, &res);
+
+	if (e != AE_OK)
+		return e;
+	if (!res.found)
+		return AE_NOTFOUND;
+	*created = cols[1].i;
+	return AE_OK;
+}
+
+anvil_err
+db_serial_insert(struct db *db, const char *serial, int64_t order_id, int64_t now)
+{
+	struct db_val p[] = { DB_PARAM_STR(serial, strlen(serial)), DB_PARAM_I64(order_id),
+		DB_PARAM_I64(now) };
+	struct db_result res;
+
+	/* Outside any transaction: autocommit makes it durable before the first signature. */
+	return db_exec(db, SQL_SERIAL_INSERT, p, 3, NULL, 0, &res);
+}

@@ -1,0 +1,248 @@
+#include "config.h"
+#include <stdio.h>
+#include <string.h>
+#include "ca/profile.h"
+#include "fcgi/api.h"
+#include "fcgi/auth.h"
+#include "fcgi/orders.h"
+#include "lib/log.h"
+
+void
+authz_refresh(struct req *r, struct db_authz *a)
+{
+	anvil_err e;
+
+	if ((a->status != DB_AUTHZ_PENDING && a->status != DB_AUTHZ_VALID) || a->expires > r->now)
+		return;
+	a->status = DB_AUTHZ_EXPIRED;
+	/* Best effort: the status a client sees does not depend on the write. */
+	if ((e = db_authz_expire(r->db, a->id, r->now)) != AE_OK)
+		log_warn("authz %lld: expire: %s", (long long)a->id, anvil_strerror(e));
+}
+
+/* A problem document we stored ourselves (JSON object), or NULL. */
+static json_object *
+stored_json(const char *s)
+{
+	json_object *o;
+
+	if (s == NULL || *s == '\0' || (o = json_tokener_parse(s)) == NULL)
+		return NULL;
+	return o;
+}
+
+json_object *
+chall_object(struct req *r, const struct db_chall *ch)
+{
+	json_object *o = json_object_new_object(), *v;
+	const char *url = req_url(r, "/acme/chall/%lld", (long long)ch->id);
+	char t[32];
+
+	if (o == NULL || url == NULL) {
+		json_object_put(o);
+		return NULL;
+	}
+	json_object_object_add(o, "type", json_object_new_string(ch->type));
+	json_object_object_add(o, "url", json_object_new_string(url));
+	json_object_object_add(o, "status",
+	    json_object_new_string(db_chall_status_name(ch->status)));
+	json_object_object_add(o, "token", json_object_new_string(ch->token));
+	if (ch->validated > 0) {
+		orders_time(ch->validated, t);
+		json_object_object_add(o, "validated", json_object_new_string(t));
+	}
+	if ((v = stored_json(ch->error)) != NULL)
+		json_object_object_add(o, "error", v);
+	if ((v = stored_json(ch->record)) != NULL)
+		json_object_object_add(o, "validationRecord", v);
+	return o;
+}
+
+json_object *
+authz_object(struct req *r, const struct db_authz *a)
+{
+	json_object *o = json_object_new_object(), *id = json_object_new_object();
+	json_object *chs = json_object_new_array(), *all = json_object_new_array();
+	struct db_chall *ch = arena_alloc(&r->arena, sizeof(*ch));
+	int64_t after = 0;
+	int nvalid = 0;
+	char t[32];
+	anvil_err e;
+
+	if (o == NULL || id == NULL || chs == NULL || all == NULL || ch == NULL) {
+		req_fail(r, AE_NOMEM, "authorization object");
+		goto fail;
+	}
+	json_object_object_add(id, "type", json_object_new_string(db_ident_type_name(a->type)));
+	json_object_object_add(id, "value", json_object_new_string(a->value));
+	json_object_object_add(o, "identifier", id);
+	id = NULL;
+	json_object_object_add(o, "status", json_object_new_string(
+	    db_authz_status_name(a->status)));
+	orders_time(a->expires, t);
+	json_object_object_add(o, "expires", json_object_new_string(t));
+	for (int i = 0; i < 3; i++) {
+		json_object *c;
+		if ((e = db_chall_next(r->db, a->id, after, ch)) == AE_NOTFOUND)
+			break;
+		if (e != AE_OK) {
+			req_fail(r, e, "challenges");
+			goto fail;
+		}
+		after = ch->id;
+		if ((c = chall_object(r, ch)) == NULL) {
+			req_fail(r, AE_NOMEM, "challenge object");
+			goto fail;
+		}
+		/* §7.1.4: a valid authorization lists the challenge that was validated. */
+		if (ch->status == DB_CHALL_VALID) {
+			json_object_array_add(chs, json_object_get(c));
+			nvalid++;
+		}
+		json_object_array_add(all, c);
+	}
+	if (a->status == DB_AUTHZ_VALID && nvalid > 0) {
+		json_object_object_add(o, "challenges", chs);
+		json_object_put(all);
+	} else {
+		json_object_object_add(o, "challenges", all);
+		json_object_put(chs);
+	}
+	if (a->wildcard)
+		json_object_object_add(o, "wildcard", json_object_new_boolean(1));
+	return o;
+fail:
+	json_object_put(o);
+	json_object_put(id);
+	json_object_put(chs);
+	json_object_put(all);
+	return NULL;
+}
+
+static void
+respond_authz(struct req *r, int status, const struct db_authz *a)
+{
+	json_object *o = authz_object(r, a);
+
+	if (o == NULL)
+		return;
+	req_json(r, status, o);
+	if (status == 201)
+		req_header(r, "Location", "%s", req_url(r, "/acme/authz/%lld", (long long)a->id));
+	if (a->status == DB_AUTHZ_PENDING)
+		orders_retry_after(r);
+}
+
+/* RFC 8555 §7.5 (POST-as-GET) and §7.5.2 (deactivation). */
+void
+api_authz(struct req *r, int64_t id)
+{
+	struct auth au;
+	struct db_authz *a = NULL;
+	json_object *pl, *st = NULL;
+	int changed = 0;
+	anvil_err e;
+
+	if (auth_request(r, AUTH_KID, &au) != 0)
+		goto out;
+	if ((a = arena_alloc(&r->arena, sizeof(*a))) == NULL) {
+		req_fail(r, AE_NOMEM, "authorization");
+		goto out;
+	}
+	if ((e = db_authz_get(r->db, id, a)) == AE_NOTFOUND) {
+		req_problem(r, PROB_NOT_FOUND, "no such authorization");
+		goto out;
+	}
+	if (e != AE_OK) {
+		req_fail(r, e, "authorization lookup");
+		goto out;
+	}
+	if (a->account_id != au.acct->id) {
+		req_problem(r, PROB_UNAUTHORIZED, "this authorization belongs to another account");
+		goto out;
+	}
+	authz_refresh(r, a);
+	pl = au.jws->payload_json;
+	if (au.jws->post_as_get) {
+		respond_authz(r, 200, a);
+		goto out;
+	}
+	if (!json_object_is_type(pl, json_type_object)) {
+		req_problem(r, PROB_MALFORMED, "the payload must be a JSON object or empty");
+		goto out;
+	}
+	if (!json_object_object_get_ex(pl, "status", &st) || st == NULL) {
+		respond_authz(r, 200, a);
+		goto out;
+	}
+	if (!json_object_is_type(st, json_type_string) ||
+	    strcmp(json_object_get_string(st), "deactivated") != 0) {
+		req_problem(r, PROB_MALFORMED, "a client may only set status to \"deactivated\"");
+		goto out;
+	}
+	if ((e = db_authz_deactivate(r->db, id, &changed)) != AE_OK) {
+		req_fail(r, e, "authorization deactivate");
+		goto out;
+	}
+	if (!changed) {
+		req_problem(r, PROB_MALFORMED, "only a pending or valid authorization can be "
+		    "deactivated; this one is %s", db_authz_status_name(a->status));
+		goto out;
+	}
+	a->status = DB_AUTHZ_DEACTIVATED;
+	log_info("authz deactivated id=%lld account=%lld", (long long)id,
+	    (long long)au.acct->id);
+	respond_authz(r, 200, a);
+out:
+	return;
+}
+
+/* RFC 8555 §7.4.1: pre-authorization of one exact identifier, in the default profile. */
+void
+api_new_authz(struct req *r)
+{
+	struct auth au;
+	struct order_ident id;
+	struct db_new_authz na;
+	struct db_authz *a = NULL;
+	const struct profile *p;
+	json_object *pl, *ido = NULL;
+	anvil_err e;
+
+	if (auth_request(r, AUTH_KID, &au) != 0)
+		goto out;
+	pl = au.jws->payload_json;
+	if (au.jws->post_as_get || !json_object_is_type(pl, json_type_object) ||
+	    !json_object_object_get_ex(pl, "identifier", &ido)) {
+		req_problem(r, PROB_MALFORMED, "newAuthz needs an object with an \"identifier\"");
+		goto out;
+	}
+	if ((p = orders_profile(r, NULL)) == NULL ||
+	    ident_parse(r, ido, p, 0, &id) != 0 ||
+	    rl_check_authz(r, au.acct->id, &id) != 0 ||
+	    ident_new_authz(r, &id, &na) != 0)
+		goto out;
+	if ((a = arena_alloc(&r->arena, sizeof(*a))) == NULL) {
+		req_fail(r, AE_NOMEM, "newAuthz");
+		goto out;
+	}
+	e = db_authz_create(r->db, au.acct->id, p->name, r->now + r->conf->orders.authz_lifetime,
+	    r->now, &na);
+	if (e != AE_OK) {
+		req_fail(r, e, "authorization create");
+		goto out;
+	}
+	memset(a, 0, sizeof(*a));
+	a->id = na.id;
+	a->account_id = au.acct->id;
+	a->type = id.type;
+	snprintf(a->value, sizeof(a->value), "%s", id.value);
+	a->status = DB_AUTHZ_PENDING;
+	a->expires = r->now + r->conf->orders.authz_lifetime;
+	snprintf(a->profile, sizeof(a->profile), "%s", p->name);
+	a->created = r->now;
+	log_info("authz created id=%lld account=%lld", (long long)a->id, (long long)a->account_id);
+	respond_authz(r, 201, a);
+out:
+	return;
+}

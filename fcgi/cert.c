@@ -1,0 +1,134 @@
+/* RFC 8555 §7.4.2 certificate download: POST-as-GET by the owning account, the leaf and the
+ * issuer's chain as application/pem-certificate-chain. /acme/cert/SERIAL is the default chain
+ * (the issuer's certificate file); /acme/cert/SERIAL/N the N-th of acme.alternate_chains, each
+ * listed by the others as Link rel="alternate". */
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include "db/issue.h"
+#include "fcgi/api.h"
+#include "fcgi/auth.h"
+#include "issue/issue.h"
+#include "lib/log.h"
+
+/* The leaf as PEM followed by the chain, in the arena; NULL on failure. */
+static char *
+pem_chain(struct req *r, const struct db_cert *c, const char *chain, size_t *len)
+{
+	const unsigned char *p = c->der;
+	X509 *x = d2i_X509(NULL, &p, (long)c->der_len);
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data = NULL, *out = NULL;
+	long n;
+
+	if (x == NULL || b == NULL || PEM_write_bio_X509(b, x) != 1 ||
+	    BIO_write(b, chain, (int)strlen(chain)) != (int)strlen(chain) ||
+	    (n = BIO_get_mem_data(b, &data)) <= 0 ||
+	    (out = arena_alloc(&r->arena, (size_t)n + 1)) == NULL)
+		goto out;
+	memcpy(out, data, (size_t)n);
+	out[n] = '\0';
+	*len = (size_t)n;
+out:
+	X509_free(x);
+	BIO_free(b);
+	return out;
+}
+
+/* "SERIAL" or "SERIAL/N": 1..40 lowercase hex digits, N 1..ISSUE_CHAINS_MAX. */
+static int
+cert_path(const char *rest, char serial[DB_SERIAL_HEX_MAX + 1], size_t *chain)
+{
+	size_t n = strspn(rest, "0123456789abcdef");
+
+	if (n == 0 || n > DB_SERIAL_HEX_MAX)
+		return -1;
+	memcpy(serial, rest, n);
+	serial[n] = '\0';
+	*chain = 0;
+	if (rest[n] == '\0')
+		return 0;
+	if (rest[n] != '/' || rest[n + 1] < '1' || rest[n + 1] > '0' + ISSUE_CHAINS_MAX ||
+	    rest[n + 2] != '\0')
+		return -1;
+	*chain = (size_t)(rest[n + 1] - '0');
+	return 0;
+}
+
+void
+api_cert(struct req *r, const char *rest)
+{
+	char serial[DB_SERIAL_HEX_MAX + 1];
+	struct auth a;
+	struct db_cert *c = NULL;
+	const char *chain;
+	char *body;
+	size_t n = 0, len = 0, nchains;
+	anvil_err e;
+
+	if (cert_path(rest, serial, &n) != 0) {
+		req_problem(r, PROB_NOT_FOUND, "no such certificate");
+		goto out;
+	}
+	if (auth_request(r, AUTH_KID, &a) != 0)
+		goto out;
+	if (!a.jws->post_as_get) {
+		req_problem(r, PROB_MALFORMED, "a certificate is read with POST-as-GET (an empty "
+		    "payload)");
+		goto out;
+	}
+	if (r->issue == NULL) {
+		req_problem(r, PROB_UNAVAILABLE, "issuance is not available (see the log)");
+		goto out;
+	}
+	if ((c = arena_alloc(&r->arena, sizeof(*c))) == NULL) {
+		req_fail(r, AE_NOMEM, "certificate");
+		goto out;
+	}
+	if ((e = db_cert_get(r->db, serial, c)) == AE_NOTFOUND) {
+		req_problem(r, PROB_NOT_FOUND, "no such certificate");
+		goto out;
+	}
+	if (e != AE_OK) {
+		req_fail(r, e, "certificate lookup");
+		goto out;
+	}
+	if (c->account_id != a.acct->id) {
+		req_problem(r, PROB_UNAUTHORIZED, "this certificate was issued to another account");
+		goto out;
+	}
+	nchains = issue_chain_count(r->issue, c->issuer);
+	if (n >= nchains && n > 0) {
+		req_problem(r, PROB_NOT_FOUND, "no such chain");
+		goto out;
+	}
+	if ((chain = issue_chain_pem(r->issue, c->issuer, n)) == NULL) {
+		log_err("certificate %s: the chain %zu of issuer %s is not loaded", serial, n,
+		    c->issuer);
+		req_problem(r, PROB_UNAVAILABLE, "the certificate chain is not available");
+		goto out;
+	}
+	if ((body = pem_chain(r, c, chain, &len)) == NULL) {
+		req_fail(r, AE_NOMEM, "certificate chain");
+		goto out;
+	}
+	r->status = 200;
+	r->resp_type = "application/pem-certificate-chain";
+	r->resp_body = body;
+	r->resp_len = len;
+	for (size_t i = 0; i < nchains; i++) {
+		const char *u;
+		if (i == n || issue_chain_pem(r->issue, c->issuer, i) == NULL)
+			continue;
+		u = i == 0 ? req_url(r, "/acme/cert/%s", serial) :
+		    req_url(r, "/acme/cert/%s/%zu", serial, i);
+		if (u != NULL)
+			req_header(r, "Link", "<%s>;rel=\"alternate\"", u);
+	}
+out:
+	return;
+}

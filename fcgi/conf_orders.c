@@ -1,0 +1,147 @@
+#include "config.h"
+#include <stdlib.h>
+#include <string.h>
+#include "ca/profile.h"
+#include "fcgi/conf.h"
+
+/* The profiles are parsed by the signer's own parser (ca/profile.c), so the name policy lives
+ * in one place. That parser also wants the signer's HSM keys, which anvil-fcgi neither has nor
+ * may read (the PIN): it gets a stand-in `signer` section and only the issuers and profiles of
+ * the real file. Nothing here loads a PKCS#11 module. */
+static anvil_err
+parse_profiles(struct conf_ctx *cc, json_object *root, struct fcgi_order_conf *o)
+{
+	json_object *iss = NULL, *prof = NULL, *shadow = NULL, *sig = NULL;
+	anvil_err e = AE_NOMEM;
+
+	if (!json_object_object_get_ex(root, "issuers", &iss) || iss == NULL)
+		return AE_OK;   /* no issuance configured: newOrder says so */
+	if ((o->profiles = calloc(1, sizeof(*o->profiles))) == NULL)
+		goto out;
+	if ((shadow = json_object_new_object()) == NULL || (sig = json_object_new_object()) == NULL)
+		goto out;
+	json_object_object_add(sig, "module", json_object_new_string("-"));
+	json_object_object_add(sig, "slot_id", json_object_new_int(0));
+	json_object_object_add(sig, "pin", json_object_new_string("-"));
+	json_object_object_add(shadow, "signer", sig);
+	sig = NULL;
+	json_object_object_add(shadow, "issuers", json_object_get(iss));
+	if (json_object_object_get_ex(root, "profiles", &prof) && prof != NULL)
+		json_object_object_add(shadow, "profiles", json_object_get(prof));
+	e = signer_conf_parse(cc, shadow, 0, o->profiles);
+out:
+	json_object_put(sig);
+	/* The parsed strings point into root's issuers/profiles objects, which outlive shadow. */
+	json_object_put(shadow);
+	return e;
+}
+
+static anvil_err
+parse_limit(struct conf_ctx *cc, json_object *rl, const char *name, int windowed,
+    struct fcgi_rate_limit *out)
+{
+	static const char *const keys_w[] = { "limit", "window", NULL };
+	static const char *const keys[] = { "limit", NULL };
+	json_object *o = NULL;
+	anvil_err e;
+
+	out->limit = 0;
+	out->window = 3600;
+	if ((e = conf_get_object(cc, rl, "acme.rate_limits", name, 0, &o)) != AE_OK || o == NULL)
+		return e;
+	{
+		char where[64];
+		snprintf(where, sizeof(where), "acme.rate_limits.%s", name);
+		if ((e = conf_check_keys(cc, o, where, windowed ? keys_w : keys)) != AE_OK ||
+		    (e = conf_get_int(cc, o, where, "limit", 1, 0, 100000000, &out->limit)) != AE_OK)
+			return e;
+		if (windowed && (e = conf_get_int(cc, o, where, "window", 1, 1, 366 * 86400,
+		    &out->window)) != AE_OK)
+			return e;
+	}
+	return AE_OK;
+}
+
+anvil_err
+fcgi_conf_orders_parse(struct conf_ctx *cc, json_object *root, json_object *acme,
+    struct fcgi_order_conf *o)
+{
+	static const char *const rl_keys[] = { "new_orders", "pending_authorizations",
+		"failed_validations", "certificates_per_domain", NULL };
+	json_object *rl = NULL, *jobs = NULL, *ws = NULL;
+	anvil_err e;
+
+	o->order_lifetime = 7 * 86400;
+	o->authz_lifetime = 7 * 86400;
+	o->authz_reuse = 30 * 86400;
+	o->validation_wait_ms = 1000;
+	o->orders_page_size = 100;
+	o->poll_after = 2;
+	if ((e = conf_get_int(cc, acme, "acme", "order_lifetime", 0, 60, 366 * 86400,
+	    &o->order_lifetime)) != AE_OK ||
+	    (e = conf_get_int(cc, acme, "acme", "authz_lifetime", 0, 60, 366 * 86400,
+	    &o->authz_lifetime)) != AE_OK ||
+	    (e = conf_get_int(cc, acme, "acme", "authz_reuse", 0, 0, 398 * 86400,
+	    &o->authz_reuse)) != AE_OK ||
+	    (e = conf_get_int(cc, acme, "acme", "validation_wait_ms", 0, 0, 30000,
+	    &o->validation_wait_ms)) != AE_OK ||
+	    (e = conf_get_int(cc, acme, "acme", "orders_page_size", 0, 1, 1000,
+	    &o->orders_page_size)) != AE_OK ||
+	    (e = conf_get_int(cc, acme, "acme", "poll_after", 0, 1, 3600,
+	    &o->poll_after)) != AE_OK ||
+	    (e = conf_get_string(cc, acme, "acme", "default_profile", 0,
+	    &o->default_profile)) != AE_OK ||
+	    (e = conf_get_object(cc, acme, "acme", "profile_descriptions", 0,
+	    &o->profile_descriptions)) != AE_OK ||
+	    (e = conf_get_object(cc, acme, "acme", "rate_limits", 0, &rl)) != AE_OK)
+		return e;
+	if (rl != NULL &&
+	    ((e = conf_check_keys(cc, rl, "acme.rate_limits", rl_keys)) != AE_OK ||
+	    (e = parse_limit(cc, rl, "new_orders", 1, &o->rl_new_orders)) != AE_OK ||
+	    (e = parse_limit(cc, rl, "pending_authorizations", 0, &o->rl_pending_authz)) != AE_OK ||
+	    (e = parse_limit(cc, rl, "failed_validations", 1, &o->rl_failed_validations)) != AE_OK ||
+	    (e = parse_limit(cc, rl, "certificates_per_domain", 1,
+	    &o->rl_certs_per_domain)) != AE_OK))
+		return e;
+	/* The jobs section is anvil-jobs' to validate; the worker only needs where to wake it. */
+	if (json_object_object_get_ex(root, "jobs", &jobs) && jobs != NULL &&
+	    json_object_is_type(jobs, json_type_object) &&
+	    json_object_object_get_ex(jobs, "wake_socket", &ws) && ws != NULL &&
+	    json_object_is_type(ws, json_type_string))
+		o->wake_socket = json_object_get_string(ws);
+	if ((e = parse_profiles(cc, root, o)) != AE_OK)
+		return e;
+	if (o->profiles == NULL || o->profiles->nprofiles == 0) {
+		if (o->default_profile != NULL)
+			return conf_fail(cc, "acme", "default_profile", "no profiles are configured");
+		return AE_OK;
+	}
+	if (o->default_profile == NULL) {
+		struct profile *p = conf_profile(o->profiles, "default");
+		o->default_profile = p ? p->name : o->profiles->profiles[0].name;
+	} else if (conf_profile(o->profiles, o->default_profile) == NULL) {
+		return conf_fail(cc, "acme", "default_profile", "no profile named '%s'",
+		    o->default_profile);
+	}
+	if (o->profile_descriptions != NULL) {
+		json_object_object_foreach(o->profile_descriptions, name, val) {
+			if (conf_profile(o->profiles, name) == NULL)
+				return conf_fail(cc, "acme.profile_descriptions", name,
+				    "no profile of this name");
+			if (!json_object_is_type(val, json_type_string))
+				return conf_fail(cc, "acme.profile_descriptions", name,
+				    "must be a string");
+		}
+	}
+	return AE_OK;
+}
+
+void
+fcgi_conf_orders_free(struct fcgi_order_conf *o)
+{
+	if (o->profiles != NULL) {
+		signer_conf_free(o->profiles);
+		free(o->profiles);
+	}
+	o->profiles = NULL;
+}

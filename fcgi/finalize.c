@@ -1,0 +1,257 @@
+/* RFC 8555 §7.4 finalize: the CSR checked against the order and the key policy, then the order
+ * turns processing with a durable 'finalize' job, and issuance (issue/) runs within the
+ * finalize budget. Whatever is not done by then anvil-jobs finishes; the answer is the order,
+ * valid with its certificate URL or processing with Retry-After. A busy or slow signer never
+ * makes a 500 (seeds 000 and 004). */
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "db/issue.h"
+#include "fcgi/api.h"
+#include "fcgi/auth.h"
+#include "issue/csr.h"
+#include "issue/issue.h"
+#include "lib/b64url.h"
+#include "lib/jwk.h"
+#include "lib/log.h"
+#include "lib/wake.h"
+
+static void
+free_buf(void *p)
+{
+	free(p);
+}
+
+static void
+rfc3339(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "1970-01-01T00:00:00Z");
+}
+
+/* The order object (§7.1.3), from the finalize view of the order. */
+static json_object *
+order_object(struct req *r, const struct db_order_fin *o)
+{
+	json_object *obj = json_object_new_object(), *arr = json_object_new_array(), *x;
+	const char *u, *p = o->authz_ids;
+	char t[32];
+
+	if (obj == NULL || arr == NULL) {
+		json_object_put(obj);
+		json_object_put(arr);
+		return NULL;
+	}
+	json_object_object_add(obj, "status", json_object_new_string(o->status));
+	rfc3339(o->expires, t);
+	json_object_object_add(obj, "expires", json_object_new_string(t));
+	if ((x = json_tokener_parse(o->identifiers)) != NULL)
+		json_object_object_add(obj, "identifiers", x);
+	if (o->not_before > 0) {
+		rfc3339(o->not_before, t);
+		json_object_object_add(obj, "notBefore", json_object_new_string(t));
+	}
+	if (o->not_after > 0) {
+		rfc3339(o->not_after, t);
+		json_object_object_add(obj, "notAfter", json_object_new_string(t));
+	}
+	json_object_object_add(obj, "profile", json_object_new_string(o->profile));
+	while (*p != '\0') {
+		size_t n = strspn(p, "0123456789");
+		if (n > 0 && n < 20 && (u = req_url(r, "/acme/authz/%.*s", (int)n, p)) != NULL)
+			json_object_array_add(arr, json_object_new_string(u));
+		p += n;
+		p += strspn(p, ",");
+		if (n == 0 && *p != '\0' && *p != ',')
+			break;
+	}
+	json_object_object_add(obj, "authorizations", arr);
+	if ((u = req_url(r, "/acme/order/%lld/finalize", (long long)o->id)) != NULL)
+		json_object_object_add(obj, "finalize", json_object_new_string(u));
+	if (strcmp(o->status, "valid") == 0 && o->serial[0] != '\0' &&
+	    (u = req_url(r, "/acme/cert/%s", o->serial)) != NULL)
+		json_object_object_add(obj, "certificate", json_object_new_string(u));
+	if (strcmp(o->status, "invalid") == 0 && (x = json_tokener_parse(o->error)) != NULL)
+		json_object_object_add(obj, "error", x);
+	return obj;
+}
+
+static void
+respond(struct req *r, const struct db_order_fin *o)
+{
+	json_object *obj = order_object(r, o);
+
+	if (obj == NULL) {
+		req_fail(r, AE_NOMEM, "order object");
+		return;
+	}
+	req_json(r, 200, obj);
+	req_header(r, "Location", "%s", req_url(r, "/acme/order/%lld", (long long)o->id));
+	if (strcmp(o->status, "processing") == 0)
+		req_header(r, "Retry-After", "%lld", (long long)r->conf->retry_after);
+}
+
+/* The key checks that need the database or the deployment: weak, blocked, an account's. */
+static int
+key_allowed(struct req *r, struct csr_info *ci)
+{
+	json_object *jwk = NULL;
+	char tp[JWK_THUMBPRINT_LEN + 1];
+	struct db_account *acct = NULL;
+	anvil_err e;
+	int rc = -1;
+
+	if (issue_key_weak(r->issue, ci->spki_sha256)) {
+		req_problem(r, PROB_BAD_PUBLIC_KEY, "the CSR's key is on the list of known weak "
+		    "keys");
+		goto out;
+	}
+	if ((e = db_key_blocked(r->db, ci->spki_sha256)) == AE_OK) {
+		req_problem(r, PROB_BAD_PUBLIC_KEY, "the CSR's key is blocked: a certificate for "
+		    "it was revoked because the key was compromised");
+		goto out;
+	}
+	if (e != AE_NOTFOUND) {
+		req_fail(r, e, "blocked key lookup");
+		goto out;
+	}
+	if (jwk_from_pkey(ci->key, &jwk) != AE_OK || jwk_thumbprint(jwk, tp) != AE_OK ||
+	    (acct = arena_alloc(&r->arena, sizeof(*acct))) == NULL) {
+		req_fail(r, AE_NOMEM, "key thumbprint");
+		goto out;
+	}
+	if ((e = db_account_by_thumbprint(r->db, tp, acct)) == AE_OK) {
+		req_problem(r, PROB_BAD_CSR, "the CSR's key is an ACME account key: a certificate "
+		    "key must differ from every account key");
+		goto out;
+	}
+	if (e != AE_NOTFOUND) {
+		req_fail(r, e, "account key lookup");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_object_put(jwk);
+	return rc;
+}
+
+/* The payload's "csr": base64url DER, capped before decoding. NULL with the problem set. */
+static uint8_t *
+payload_csr(struct req *r, json_object *pl, size_t *len)
+{
+	json_object *v = NULL;
+	uint8_t *der = NULL;
+	anvil_err e;
+
+	if (!json_object_is_type(pl, json_type_object) ||
+	    !json_object_object_get_ex(pl, "csr", &v) || !json_object_is_type(v, json_type_string)) {
+		req_problem(r, PROB_MALFORMED, "finalize needs a payload with a \"csr\" string");
+		return NULL;
+	}
+	if ((size_t)json_object_get_string_len(v) > b64url_encoded_len(CSR_MAX)) {
+		req_problem(r, PROB_BAD_CSR, "the CSR is larger than %d bytes", CSR_MAX);
+		return NULL;
+	}
+	e = b64url_decode_alloc(json_object_get_string(v), (size_t)json_object_get_string_len(v),
+	    CSR_MAX, &der, len);
+	if (e != AE_OK) {
+		req_problem(r, PROB_BAD_CSR, e == AE_TOOBIG ? "the CSR is too large" :
+		    "the csr is not base64url");
+		return NULL;
+	}
+	arena_defer(&r->arena, free_buf, der);
+	return der;
+}
+
+void
+api_finalize(struct req *r, int64_t id)
+{
+	struct auth a;
+	struct db_order_fin *o = NULL;
+	const struct issue_conf *ic;
+	const struct issue_profile_conf *prof;
+	struct csr_info ci;
+	json_object *ids = NULL;
+	char detail[CSR_DETAIL_MAX];
+	enum csr_verdict v;
+	uint8_t *der;
+	size_t der_len = 0;
+	int64_t budget;
+	anvil_err e;
+
+	memset(&ci, 0, sizeof(ci));
+	if (auth_request(r, AUTH_KID, &a) != 0)
+		goto out;
+	if (r->issue == NULL) {
+		req_problem(r, PROB_UNAVAILABLE, "issuance is not available (see the log)");
+		goto out;
+	}
+	ic = issue_ctx_conf(r->issue);
+	if ((o = arena_alloc(&r->arena, sizeof(*o))) == NULL) {
+		req_fail(r, AE_NOMEM, "finalize");
+		goto out;
+	}
+	if ((e = db_order_fin_get(r->db, id, o)) == AE_NOTFOUND) {
+		req_problem(r, PROB_NOT_FOUND, "no such order");
+		goto out;
+	}
+	if (e != AE_OK) {
+		req_fail(r, e, "order lookup");
+		goto out;
+	}
+	if (o->account_id != a.acct->id) {
+		req_problem(r, PROB_UNAUTHORIZED, "this order belongs to another account");
+		goto out;
+	}
+	if (strcmp(o->status, "ready") != 0 || o->expires <= r->now) {
+		req_problem(r, PROB_ORDER_NOT_READY, "the order is %s, not ready",
+		    o->expires <= r->now && strcmp(o->status, "ready") == 0 ? "expired" : o->status);
+		goto out;
+	}
+	if ((der = payload_csr(r, a.jws->payload_json, &der_len)) == NULL)
+		goto out;
+	if ((prof = issue_conf_profile(ic, o->profile)) == NULL) {
+		log_err("order %lld: profile %s is not configured", (long long)id, o->profile);
+		req_problem(r, PROB_UNAVAILABLE, "the order's profile is not available");
+		goto out;
+	}
+	ids = json_tokener_parse(o->identifiers);
+	v = csr_check(der, der_len, ids, prof->key_types, &ci, detail);
+	if (v != CSR_OK) {
+		req_problem(r, v == CSR_BAD_KEY ? PROB_BAD_PUBLIC_KEY : PROB_BAD_CSR, "%s", detail);
+		goto out;
+	}
+	if (key_allowed(r, &ci) != 0)
+		goto out;
+	budget = ic->finalize_budget_ms;
+	e = db_order_start_finalize(r->db, id, der, der_len, r->now,
+	    r->now + budget / 1000 + 1);
+	if (e == AE_EXISTS) {
+		req_problem(r, PROB_ORDER_NOT_READY, "the order is no longer ready");
+		goto out;
+	}
+	if (e != AE_OK) {
+		req_fail(r, e, "finalize");
+		goto out;
+	}
+	e = issue_finish(r->issue, id, issue_now_ms() + budget);
+	if (e == AE_BUSY || e == AE_TIMEOUT || e == AE_UNAVAILABLE || e == AE_DB_DOWN ||
+	    e == AE_DB || e == AE_NOMEM) {
+		log_info("order %lld: issuance continues in the background (%s)", (long long)id,
+		    anvil_strerror(e));
+		if (r->conf->orders.wake_socket != NULL)
+			(void)wake_send(r->conf->orders.wake_socket);
+	}
+	if ((e = db_order_fin_get(r->db, id, o)) != AE_OK) {
+		req_fail(r, e, "order lookup");
+		goto out;
+	}
+	respond(r, o);
+out:
+	json_object_put(ids);
+	csr_info_free(&ci);
+}

@@ -1,0 +1,153 @@
+/* RFC 9773 ACME Renewal Information: GET renewalInfo/CERTID answers the suggested renewal
+ * window of one of our certificates, and newOrder's "replaces" is checked here. CERTID is
+ * base64url(the AKI keyIdentifier) "." base64url(the serial's DER INTEGER content bytes). */
+#include "config.h"
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include "db/issue.h"
+#include "fcgi/api.h"
+#include "lib/b64url.h"
+
+#define ARI_RETRY_AFTER 21600     /* seconds: clients poll renewalInfo about every 6 hours */
+#define CERTID_MAX 255            /* orders.replaces */
+#define AKI_MAX 64
+
+static void
+rfc3339(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "1970-01-01T00:00:00Z");
+}
+
+/* Finds the certificate a CERTID names: AE_OK, AE_NOTFOUND (no such certificate, or its AKI
+ * differs), AE_PARSE (malformed), or a database error. */
+static anvil_err
+certid_lookup(struct req *r, const char *certid, struct db_cert *c)
+{
+	static const char hx[] = "0123456789abcdef";
+	const char *dot = strchr(certid, '.');
+	uint8_t aki[AKI_MAX], ser[DB_SERIAL_HEX_MAX / 2 + 1];
+	size_t aki_len = 0, ser_len = 0, off = 0, n = strlen(certid);
+	char hex[DB_SERIAL_HEX_MAX + 1];
+	const ASN1_OCTET_STRING *kid;
+	const unsigned char *p;
+	X509 *x = NULL;
+	anvil_err e;
+
+	if (n == 0 || n > CERTID_MAX || dot == NULL || strchr(dot + 1, '.') != NULL ||
+	    b64url_decode(certid, (size_t)(dot - certid), aki, sizeof(aki), &aki_len) != AE_OK ||
+	    b64url_decode(dot + 1, strlen(dot + 1), ser, sizeof(ser), &ser_len) != AE_OK ||
+	    aki_len == 0 || ser_len == 0 || (ser[0] & 0x80) != 0)
+		return AE_PARSE;
+	if (ser_len > 1 && ser[0] == 0)
+		off = 1;  /* the sign byte of a serial whose top bit is set */
+	if (ser_len - off > DB_SERIAL_HEX_MAX / 2 || (off && (ser[1] & 0x80) == 0))
+		return AE_PARSE;
+	for (size_t i = off; i < ser_len; i++) {
+		hex[2 * (i - off)] = hx[ser[i] >> 4];
+		hex[2 * (i - off) + 1] = hx[ser[i] & 15];
+	}
+	hex[2 * (ser_len - off)] = '\0';
+	if ((e = db_cert_get(r->db, hex, c)) != AE_OK)
+		return e;
+	p = c->der;
+	if ((x = d2i_X509(NULL, &p, (long)c->der_len)) == NULL)
+		return AE_INTERNAL;
+	kid = X509_get0_authority_key_id(x);
+	e = kid != NULL && (size_t)ASN1_STRING_length(kid) == aki_len &&
+	    memcmp(ASN1_STRING_get0_data(kid), aki, aki_len) == 0 ? AE_OK : AE_NOTFOUND;
+	X509_free(x);
+	return e;
+}
+
+void
+api_renewal_info(struct req *r, const char *certid)
+{
+	struct db_cert *c = arena_alloc(&r->arena, sizeof(*c));
+	json_object *o = NULL, *w = NULL;
+	int64_t start, end, life;
+	char t[32];
+	anvil_err e;
+
+	if (c == NULL) {
+		req_fail(r, AE_NOMEM, "renewal info");
+		return;
+	}
+	if ((e = certid_lookup(r, certid, c)) == AE_PARSE) {
+		req_problem(r, PROB_MALFORMED, "not a certificate identifier (RFC 9773 §4.1)");
+		return;
+	}
+	if (e == AE_NOTFOUND) {
+		req_problem(r, PROB_NOT_FOUND, "no such certificate");
+		return;
+	}
+	if (e != AE_OK) {
+		req_fail(r, e, "renewal info");
+		return;
+	}
+	if (c->revoked) {
+		/* Renew now: the window lies in the past (RFC 9773 §4.2). */
+		start = r->now - 3600;
+		end = r->now - 1;
+	} else {
+		/* The last third of the lifetime, ending a sixth before expiry: a client that
+		 * renews anywhere in it keeps a margin for retries. */
+		life = c->not_after - c->not_before + 1;
+		start = c->not_before + life * 2 / 3;
+		end = c->not_before + life * 5 / 6;
+	}
+	if ((o = json_object_new_object()) == NULL || (w = json_object_new_object()) == NULL) {
+		json_object_put(o);
+		req_fail(r, AE_NOMEM, "renewal info");
+		return;
+	}
+	rfc3339(start, t);
+	json_object_object_add(w, "start", json_object_new_string(t));
+	rfc3339(end, t);
+	json_object_object_add(w, "end", json_object_new_string(t));
+	json_object_object_add(o, "suggestedWindow", w);
+	req_json(r, 200, o);
+	req_header(r, "Retry-After", "%d", ARI_RETRY_AFTER);
+}
+
+int
+renewal_check_replaces(struct req *r, int64_t account_id, const char *certid)
+{
+	struct db_cert *c = arena_alloc(&r->arena, sizeof(*c));
+	anvil_err e;
+
+	if (c == NULL) {
+		req_fail(r, AE_NOMEM, "replaces");
+		return -1;
+	}
+	if ((e = certid_lookup(r, certid, c)) == AE_PARSE || e == AE_NOTFOUND) {
+		req_problem(r, PROB_MALFORMED, "replaces does not name a certificate of this "
+		    "server");
+		return -1;
+	}
+	if (e != AE_OK) {
+		req_fail(r, e, "replaces");
+		return -1;
+	}
+	if (c->account_id != account_id) {
+		req_problem(r, PROB_UNAUTHORIZED, "the certificate named by replaces was issued "
+		    "to another account");
+		return -1;
+	}
+	if ((e = db_order_replacing(r->db, certid)) == AE_OK) {
+		req_problem(r, PROB_ALREADY_REPLACED, "the certificate named by replaces has "
+		    "already been replaced by another order");
+		return -1;
+	}
+	if (e != AE_NOTFOUND) {
+		req_fail(r, e, "replaces");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,208 @@
+/* RFC 8555 §7.6 revokeCert: by the issuing account (kid), by an account holding valid
+ * authorizations for every name of the certificate (kid), or by the certificate's own key
+ * (jwk). Reasons per RFC 5280 with the subscriber restrictions of the CA/B Forum baseline
+ * requirements: unspecified (0), keyCompromise (1), affiliationChanged (3), superseded (4),
+ * cessationOfOperation (5), privilegeWithdrawn (9). keyCompromise also blocks the key for future
+ * issuance. The revocation is stored in `certificates` (status, revoked_at, revoked_reason),
+ * where OCSP and CRL refresh pick it up. */
+#include "config.h"
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/bn.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include "db/issue.h"
+#include "fcgi/api.h"
+#include "fcgi/auth.h"
+#include "issue/csr.h"
+#include "lib/b64url.h"
+#include "lib/log.h"
+
+#define REASON_KEY_COMPROMISE 1
+
+static void
+free_buf(void *p)
+{
+	free(p);
+}
+
+static int
+reason_allowed(int64_t reason)
+{
+	return reason == 0 || reason == 1 || reason == 3 || reason == 4 || reason == 5 ||
+	    reason == 9;
+}
+
+/* Lowercase hex of the serial's magnitude, as certificates.serial holds it. */
+static int
+serial_hex(X509 *x, char out[DB_SERIAL_HEX_MAX + 1])
+{
+	static const char hx[] = "0123456789abcdef";
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	unsigned char b[DB_SERIAL_HEX_MAX / 2];
+	int n, rc = -1;
+
+	if (bn == NULL || BN_is_negative(bn) || (n = BN_num_bytes(bn)) <= 0 ||
+	    n > (int)sizeof(b))
+		goto out;
+	BN_bn2bin(bn, b);
+	for (int i = 0; i < n; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+	rc = 0;
+out:
+	BN_free(bn);
+	return rc;
+}
+
+/* Whether the account holds valid authorizations for every name of x: 1 yes, 0 no, -1 with
+ * the problem set. */
+static int
+holds_every_name(struct req *r, X509 *x, int64_t account_id)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	int rc = 0, n = gens ? sk_GENERAL_NAME_num(gens) : 0;
+
+	for (int i = 0; i < n; i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		char val[INET6_ADDRSTRLEN + 256];
+		const char *type;
+		anvil_err e;
+		if (g->type == GEN_DNS) {
+			const char *s = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
+			int len = ASN1_STRING_length(g->d.dNSName);
+			if (len > 2 && s[0] == '*' && s[1] == '.') {
+				s += 2;
+				len -= 2;
+			}
+			if (len <= 0 || len > 253)
+				goto out;
+			memcpy(val, s, (size_t)len);
+			val[len] = '\0';
+			type = "dns";
+		} else if (g->type == GEN_IPADD) {
+			int len = ASN1_STRING_length(g->d.iPAddress);
+			if ((len != 4 && len != 16) || inet_ntop(len == 4 ? AF_INET : AF_INET6,
+			    ASN1_STRING_get0_data(g->d.iPAddress), val, sizeof(val)) == NULL)
+				goto out;
+			type = "ip";
+		} else {
+			goto out;
+		}
+		if ((e = db_authz_valid_for(r->db, account_id, type, val, r->now)) == AE_NOTFOUND)
+			goto out;
+		if (e != AE_OK) {
+			req_fail(r, e, "authorization lookup");
+			rc = -1;
+			goto out;
+		}
+	}
+	rc = n > 0;
+out:
+	GENERAL_NAMES_free(gens);
+	return rc;
+}
+
+void
+api_revoke_cert(struct req *r)
+{
+	struct auth a;
+	struct db_cert *c = NULL;
+	json_object *pl, *v = NULL;
+	char serial[DB_SERIAL_HEX_MAX + 1];
+	const unsigned char *p;
+	uint8_t *der = NULL, spki[32];
+	size_t der_len = 0;
+	int64_t reason = 0;
+	X509 *x = NULL;
+	anvil_err e;
+	int ok;
+
+	if (auth_request(r, AUTH_EITHER, &a) != 0)
+		goto out;
+	pl = a.jws->payload_json;
+	if (a.jws->post_as_get || !json_object_is_type(pl, json_type_object) ||
+	    !json_object_object_get_ex(pl, "certificate", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		req_problem(r, PROB_MALFORMED, "revokeCert needs a payload with a \"certificate\" "
+		    "string");
+		goto out;
+	}
+	if ((e = b64url_decode_alloc(json_object_get_string(v),
+	    (size_t)json_object_get_string_len(v), DB_CERT_DER_MAX, &der, &der_len)) != AE_OK) {
+		req_problem(r, PROB_MALFORMED, "the certificate is not base64url DER of at most %d "
+		    "bytes", DB_CERT_DER_MAX);
+		goto out;
+	}
+	arena_defer(&r->arena, free_buf, der);
+	if (json_object_object_get_ex(pl, "reason", &v) && v != NULL) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    !reason_allowed(reason = json_object_get_int64(v))) {
+			req_problem(r, PROB_BAD_REVOCATION_REASON, "the reason must be one of 0 "
+			    "(unspecified), 1 (keyCompromise), 3 (affiliationChanged), 4 "
+			    "(superseded), 5 (cessationOfOperation) or 9 (privilegeWithdrawn)");
+			goto out;
+		}
+	}
+	p = der;
+	if ((x = d2i_X509(NULL, &p, (long)der_len)) == NULL || p != der + der_len ||
+	    serial_hex(x, serial) != 0) {
+		req_problem(r, PROB_MALFORMED, "the certificate does not parse");
+		goto out;
+	}
+	if ((c = arena_alloc(&r->arena, sizeof(*c))) == NULL) {
+		req_fail(r, AE_NOMEM, "revoke");
+		goto out;
+	}
+	e = db_cert_get(r->db, serial, c);
+	/* A certificate of another CA with a colliding serial is not ours either. */
+	if (e == AE_NOTFOUND || (e == AE_OK && (c->der_len != der_len ||
+	    memcmp(c->der, der, der_len) != 0))) {
+		req_problem(r, PROB_NOT_FOUND, "this server did not issue that certificate");
+		goto out;
+	}
+	if (e != AE_OK) {
+		req_fail(r, e, "certificate lookup");
+		goto out;
+	}
+	if (a.jws->jwk != NULL) {
+		/* Signed by a key: it must be the certificate's own. */
+		ok = csr_spki_sha256(a.key, spki) == AE_OK &&
+		    memcmp(spki, c->spki_sha256, sizeof(spki)) == 0;
+	} else if (a.acct->id == c->account_id) {
+		ok = 1;
+	} else if ((ok = holds_every_name(r, x, a.acct->id)) < 0) {
+		goto out;
+	}
+	if (!ok) {
+		req_problem(r, PROB_UNAUTHORIZED, a.jws->jwk != NULL ? "the JWS key is not the "
+		    "certificate's key" : "this account neither issued the certificate nor holds "
+		    "valid authorizations for all of its names");
+		goto out;
+	}
+	e = db_cert_revoke(r->db, serial, (int)reason, r->now, c->spki_sha256,
+	    reason == REASON_KEY_COMPROMISE);
+	if (e == AE_EXISTS) {
+		req_problem(r, PROB_ALREADY_REVOKED, "the certificate is already revoked");
+		goto out;
+	}
+	if (e != AE_OK) {
+		req_fail(r, e, "revoke");
+		goto out;
+	}
+	/* Hook for the OCSP/CRL issue: queue the refresh of this serial's OCSP response and
+	 * its CRL shard here, so revocation reaches them within the configured bound. */
+	if (a.jws->jwk != NULL)
+		log_audit("revoked serial=%s reason=%lld by=certificate-key", serial,
+		    (long long)reason);
+	else
+		log_audit("revoked serial=%s reason=%lld by=account-%lld", serial,
+		    (long long)reason, (long long)a.acct->id);
+	req_empty(r, 200);
+out:
+	X509_free(x);
+}

@@ -1,0 +1,358 @@
+/* issue_finish: one order from processing to valid (or invalid). The steps, in order: the
+ * serial (recorded and committed before any signature, reused after a crash), the
+ * precertificate and SCTs when the profile asks for CT, the certificate, its storage together
+ * with the order's new status, and the first OCSP response (hook below). */
+#include "config.h"
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include "ca/client.h"
+#include "db/issue.h"
+#include "issue/csr.h"
+#include "issue/issue.h"
+#include "issue/internal.h"
+#include "lib/log.h"
+
+#define SERIAL_RANDOM_BYTES 16    /* 128 random bits after the prefix byte (DESIGN.md) */
+#define SERIAL_TRIES 3
+#define BACKDATE 60               /* seconds before the serial was recorded: client clock skew */
+#define ACME_ERR "urn:ietf:params:acme:error:"
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sets the order invalid with a problem document; returns why (the caller's error). */
+static anvil_err
+fail_order(struct issue_ctx *ic, int64_t id, anvil_err why, const char *type, int status,
+    const char *fmt, ...)
+{
+	json_object *p = json_object_new_object();
+	char detail[512];
+	va_list ap;
+	anvil_err e;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (p == NULL)
+		return AE_NOMEM;
+	json_object_object_add(p, "type", json_object_new_string(type));
+	json_object_object_add(p, "detail", json_object_new_string(detail));
+	json_object_object_add(p, "status", json_object_new_int(status));
+	e = db_order_fail(ic->db, id, json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN));
+	json_object_put(p);
+	if (e != AE_OK)
+		return e;  /* still processing: retried later */
+	log_info("order %lld invalid: %s", (long long)id, detail);
+	return why;
+}
+
+static void
+hex_of(const uint8_t *b, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* The order's serial: the one recorded, or a new one recorded (committed) now. */
+static anvil_err
+serial_for(struct issue_ctx *ic, int64_t order_id, char hex[DB_SERIAL_HEX_MAX + 1],
+    int64_t *created)
+{
+	uint8_t b[1 + SERIAL_RANDOM_BYTES];
+	anvil_err e = db_serial_of_order(ic->db, order_id, hex, created);
+
+	for (int i = 0; e == AE_NOTFOUND && i < SERIAL_TRIES; i++) {
+		b[0] = (uint8_t)ic->conf.serial_prefix;
+		if (RAND_bytes(b + 1, SERIAL_RANDOM_BYTES) != 1)
+			return AE_CRYPTO;
+		hex_of(b, sizeof(b), hex);
+		*created = (int64_t)time(NULL);
+		e = db_serial_insert(ic->db, hex, order_id, *created);
+		if (e == AE_DB_DUPLICATE)  /* another process recorded one first, or a collision */
+			e = db_serial_of_order(ic->db, order_id, hex, created);
+	}
+	return e;
+}
+
+static int
+unhex(const char *hex, uint8_t *out, size_t max, size_t *n)
+{
+	size_t len = strlen(hex);
+
+	if (len % 2 != 0 || len / 2 > max)
+		return -1;
+	for (size_t i = 0; i < len / 2; i++) {
+		int v = 0;
+		for (int k = 0; k < 2; k++) {
+			char c = hex[2 * i + (size_t)k];
+			v = v * 16 + (c >= 'a' ? c - 'a' + 10 : c - '0');
+		}
+		out[i] = (uint8_t)v;
+	}
+	*n = len / 2;
+	return 0;
+}
+
+/* The order's identifiers as the signer takes them. */
+static int
+idents_of(const char *json, struct ident **out, size_t *n)
+{
+	json_object *a = json_tokener_parse(json);
+	size_t len = a != NULL && json_object_is_type(a, json_type_array) ?
+	    json_object_array_length(a) : 0;
+	int rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (len == 0 || len > PROTO_IDS_MAX || (*out = calloc(len, sizeof(**out))) == NULL)
+		goto out;
+	for (size_t i = 0; i < len; i++) {
+		json_object *o = json_object_array_get_idx(a, i), *t = NULL, *v = NULL;
+		const char *type, *val;
+		struct ident *id = &(*out)[i];
+		if (!json_object_object_get_ex(o, "type", &t) ||
+		    !json_object_object_get_ex(o, "value", &v) ||
+		    (type = json_object_get_string(t)) == NULL ||
+		    (val = json_object_get_string(v)) == NULL)
+			goto out;
+		if (strcmp(type, "dns") == 0) {
+			size_t vl = strlen(val);
+			if (vl == 0 || vl > PROTO_DNS_MAX)
+				goto out;
+			id->type = ID_DNS;
+			id->len = (uint8_t)vl;
+			memcpy(id->val, val, vl + 1);
+		} else if (strcmp(type, "ip") == 0) {
+			id->type = ID_IP;
+			if (inet_pton(AF_INET, val, id->val) == 1)
+				id->len = 4;
+			else if (inet_pton(AF_INET6, val, id->val) == 1)
+				id->len = 16;
+			else
+				goto out;
+		} else {
+			goto out;
+		}
+	}
+	*n = len;
+	rc = 0;
+out:
+	json_object_put(a);
+	if (rc != 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+static int64_t
+asn1_time_unix(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	return (int64_t)timegm(&tm);
+}
+
+/* A signer answer that means "not now": the order stays processing. */
+static anvil_err
+transient(anvil_err e)
+{
+	switch (e) {
+	case AE_BUSY:
+	case AE_TIMEOUT:
+	case AE_UNAVAILABLE:
+	case AE_DB_DOWN:
+	case AE_DB:
+	case AE_NOMEM:
+		return e;
+	case AE_SIGNER_DEADLINE:
+		return AE_TIMEOUT;
+	case AE_SIGNER_HSM:     /* the HSM failed after a session reopen: it may come back */
+	case AE_SIGNER_PERM:    /* our uid is not allowed: a configuration fix brings it back */
+	case AE_SIGNER_PROTO:
+	case AE_IO:
+		return AE_UNAVAILABLE;
+	default:
+		return AE_OK;
+	}
+}
+
+/* Hook for the OCSP issue: sign and store the first OCSP response of a new certificate.
+ * Until then the certificate is valid without a precomputed response. */
+static anvil_err
+first_ocsp(struct issue_ctx *ic, const struct db_cert *c)
+{
+	(void)ic;
+	(void)c;
+	return AE_OK;
+}
+
+static anvil_err
+sign(struct issue_ctx *ic, struct request *req, int64_t deadline_ms, struct buf *out)
+{
+	int64_t left = deadline_ms - issue_now_ms();
+	uint32_t retry = 0;
+
+	if (left <= 0)
+		return AE_TIMEOUT;
+	req->deadline_ms = (uint64_t)(wall_ms() + left);
+	return signer_call(ic->signer, req, out, &retry);
+}
+
+anvil_err
+issue_finish(struct issue_ctx *ic, int64_t order_id, int64_t deadline_ms)
+{
+	struct db_order_fin *o = NULL;
+	struct db_cert *c = NULL;
+	const struct issue_profile_conf *prof;
+	struct csr_info ci;
+	struct request req;
+	struct buf der;
+	unsigned char *spki = NULL;
+	const unsigned char *p;
+	X509 *x = NULL;
+	char detail[CSR_DETAIL_MAX];
+	int64_t created = 0, nb, na;
+	int spki_len;
+	anvil_err e, t;
+
+	memset(&ci, 0, sizeof(ci));
+	memset(&req, 0, sizeof(req));
+	buf_init(&der, PROTO_FRAME_MAX);
+	if ((o = malloc(sizeof(*o))) == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
+		e = AE_NOMEM;
+		goto out;
+	}
+	if ((e = db_order_fin_get(ic->db, order_id, o)) != AE_OK)
+		goto out;
+	if (strcmp(o->status, "valid") == 0) {
+		e = AE_OK;
+		goto out;
+	}
+	if (strcmp(o->status, "processing") != 0) {
+		e = AE_EXISTS;
+		goto out;
+	}
+	if (ic->signer == NULL) {
+		e = AE_UNAVAILABLE;
+		goto out;
+	}
+	if ((prof = issue_conf_profile(&ic->conf, o->profile)) == NULL) {
+		e = fail_order(ic, order_id, AE_SIGNER_PROFILE, ACME_ERR "serverInternal", 500,
+		    "the order's profile is no longer configured");
+		goto out;
+	}
+	/* CT hook: when CT lands, sign the precertificate, gather SCTs, then the certificate
+	 * with them. Until then a CT profile cannot issue: refused before any serial or
+	 * signature is spent. */
+	if (prof->ct && !issue_ct_available(ic)) {
+		e = fail_order(ic, order_id, AE_SIGNER_CT, ACME_ERR "serverInternal", 500,
+		    "the profile %s requires Certificate Transparency, which this server does "
+		    "not provide yet", prof->name);
+		goto out;
+	}
+	{
+		json_object *ids = json_tokener_parse(o->identifiers);
+		enum csr_verdict v = csr_check(o->csr, o->csr_len, ids, prof->key_types, &ci,
+		    detail);
+		json_object_put(ids);
+		if (v != CSR_OK) {
+			e = fail_order(ic, order_id, AE_PARSE, ACME_ERR "badCSR", 400, "%s", detail);
+			goto out;
+		}
+	}
+	if ((spki_len = i2d_PUBKEY(ci.key, &spki)) <= 0 || (size_t)spki_len > PROTO_SPKI_MAX ||
+	    idents_of(o->identifiers, &req.u.cert.ids, &req.u.cert.nids) != 0) {
+		e = fail_order(ic, order_id, AE_PARSE, ACME_ERR "badCSR", 400,
+		    "the key or the identifiers cannot be signed");
+		goto out;
+	}
+	if ((e = serial_for(ic, order_id, c->serial, &created)) != AE_OK)
+		goto out;
+	nb = o->not_before > 0 ? o->not_before : (created > BACKDATE ? created - BACKDATE : 0);
+	na = nb + prof->validity - 1;
+	if (o->not_after > 0 && o->not_after < na)
+		na = o->not_after;
+	req.op = OP_CERT;
+	snprintf(req.u.cert.profile, sizeof(req.u.cert.profile), "%s", prof->name);
+	if (unhex(c->serial, req.u.cert.serial, sizeof(req.u.cert.serial),
+	    &req.u.cert.serial_len) != 0) {
+		e = AE_INTERNAL;
+		goto out;
+	}
+	req.u.cert.spki = spki;
+	req.u.cert.spki_len = (size_t)spki_len;
+	req.u.cert.not_before = (uint64_t)nb;
+	req.u.cert.not_after = (uint64_t)na;
+	e = sign(ic, &req, deadline_ms, &der);
+	if (e != AE_OK) {
+		if ((t = transient(e)) != AE_OK) {
+			e = t;
+			goto out;
+		}
+		e = fail_order(ic, order_id, e, e == AE_SIGNER_NAME ? ACME_ERR "rejectedIdentifier" :
+		    e == AE_SIGNER_KEY ? ACME_ERR "badPublicKey" : ACME_ERR "serverInternal",
+		    e == AE_SIGNER_NAME || e == AE_SIGNER_KEY ? 400 : 500,
+		    "the signer refused the certificate: %s", anvil_strerror(e));
+		goto out;
+	}
+	p = der.data;
+	if (der.len > DB_CERT_DER_MAX || (x = d2i_X509(NULL, &p, (long)der.len)) == NULL ||
+	    p != der.data + der.len) {
+		log_err("order %lld: the signer's certificate does not parse", (long long)order_id);
+		e = AE_SIGNER_PROTO;
+		goto out;
+	}
+	c->account_id = o->account_id;
+	c->order_id = order_id;
+	c->created = (int64_t)time(NULL);
+	snprintf(c->issuer, sizeof(c->issuer), "%s", prof->issuer);
+	snprintf(c->profile, sizeof(c->profile), "%s", prof->name);
+	c->not_before = asn1_time_unix(X509_get0_notBefore(x));
+	c->not_after = asn1_time_unix(X509_get0_notAfter(x));
+	memcpy(c->der, der.data, der.len);
+	c->der_len = der.len;
+	memcpy(c->spki_sha256, ci.spki_sha256, sizeof(c->spki_sha256));
+	e = db_cert_issued(ic->db, c);
+	if (e == AE_EXISTS || e == AE_DB_DUPLICATE) {
+		/* Someone else stored it first (anvil-jobs racing the request). */
+		e = db_order_fin_get(ic->db, order_id, o) == AE_OK &&
+		    strcmp(o->status, "valid") == 0 ? AE_OK : AE_EXISTS;
+		goto out;
+	}
+	if (e != AE_OK)
+		goto out;
+	log_audit("issued serial=%s order=%lld account=%lld profile=%s issuer=%s names=%zu",
+	    c->serial, (long long)order_id, (long long)o->account_id, c->profile, c->issuer,
+	    req.u.cert.nids);
+	if (first_ocsp(ic, c) != AE_OK)
+		log_warn("serial=%s: first OCSP response not signed", c->serial);
+out:
+	X509_free(x);
+	OPENSSL_free(spki);
+	free(req.u.cert.ids);
+	csr_info_free(&ci);
+	buf_free(&der);
+	free(o);
+	free(c);
+	return e;
+}

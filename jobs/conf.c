@@ -1,0 +1,127 @@
+#include "config.h"
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "jobs/conf.h"
+
+static const char *const sections[] = CONF_SECTIONS;
+
+static anvil_err
+parse_log(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
+{
+	static const char *const keys[] = { "level", "syslog", NULL };
+	json_object *sec = NULL;
+	const char *level = "info";
+	anvil_err e;
+
+	c->log_level = LOG_LVL_INFO;
+	if ((e = conf_get_object(cc, root, "", "log", 0, &sec)) != AE_OK || sec == NULL)
+		return e;
+	if ((e = conf_check_keys(cc, sec, "log", keys)) != AE_OK ||
+	    (e = conf_get_string(cc, sec, "log", "level", 0, &level)) != AE_OK ||
+	    (e = conf_get_bool(cc, sec, "log", "syslog", 0, &c->log_syslog)) != AE_OK)
+		return e;
+	if (log_level_parse(level, &c->log_level) != 0)
+		return conf_fail(cc, "log", "level", "must be one of error, warn, info, debug");
+	return AE_OK;
+}
+
+static anvil_err
+parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
+{
+	static const char *const keys[] = { "runner_id", "concurrency", "poll_interval", "lease",
+		"retry_backoff", "max_attempts", "finalize_budget_ms", "wake_socket", "pid_file",
+		"validation", "policies", NULL };
+	json_object *sec = NULL, *val = NULL, *pol = NULL, *acme = NULL;
+	const char *id = NULL, *base = NULL;
+	char host[64];
+	anvil_err e;
+	int n;
+
+	c->concurrency = 64;
+	c->poll_interval = 5;
+	c->lease = 60;
+	c->retry_backoff = 5;
+	c->max_attempts = 5;
+	c->finalize_budget_ms = 10000;
+	if ((e = conf_get_object(cc, root, "", "jobs", 1, &sec)) != AE_OK ||
+	    (e = conf_check_keys(cc, sec, "jobs", keys)) != AE_OK ||
+	    (e = conf_get_string(cc, sec, "jobs", "runner_id", 0, &id)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "jobs", "concurrency", 0, 1, 10000,
+	    &c->concurrency)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "jobs", "poll_interval", 0, 1, 3600,
+	    &c->poll_interval)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "jobs", "lease", 0, 2, 86400, &c->lease)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "jobs", "retry_backoff", 0, 1, 86400,
+	    &c->retry_backoff)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "jobs", "max_attempts", 0, 1, 1000,
+	    &c->max_attempts)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "jobs", "finalize_budget_ms", 0, 100, 600000,
+	    &c->finalize_budget_ms)) != AE_OK ||
+	    (e = conf_get_string(cc, sec, "jobs", "wake_socket", 0, &c->wake_socket)) != AE_OK ||
+	    (e = conf_get_string(cc, sec, "jobs", "pid_file", 0, &c->pid_file)) != AE_OK ||
+	    (e = conf_get_object(cc, sec, "jobs", "validation", 0, &val)) != AE_OK ||
+	    (e = conf_get_object(cc, sec, "jobs", "policies", 0, &pol)) != AE_OK)
+		return e;
+	if (c->wake_socket != NULL && (c->wake_socket[0] != '/' || strlen(c->wake_socket) >= 108))
+		return conf_fail(cc, "jobs", "wake_socket", "must be an absolute path under 108 bytes");
+	if (c->pid_file != NULL && c->pid_file[0] != '/')
+		return conf_fail(cc, "jobs", "pid_file", "must be an absolute path");
+	if (id != NULL) {
+		if (*id == '\0' || strlen(id) >= 100)
+			return conf_fail(cc, "jobs", "runner_id", "must be 1..99 characters");
+		snprintf(c->runner_id, sizeof(c->runner_id), "%s", id);
+	} else {
+		/* Unique across hosts and restarts: a restarted runner must not take its dead
+		 * predecessor's leases for its own before they expire. */
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(c->runner_id, sizeof(c->runner_id), "%s:%ld", host, (long)getpid());
+	}
+	if ((e = va_conf_parse(cc, val, pol, &c->va)) != AE_OK)
+		return e;
+	if (c->va.account_uri_prefix == NULL) {
+		/* accounturi (RFC 8657) names accounts by their URL, as the API builds it. */
+		if ((e = conf_get_object(cc, root, "", "acme", 0, &acme)) != AE_OK)
+			return e;
+		if (acme != NULL && (e = conf_get_string(cc, acme, "acme", "base_url", 0, &base))
+		    != AE_OK)
+			return e;
+		if (base != NULL) {
+			size_t bl = strlen(base);
+			while (bl > 0 && base[bl - 1] == '/')
+				bl--;
+			n = snprintf(c->account_uri_prefix, sizeof(c->account_uri_prefix),
+			    "%.*s/acme/acct/", (int)bl, base);
+			if (n < 0 || (size_t)n >= sizeof(c->account_uri_prefix))
+				return conf_fail(cc, "acme", "base_url", "too long");
+			c->va.account_uri_prefix = c->account_uri_prefix;
+		}
+	}
+	return AE_OK;
+}
+
+anvil_err
+jobs_conf_load(struct conf_ctx *cc, const char *path, struct jobs_conf *c)
+{
+	anvil_err e;
+
+	memset(c, 0, sizeof(*c));
+	if ((e = conf_load(cc, path, &c->root)) != AE_OK)
+		return e;
+	if ((e = conf_check_keys(cc, c->root, "", sections)) != AE_OK ||
+	    (e = parse_log(cc, c->root, c)) != AE_OK ||
+	    (e = db_conf_parse(cc, c->root, &c->db)) != AE_OK ||
+	    (e = parse_jobs(cc, c->root, c)) != AE_OK)
+		jobs_conf_free(c);
+	return e;
+}
+
+void
+jobs_conf_free(struct jobs_conf *c)
+{
+	db_conf_free(&c->db);
+	json_object_put(c->root);
+	c->root = NULL;
+}

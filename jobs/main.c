@@ -1,0 +1,151 @@
+/* anvil-jobs: the durable background work of Anvil (DESIGN.md "Processes"). One process, one
+ * event loop, one database connection: it validates challenges (va/) and finishes issuances
+ * that outlived their request (issue/), leasing each job from the jobs table so any number of
+ * runners on any number of hosts share the work and a dead one loses nothing. */
+#include "config.h"
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "db/db.h"
+#include "jobs/finalize.h"
+#include "jobs/conf.h"
+#include "jobs/runner.h"
+#include "lib/fileio.h"
+#include "lib/log.h"
+#include "lib/wake.h"
+#include "va/va.h"
+
+static volatile sig_atomic_t stop;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: anvil-jobs -c CONFIG [--check] [-f]\n"
+	    "  -c CONFIG  deployment file (doc/config.md)\n"
+	    "  --check    validate the configuration and exit (0 valid, 1 not)\n"
+	    "  -f         stay in the foreground and log to stderr\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "check", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct jobs_conf conf;
+	struct runner_env env;
+	struct conf_ctx cc, icc;
+	struct sigaction sa;
+	struct db *db = NULL;
+	struct va *va = NULL;
+	struct jobs_finalize *finalize = NULL;
+	const char *path = NULL;
+	char *abs_path = NULL;
+	int ch, check = 0, foreground = 0, rc = 1, wake_fd = -1, loaded = 0, wrote_pid = 0;
+	anvil_err e;
+
+	memset(&cc, 0, sizeof(cc));
+	memset(&icc, 0, sizeof(icc));
+	memset(&conf, 0, sizeof(conf));
+	while ((ch = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'f': foreground = 1; break;
+		case 'n': check = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (path == NULL || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if ((abs_path = realpath(path, NULL)) != NULL)
+		path = abs_path;
+	if (jobs_conf_load(&cc, path, &conf) != AE_OK) {
+		fprintf(stderr, "anvil-jobs: %s\n", cc.err);
+		goto out;
+	}
+	loaded = 1;
+	if (check) {
+		printf("anvil-jobs: %s: configuration OK\n", path);
+		rc = 0;
+		goto out;
+	}
+	log_init("anvil-jobs", conf.log_syslog || !foreground, conf.log_level);
+	if (!foreground && daemon(0, 0) != 0) {
+		fprintf(stderr, "anvil-jobs: daemon: %s\n", strerror(errno));
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;   /* no SA_RESTART: the wait returns at once */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (conf.wake_socket != NULL && (wake_fd = wake_listen(conf.wake_socket)) < 0) {
+		log_err("jobs.wake_socket %s: cannot bind: %s", conf.wake_socket, strerror(errno));
+		goto out;
+	}
+	if (conf.pid_file != NULL) {
+		char pid[32];
+		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		if (file_write_durable(conf.pid_file, pid, (size_t)n, 0644, 0) != AE_OK) {
+			log_err("jobs.pid_file %s: cannot write", conf.pid_file);
+			goto out;
+		}
+		wrote_pid = 1;
+	}
+	if ((e = db_new(&conf.db, &db)) != AE_OK || (e = va_new(&conf.va, &va)) != AE_OK) {
+		log_err("start: %s", anvil_strerror(e));
+		goto out;
+	}
+	/* Issuance needs the signer and issuer sections; without them validation still runs and
+	 * finalize jobs wait in the table. */
+	if (jobs_finalize_new(db, conf.root, &icc, &finalize) != AE_OK) {
+		log_warn("finalize jobs wait: %s", icc.err);
+		finalize = NULL;
+	}
+	if (db_connect(db) != AE_OK)
+		log_warn("database not reachable yet (%s); retrying", db_error(db));
+	log_info("runner %s: concurrency %lld, lease %llds, wake socket %s", conf.runner_id,
+	    (long long)conf.concurrency, (long long)conf.lease,
+	    conf.wake_socket ? conf.wake_socket : "(none)");
+	memset(&env, 0, sizeof(env));
+	env.conf = &conf;
+	env.db = db;
+	env.va = va;
+	env.finalize = finalize;
+	env.wake_fd = wake_fd;
+	env.stop = &stop;
+	if (runner_run(&env) == AE_OK)
+		rc = 0;
+	log_info("stopped");
+out:
+	jobs_finalize_free(finalize);
+	va_free(va);
+	db_free(db);
+	if (wake_fd >= 0) {
+		close(wake_fd);
+		unlink(conf.wake_socket);
+	}
+	if (wrote_pid)
+		unlink(conf.pid_file);
+	if (loaded)
+		jobs_conf_free(&conf);
+	free(abs_path);
+	return rc;
+}

@@ -1,0 +1,275 @@
+#include "config.h"
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "db/jobs.h"
+#include "db/va.h"
+#include "jobs/finalize.h"
+#include "jobs/runner.h"
+#include "lib/log.h"
+#include "lib/wake.h"
+
+struct slot {
+	struct runner_env *env;
+	struct slot *next;
+	struct db_job job;
+	struct db_va_chall ch;
+	struct va_task *task;
+	int done;
+};
+
+struct runner {
+	struct runner_env *env;
+	struct slot *slots;
+	size_t nslots;
+};
+
+typedef anvil_err (*job_fn)(struct runner *r, struct slot *s);
+
+static int64_t
+now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* Gives the job back for a later attempt with exponential backoff, or fails it for good after
+ * jobs.max_attempts. */
+static void
+job_retry(struct runner *r, struct slot *s, const char *why)
+{
+	const struct jobs_conf *c = r->env->conf;
+	int64_t delay = c->retry_backoff;
+	int final = s->job.attempts >= c->max_attempts;
+	anvil_err e;
+
+	for (int64_t i = 1; i < s->job.attempts && delay < 3600; i++)
+		delay *= 2;
+	if (delay > 3600)
+		delay = 3600;
+	e = db_job_retry(r->env->db, s->job.id, c->runner_id, now_s() + delay, why, final);
+	log_warn("job=%lld kind=%s ref=%lld attempt=%lld %s: %s%s", (long long)s->job.id,
+	    s->job.kind, (long long)s->job.ref_id, (long long)s->job.attempts,
+	    final ? "failed" : "retry", why, e != AE_OK ? " (not recorded: lease expires)" : "");
+}
+
+static void
+on_validated(void *arg, const struct va_result *res)
+{
+	struct slot *s = arg;
+	struct runner_env *env = s->env;
+	anvil_err e;
+
+	s->task = NULL;
+	s->done = 1;
+	e = db_va_finish(env->db, &s->ch, res->valid, now_s(), res->record, res->problem,
+	    s->job.id, env->conf->runner_id);
+	if (e == AE_OK) {
+		char id[512];
+		log_info("validated challenge=%lld type=%s identifier=%s result=%s%s%s",
+		    (long long)s->ch.id, s->ch.type,
+		    log_escape(id, sizeof(id), s->ch.ident_value, strlen(s->ch.ident_value)),
+		    res->valid ? "valid" : "invalid", res->valid ? "" : " problem=",
+		    res->valid ? "" : res->problem);
+	} else if (e == AE_DENIED) {
+		log_warn("job=%lld: lease lost before the result was stored; another runner "
+		    "repeats it", (long long)s->job.id);
+	} else {
+		struct runner r = { .env = env };
+		job_retry(&r, s, anvil_strerror(e));
+	}
+}
+
+static anvil_err
+run_validate(struct runner *r, struct slot *s)
+{
+	struct runner_env *env = r->env;
+	struct va_input in;
+	anvil_err e;
+
+	if ((e = db_va_load(env->db, s->job.ref_id, &s->ch)) == AE_NOTFOUND) {
+		s->done = 1;
+		return db_job_retry(env->db, s->job.id, env->conf->runner_id, now_s(),
+		    "no such challenge", 1);
+	}
+	if (e != AE_OK)
+		return e;
+	if ((strcmp(s->ch.status, "pending") != 0 && strcmp(s->ch.status, "processing") != 0) ||
+	    strcmp(s->ch.authz_status, "pending") != 0) {
+		/* Decided already (a repeated job): nothing to do. */
+		s->done = 1;
+		return db_job_done(env->db, s->job.id, env->conf->runner_id);
+	}
+	memset(&in, 0, sizeof(in));
+	in.type = s->ch.type;
+	in.token = s->ch.token;
+	in.thumbprint = s->ch.thumbprint;
+	in.ident_type = s->ch.ident_type;
+	in.ident_value = s->ch.ident_value;
+	in.wildcard = s->ch.wildcard;
+	in.profile = s->ch.profile;
+	in.account_id = s->ch.account_id;
+	return va_task_start(env->va, &in, on_validated, s, &s->task);
+}
+
+/* Finishing an issuance that outlived its request (jobs/finalize.h). It blocks the loop for at
+ * most jobs.finalize_budget_ms: the signer's deadline bounds it. */
+static anvil_err
+run_finalize(struct runner *r, struct slot *s)
+{
+	struct runner_env *env = r->env;
+	anvil_err e;
+
+	if (env->finalize == NULL)
+		return AE_UNAVAILABLE;
+	if ((e = jobs_finalize_run(env->finalize, s->job.ref_id, env->conf->finalize_budget_ms))
+	    != AE_OK)
+		return e;
+	/* Valid, or invalid with its problem stored, or nothing to do: done either way. */
+	s->done = 1;
+	return db_job_done(env->db, s->job.id, env->conf->runner_id);
+}
+
+static const struct {
+	const char *kind;
+	job_fn fn;
+} handlers[] = {
+	{ "validate", run_validate },
+	{ "finalize", run_finalize },
+};
+
+static void
+slot_free(struct runner *r, struct slot *s)
+{
+	struct slot **pp;
+
+	for (pp = &r->slots; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	if (s->task != NULL)
+		va_task_cancel(r->env->va, s->task);
+	r->nslots--;
+	free(s);
+}
+
+static void
+dispatch(struct runner *r, struct slot *s)
+{
+	job_fn fn = NULL;
+	anvil_err e;
+
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (strcmp(handlers[i].kind, s->job.kind) == 0)
+			fn = handlers[i].fn;
+	if (fn == NULL) {
+		s->done = 1;
+		db_job_retry(r->env->db, s->job.id, r->env->conf->runner_id, now_s(),
+		    "unknown job kind", 1);
+		log_err("job=%lld: unknown kind %s", (long long)s->job.id, s->job.kind);
+		return;
+	}
+	if ((e = fn(r, s)) != AE_OK && !s->done) {
+		s->done = 1;
+		job_retry(r, s, anvil_strerror(e));
+	}
+}
+
+/* Returns 1 when it stopped at jobs.concurrency (more may be due). */
+static int
+claim(struct runner *r)
+{
+	const struct jobs_conf *c = r->env->conf;
+
+	while (r->nslots < (size_t)c->concurrency) {
+		struct slot *s = calloc(1, sizeof(*s));
+		anvil_err e;
+
+		if (s == NULL)
+			return 0;
+		s->env = r->env;
+		if ((e = db_job_claim(r->env->db, c->runner_id, now_s(), c->lease, &s->job))
+		    != AE_OK) {
+			if (e != AE_NOTFOUND)
+				log_warn("claiming jobs: %s (%s)", anvil_strerror(e),
+				    db_error(r->env->db));
+			free(s);
+			return 0;
+		}
+		log_debug("job=%lld kind=%s ref=%lld attempt=%lld claimed", (long long)s->job.id,
+		    s->job.kind, (long long)s->job.ref_id, (long long)s->job.attempts);
+		s->next = r->slots;
+		r->slots = s;
+		r->nslots++;
+		dispatch(r, s);
+	}
+	return 1;
+}
+
+/* Renews leases at half-life; a lease we could not renew is someone else's now: drop the work
+ * (its result would be refused anyway). Frees finished slots. */
+static void
+housekeep(struct runner *r)
+{
+	const struct jobs_conf *c = r->env->conf;
+	struct slot *s, *next;
+	int64_t now = now_s();
+
+	for (s = r->slots; s != NULL; s = next) {
+		next = s->next;
+		if (s->done) {
+			slot_free(r, s);
+			continue;
+		}
+		if (s->job.lease_until - now > c->lease / 2)
+			continue;
+		if (db_job_renew(r->env->db, s->job.id, c->runner_id, now + c->lease) == AE_OK) {
+			s->job.lease_until = now + c->lease;
+		} else if (s->job.lease_until <= now) {
+			log_warn("job=%lld: lease expired, abandoning it", (long long)s->job.id);
+			slot_free(r, s);
+		}
+	}
+}
+
+anvil_err
+runner_run(struct runner_env *env)
+{
+	struct runner r;
+	int64_t next_poll = 0;
+	int woken = 1, capped = 0;
+	anvil_err e = AE_OK;
+
+	memset(&r, 0, sizeof(r));
+	r.env = env;
+	while (!*env->stop) {
+		int64_t now = now_s();
+		int timeout;
+
+		housekeep(&r);
+		if (woken || now >= next_poll ||
+		    (capped && r.nslots < (size_t)env->conf->concurrency)) {
+			capped = claim(&r);
+			next_poll = now + env->conf->poll_interval;
+		}
+		/* Short waits: signals, lease renewals and the poll fallback are all checked here. */
+		timeout = (int)((next_poll - now) * 1000);
+		if (timeout > 500)
+			timeout = 500;
+		if (timeout < 0)
+			timeout = 0;
+		if ((e = va_run_once(env->va, env->wake_fd, timeout, &woken)) != AE_OK) {
+			log_err("event loop: %s", anvil_strerror(e));
+			break;
+		}
+		if (woken)
+			wake_drain(env->wake_fd);
+	}
+	/* Leases of unfinished work go back at once so another runner need not wait them out. */
+	while (r.slots != NULL) {
+		if (!r.slots->done)
+			db_job_release(env->db, r.slots->job.id, env->conf->runner_id);
+		slot_free(&r, r.slots);
+	}
+	return e;
+}

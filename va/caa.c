@@ -1,0 +1,174 @@
+/* CAA (RFC 8659) with tree climbing: the closest name at or above the identifier that has a CAA
+ * record set decides. issuewild governs wildcard identifiers when present; RFC 8657's
+ * accounturi and validationmethods parameters narrow an issue property to one account and to
+ * some challenge types. A lookup that fails (SERVFAIL, timeout) forbids issuance (`dns`); only
+ * NXDOMAIN or no records mean "no policy here, climb". */
+#include "config.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <arpa/nameser.h>
+#include "va/internal.h"
+
+#ifndef ns_t_caa
+#define ns_t_caa 257
+#endif
+
+void
+va_caa_begin(struct va_task *t)
+{
+	size_t n = strlen(t->ident);
+
+	if (n >= sizeof(t->caa_name)) {
+		va_fail(t, "malformed", "identifier too long");
+		return;
+	}
+	memcpy(t->caa_name, t->ident, n + 1);
+	t->phase = PH_CAA;
+	if (va_dns_query(t, 0, t->caa_name, ns_t_caa) != AE_OK)
+		va_fail(t, "serverInternal", "out of memory");
+}
+
+static const char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+		*--e = '\0';
+	return s;
+}
+
+/* Does one issue/issuewild value authorise us for this account and method? */
+static int
+value_permits(struct va_task *t, const unsigned char *v, size_t len)
+{
+	const struct va_conf *c = t->va->conf;
+	char buf[1024], *semi, *param, *save = NULL, acct[512];
+	const char *issuer;
+	int ours = 0;
+
+	if (len >= sizeof(buf))
+		return 0;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	if (memchr(buf, '\0', len) != NULL)
+		return 0;
+	semi = strchr(buf, ';');
+	if (semi != NULL)
+		*semi = '\0';
+	issuer = trim(buf);
+	for (size_t i = 0; i < c->ncaa_ids; i++)
+		if (*issuer != '\0' && strcasecmp(issuer, c->caa_ids[i]) == 0)
+			ours = 1;
+	if (!ours || semi == NULL)
+		return ours;
+	snprintf(acct, sizeof(acct), "%s%lld", c->account_uri_prefix ? c->account_uri_prefix : "",
+	    (long long)t->account_id);
+	for (param = strtok_r(semi + 1, ";", &save); param != NULL;
+	    param = strtok_r(NULL, ";", &save)) {
+		char *eq = strchr(param, '=');
+		const char *key, *val;
+
+		if (eq == NULL) {
+			if (*trim(param) == '\0')
+				continue;
+			return 0;   /* malformed: unsatisfiable */
+		}
+		*eq = '\0';
+		key = trim(param);
+		val = trim(eq + 1);
+		if (strcmp(key, "accounturi") == 0) {
+			if (c->account_uri_prefix == NULL || strcmp(val, acct) != 0)
+				return 0;
+		} else if (strcmp(key, "validationmethods") == 0) {
+			char list[256], *m, *s2 = NULL;
+			int hit = 0;
+
+			if (strlen(val) >= sizeof(list))
+				return 0;
+			memcpy(list, val, strlen(val) + 1);
+			for (m = strtok_r(list, ",", &s2); m != NULL; m = strtok_r(NULL, ",", &s2))
+				if (strcmp(trim(m), t->type) == 0)
+					hit = 1;
+			if (!hit)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+static int
+tag_is(const struct ares_caa_reply *r, const char *tag)
+{
+	return r->plength == strlen(tag) &&
+	    strncasecmp((const char *)r->property, tag, r->plength) == 0;
+}
+
+void
+va_caa_step(struct va_task *t)
+{
+	struct va_dns_slot *s = &t->dns[0];
+	struct ares_caa_reply *caa = NULL, *r;
+	int has_issue = 0, has_wild = 0, permitted = 0;
+	char *dot;
+
+	if (t->pending > 0)
+		return;
+	if (s->status == ARES_ENODATA || s->status == ARES_ENOTFOUND ||
+	    (s->status == ARES_SUCCESS &&
+	    ares_parse_caa_reply(s->abuf, s->alen, &caa) == ARES_ENODATA)) {
+		/* No CAA set at this name: climb one label, stopping below the root. */
+		if (caa != NULL)
+			ares_free_data(caa);
+		if ((dot = strchr(t->caa_name, '.')) == NULL || dot[1] == '\0') {
+			va_method_begin(t);
+			return;
+		}
+		memmove(t->caa_name, dot + 1, strlen(dot + 1) + 1);
+		if (va_dns_query(t, 0, t->caa_name, ns_t_caa) != AE_OK)
+			va_fail(t, "serverInternal", "out of memory");
+		return;
+	}
+	if (s->status != ARES_SUCCESS || caa == NULL) {
+		if (caa != NULL)
+			ares_free_data(caa);
+		va_fail(t, "dns", "DNS problem: %s looking up CAA for %s",
+		    s->status != ARES_SUCCESS ? va_dns_strerror(s->status) : "malformed answer",
+		    t->caa_name);
+		return;
+	}
+	for (r = caa; r != NULL; r = r->next) {
+		if (tag_is(r, "issue"))
+			has_issue = 1;
+		else if (tag_is(r, "issuewild"))
+			has_wild = 1;
+		else if ((r->critical & 0x80) && !tag_is(r, "iodef")) {
+			ares_free_data(caa);
+			va_fail(t, "caa", "CAA record for %s has an unknown critical property",
+			    t->caa_name);
+			return;
+		}
+	}
+	if (!(t->wildcard && has_wild) && !has_issue) {
+		/* No property governs this kind of identifier: unrestricted. */
+		ares_free_data(caa);
+		va_method_begin(t);
+		return;
+	}
+	for (r = caa; r != NULL && !permitted; r = r->next)
+		if (tag_is(r, t->wildcard && has_wild ? "issuewild" : "issue") &&
+		    value_permits(t, r->value, r->length))
+			permitted = 1;
+	ares_free_data(caa);
+	if (!permitted) {
+		va_fail(t, "caa", "CAA record for %s prevents issuance", t->caa_name);
+		return;
+	}
+	va_method_begin(t);
+}

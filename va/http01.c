@@ -1,0 +1,232 @@
+/* http-01 (RFC 8555 §8.3) through libcurl multi. curl never resolves a name itself: every hop's
+ * host is resolved by resolve.c (so the address policy sees it) and pinned with CURLOPT_RESOLVE.
+ * Redirects are followed here, not by curl, so each target is checked: http or https only, on
+ * port 80/443 or the configured http01_port/https_port, at most max_redirects hops. */
+#include "config.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "va/internal.h"
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct va_task *t = arg;
+
+	if (n != 0 && size > SIZE_MAX / n)
+		return 0;
+	if (buf_append(&t->body, p, size * n) != AE_OK) {
+		t->body_over = 1;
+		return 0;   /* curl stops with CURLE_WRITE_ERROR */
+	}
+	return size * n;
+}
+
+void
+va_http_cleanup(struct va_task *t)
+{
+	if (t->easy != NULL) {
+		curl_multi_remove_handle(t->va->multi, t->easy);
+		curl_easy_cleanup(t->easy);
+		t->easy = NULL;
+	}
+	curl_slist_free_all(t->resolve);
+	t->resolve = NULL;
+}
+
+static void
+record_hop(struct va_task *t)
+{
+	json_object *r = va_record_new(t), *res;
+	char a[INET6_ADDRSTRLEN + 2], port[16];
+
+	if (r == NULL)
+		return;
+	snprintf(port, sizeof(port), "%lld", (long long)t->port);
+	json_object_object_add(r, "url", json_object_new_string(t->url));
+	json_object_object_add(r, "hostname", json_object_new_string(t->host));
+	json_object_object_add(r, "port", json_object_new_string(port));
+	if ((res = json_object_new_array()) != NULL) {
+		for (size_t i = 0; i < t->naddrs; i++) {
+			va_addr_str(&t->addrs[i], a, sizeof(a));
+			json_object_array_add(res, json_object_new_string(a));
+		}
+		json_object_object_add(r, "addressesResolved", res);
+	}
+	va_addr_str(&t->used, a, sizeof(a));
+	json_object_object_add(r, "addressUsed", json_object_new_string(a));
+}
+
+void
+va_http_begin(struct va_task *t)
+{
+	char pin[600], a[INET6_ADDRSTRLEN];
+	struct va_addr lit;
+	int64_t left = t->deadline - va_now_ms();
+	CURL *h = NULL;
+
+	record_hop(t);
+	buf_reset(&t->body);
+	t->body_over = 0;
+	t->curl_done = 0;
+	t->curl_err[0] = '\0';
+	t->phase = PH_HTTP;
+	if (left < 1)
+		left = 1;
+	if ((h = curl_easy_init()) == NULL)
+		goto fail;
+	t->easy = h;
+	if (va_addr_parse(t->host, &lit) != 0 && t->host[0] != '[') {
+		va_addr_str(&t->used, a, sizeof(a));
+		snprintf(pin, sizeof(pin), t->used.family == AF_INET6 ? "%s:%lld:[%s]" :
+		    "%s:%lld:%s", t->host, (long long)t->port, a);
+		if ((t->resolve = curl_slist_append(NULL, pin)) == NULL)
+			goto fail;
+	}
+	if (curl_easy_setopt(h, CURLOPT_URL, t->url) != CURLE_OK ||
+	    (t->resolve != NULL && curl_easy_setopt(h, CURLOPT_RESOLVE, t->resolve) != CURLE_OK) ||
+	    curl_easy_setopt(h, CURLOPT_PRIVATE, (char *)t) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEDATA, t) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->curl_err) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_IPRESOLVE, t->used.family == AF_INET6 ?
+	    CURL_IPRESOLVE_V6 : CURL_IPRESOLVE_V4) != CURLE_OK ||
+	    /* Never through a proxy from the environment: the target is the point. */
+	    curl_easy_setopt(h, CURLOPT_PROXY, "") != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)t->va->conf->connect_timeout_ms)
+	    != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_USERAGENT, t->va->conf->user_agent) != CURLE_OK ||
+	    /* §8.3: a redirect to https is followed without checking the certificate. */
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK ||
+	    curl_multi_add_handle(t->va->multi, h) != CURLM_OK)
+		goto fail;
+	return;
+fail:
+	va_fail(t, "serverInternal", "cannot start an HTTP request");
+}
+
+static int
+port_ok(const struct va_conf *c, int https, long port)
+{
+	if (https)
+		return port == 443 || port == c->https_port;
+	return port == 80 || port == c->http01_port;
+}
+
+static void
+redirect(struct va_task *t, const char *to)
+{
+	const struct va_conf *c = t->va->conf;
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	CURLU *u = NULL;
+	long p = 0;
+
+	if (++t->hops > c->max_redirects) {
+		va_fail(t, "connection", "Too many redirects (more than %lld)",
+		    (long long)c->max_redirects);
+		goto out;
+	}
+	if (strlen(to) >= sizeof(t->url) || (u = curl_url()) == NULL ||
+	    curl_url_set(u, CURLUPART_URL, to, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+		va_fail(t, "connection", "Redirect to an invalid URL");
+		goto out;
+	}
+	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
+		va_fail(t, "connection", "Redirect to a scheme other than http or https");
+		goto out;
+	}
+	t->scheme_https = strcmp(scheme, "https") == 0;
+	for (const char *q = port; *q; q++)
+		p = *q >= '0' && *q <= '9' && p < 65536 ? p * 10 + (*q - '0') : 65536;
+	if (!port_ok(c, t->scheme_https, p)) {
+		va_fail(t, "connection", "Redirect to port %ld, only 80 and 443 are allowed", p);
+		goto out;
+	}
+	if (host[0] == '\0' || strlen(host) >= sizeof(t->host)) {
+		va_fail(t, "connection", "Redirect to an invalid host");
+		goto out;
+	}
+	memcpy(t->host, host, strlen(host) + 1);
+	memcpy(t->url, to, strlen(to) + 1);
+	t->port = p;
+	va_http_cleanup(t);
+	va_target_begin(t);
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+}
+
+/* The body without surrounding whitespace, as text safe for a detail message. */
+static void
+shown(const struct buf *b, char *out, size_t outsz)
+{
+	size_t i = 0, o = 0;
+
+	for (; i < b->len && o + 5 < outsz && o < 64; i++)
+		out[o++] = b->data[i] >= 0x20 && b->data[i] < 0x7f && b->data[i] != '"' ?
+		    (char)b->data[i] : '?';
+	out[o] = '\0';
+}
+
+void
+va_http_step(struct va_task *t)
+{
+	const char *to = NULL;
+	long code = 0;
+	size_t s = 0, e;
+	char got[80];
+
+	if (!t->curl_done)
+		return;
+	if (t->curl_res == CURLE_WRITE_ERROR && t->body_over) {
+		va_fail(t, "incorrectResponse", "Response from %s exceeds %lld bytes", t->url,
+		    (long long)t->va->conf->body_max);
+		return;
+	}
+	if (t->curl_res == CURLE_SSL_CONNECT_ERROR || t->curl_res == CURLE_PEER_FAILED_VERIFICATION) {
+		va_fail(t, "tls", "TLS error fetching %s: %s", t->url, t->curl_err);
+		return;
+	}
+	if (t->curl_res != CURLE_OK) {
+		va_fail(t, "connection", "Fetching %s: %s", t->url,
+		    t->curl_err[0] ? t->curl_err : curl_easy_strerror(t->curl_res));
+		return;
+	}
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (code == 301 || code == 302 || code == 303 || code == 307 || code == 308) {
+		if (curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &to) != CURLE_OK ||
+		    to == NULL) {
+			va_fail(t, "connection", "Redirect from %s without a Location", t->url);
+			return;
+		}
+		redirect(t, to);
+		return;
+	}
+	if (code != 200) {
+		va_fail(t, "unauthorized", "Invalid response from %s: HTTP %ld", t->url, code);
+		return;
+	}
+	e = t->body.len;
+	while (s < e && isspace(t->body.data[s]))
+		s++;
+	while (e > s && isspace(t->body.data[e - 1]))
+		e--;
+	if (e - s == strlen(t->keyauth) && memcmp(t->body.data + s, t->keyauth, e - s) == 0) {
+		va_succeed(t);
+		return;
+	}
+	shown(&t->body, got, sizeof(got));
+	va_fail(t, "incorrectResponse", "The key authorization file from the server did not match "
+	    "this challenge: expected \"%s\", got \"%s\"", t->keyauth, got);
+}
