@@ -273,14 +273,15 @@ handle_stats(struct signer *s, int health, struct buf *out)
 		    AE_SIGNER_HSM;
 	return buf_printf(out, "{\"uptime_s\":%llu,\"signed\":%llu,\"failed\":%llu,\"busy\":%llu,"
 	    "\"deadline_dropped\":%llu,\"sessions\":%llu,\"sessions_up\":%llu,"
-	    "\"sessions_reopened\":%llu,\"queue_len\":%llu,\"queue_max\":%llu,"
+	    "\"sessions_reopened\":%llu,\"active\":%llu,\"queue_len\":%llu,\"queue_max\":%llu,"
 	    "\"queue_delay_p50_us\":%llu,\"queue_delay_p99_us\":%llu,\"hsm_avg_us\":%llu,"
 	    "\"journal_records\":%llu}",
 	    (unsigned long long)((now_ms() - s->started_ms) / 1000),
 	    (unsigned long long)st.signed_ok, (unsigned long long)st.failed,
 	    (unsigned long long)st.busy, (unsigned long long)st.deadline,
 	    (unsigned long long)st.sessions, (unsigned long long)st.sessions_up,
-	    (unsigned long long)st.reopened, (unsigned long long)st.queue_len,
+	    (unsigned long long)st.reopened, (unsigned long long)st.active,
+	    (unsigned long long)st.queue_len,
 	    (unsigned long long)st.queue_max, (unsigned long long)st.qdelay_p50_us,
 	    (unsigned long long)st.qdelay_p99_us, (unsigned long long)st.hsm_avg_us,
 	    (unsigned long long)journal_count(s->journal));

@@ -27,6 +27,7 @@ struct pool {
 	pthread_cond_t work;
 	struct job *head, *tail;
 	size_t qlen;
+	size_t active;  /* jobs a session has taken and not finished */
 	int stopping;
 	struct worker *w;
 	size_t nw;
@@ -171,12 +172,14 @@ worker_main(void *arg)
 		if (p->head == NULL)
 			p->tail = NULL;
 		p->qlen--;
+		p->active++;
 		pthread_mutex_unlock(&p->mu);
 
 		j->queued_us = mono_us() - j->queued_us;
 		run_job(w, j);
 
 		pthread_mutex_lock(&p->mu);
+		p->active--;
 		p->hist[hist_bucket(j->queued_us)]++;
 		if (j->result == AE_OK) {
 			p->signed_ok++;
@@ -302,6 +305,7 @@ pool_get_stats(struct pool *p, struct pool_stats *st)
 	st->deadline = p->deadline;
 	st->reopened = p->reopened;
 	st->queue_len = p->qlen;
+	st->active = p->active;
 	st->queue_max = (uint64_t)p->sc->queue_max;
 	st->sessions = p->nw;
 	for (size_t i = 0; i < p->nw; i++)

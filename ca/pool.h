@@ -26,7 +26,7 @@ struct job {
 
 struct pool_stats {
 	uint64_t signed_ok, failed, busy, deadline, reopened;
-	uint64_t queue_len, queue_max, sessions, sessions_up;
+	uint64_t queue_len, queue_max, sessions, sessions_up, active;
 	uint64_t qdelay_p50_us, qdelay_p99_us, hsm_avg_us;
 };
 

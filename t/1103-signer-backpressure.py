@@ -68,9 +68,10 @@ def main():
         c.close()
     ta = threading.Thread(target=a)
     ta.start()
-    proc.wait_for(lambda: signer.Client(sock).stats()["queue_len"] == 0 and
-                  signer.Client(sock).stats()["signed"] >= len(oks), 10)
-    time.sleep(0.1)  # let A reach the HSM; B's outcome does not depend on it (see below)
+    # B must queue behind A: wait until A is at the HSM (the only session is busy), not for
+    # a fixed time, which a loaded machine can overrun.
+    proc.wait_for(lambda: signer.Client(sock).stats()["active"] == 1, 10,
+                  what="request A at the HSM")
     sb = signer.new_serial()
     spki = signer.spki_der()
     cb = signer.Client(sock)
