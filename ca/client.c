@@ -6,23 +6,15 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 #include "ca/client.h"
+#include "lib/clock.h"
 
 struct signer_client {
 	char path[108];
 	int fd;
 	uint32_t next_id;
 };
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 anvil_err
 signer_client_new(const char *socket_path, struct signer_client **out)
@@ -85,7 +77,7 @@ fill_until(int fd, struct buf *in, size_t n, uint64_t deadline_ms)
 	    AE_OK && (e = buf_reserve(in, n - in->len)) != AE_OK)
 		return e;
 	while (in->len < n) {
-		uint64_t now = wall_ms();
+		uint64_t now = clock_wall_ms();
 		struct pollfd pfd = { fd, POLLIN, 0 };
 		ssize_t got;
 		int r;

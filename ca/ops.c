@@ -9,6 +9,7 @@
 #include "ca/hsmkey.h"
 #include "ca/signer.h"
 #include "ca/tbs.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 static int
@@ -95,7 +96,7 @@ audit(const struct peer *peer, const struct request *req, const char *profile,
 	    "requester_pid=%ld request_id=%u result=%s%s code=%d duration_us=%llu queue_us=%llu "
 	    "hsm_us=%llu", op_name(req->op), sh, pn, issuer ? issuer : "-",
 	    (unsigned)peer->uid, (long)peer->pid, req->id, e == AE_OK ? "ok" : "refused",
-	    replay ? " replay=1" : "", (int)e, (unsigned long long)(mono_us() - t0),
+	    replay ? " replay=1" : "", (int)e, (unsigned long long)(clock_mono_us() - t0),
 	    (unsigned long long)(j ? j->queued_us : 0), (unsigned long long)(j ? j->hsm_us : 0));
 }
 
@@ -120,7 +121,7 @@ handle_cert(struct signer *s, const struct peer *peer, struct request *req, stru
 	const unsigned char *dp;
 	unsigned char *enc = NULL;
 	size_t derlen = 0;
-	uint64_t t0 = mono_us();
+	uint64_t t0 = clock_mono_us();
 	int replay = 0, n;
 	anvil_err e = AE_SIGNER_PROFILE;
 
@@ -207,7 +208,7 @@ handle_ocsp(struct signer *s, const struct peer *peer, struct request *req, stru
 	OCSP_RESPONSE *resp = NULL;
 	unsigned char *der = NULL;
 	struct job j;
-	uint64_t t0 = mono_us();
+	uint64_t t0 = clock_mono_us();
 	anvil_err e = AE_SIGNER_PROFILE;
 
 	memset(&j, 0, sizeof(j));
@@ -240,7 +241,7 @@ handle_crl(struct signer *s, const struct peer *peer, struct request *req, struc
 	unsigned char *der = NULL;
 	uint8_t num[8];
 	struct job j;
-	uint64_t t0 = mono_us();
+	uint64_t t0 = clock_mono_us();
 	anvil_err e = AE_SIGNER_PROFILE;
 
 	memset(&j, 0, sizeof(j));
@@ -276,7 +277,7 @@ handle_stats(struct signer *s, int health, struct buf *out)
 	    "\"sessions_reopened\":%llu,\"active\":%llu,\"queue_len\":%llu,\"queue_max\":%llu,"
 	    "\"queue_delay_p50_us\":%llu,\"queue_delay_p99_us\":%llu,\"hsm_avg_us\":%llu,"
 	    "\"journal_records\":%llu}",
-	    (unsigned long long)((now_ms() - s->started_ms) / 1000),
+	    (unsigned long long)((clock_wall_ms() - s->started_ms) / 1000),
 	    (unsigned long long)st.signed_ok, (unsigned long long)st.failed,
 	    (unsigned long long)st.busy, (unsigned long long)st.deadline,
 	    (unsigned long long)st.sessions, (unsigned long long)st.sessions_up,

@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include "ca/hsmkey.h"
 #include "ca/pool.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 /* Queueing delay histogram, log-linear: 8 buckets per power of two (12.5% resolution). */
@@ -36,21 +37,6 @@ struct pool {
 	double ewma_us;  /* service time of one job on one session */
 };
 
-uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* Opens the worker's session and looks its key handles up once; they are reused until the
  * session breaks. */
@@ -123,7 +109,7 @@ run_job(struct worker *w, struct job *j)
 	int ok = 0;
 
 	for (int attempt = 0; attempt < 2 && !ok; attempt++) {
-		if (now_ms() > j->deadline_ms) {
+		if (clock_wall_ms() > j->deadline_ms) {
 			j->result = AE_SIGNER_DEADLINE;
 			return;
 		}
@@ -132,9 +118,9 @@ run_job(struct worker *w, struct job *j)
 			return;
 		}
 		w->ht.last_rv = CKR_OK;
-		t0 = mono_us();
+		t0 = clock_mono_us();
 		ok = j->fn(j);
-		j->hsm_us = mono_us() - t0;
+		j->hsm_us = clock_mono_us() - t0;
 		ERR_clear_error();
 		if (!ok && p11_rv_reopen(w->ht.last_rv)) {
 			/* The device was reset or the login lost: reopen, log in, retry once. */
@@ -175,7 +161,7 @@ worker_main(void *arg)
 		p->active++;
 		pthread_mutex_unlock(&p->mu);
 
-		j->queued_us = mono_us() - j->queued_us;
+		j->queued_us = clock_mono_us() - j->queued_us;
 		run_job(w, j);
 
 		pthread_mutex_lock(&p->mu);
@@ -249,7 +235,7 @@ pool_run(struct pool *p, struct job *j, uint32_t *retry_ms)
 	j->done = 0;
 	j->next = NULL;
 	j->result = AE_INTERNAL;
-	if (now_ms() > j->deadline_ms)
+	if (clock_wall_ms() > j->deadline_ms)
 		return AE_SIGNER_DEADLINE;
 	pthread_mutex_lock(&p->mu);
 	if (p->qlen >= (size_t)p->sc->queue_max || p->stopping) {
@@ -261,7 +247,7 @@ pool_run(struct pool *p, struct job *j, uint32_t *retry_ms)
 		pthread_mutex_unlock(&p->mu);
 		return AE_BUSY;
 	}
-	j->queued_us = mono_us();
+	j->queued_us = clock_mono_us();
 	pthread_cond_init(&j->cv, NULL);
 	if (p->tail != NULL)
 		p->tail->next = j;

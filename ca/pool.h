@@ -40,7 +40,5 @@ anvil_err pool_run(struct pool *p, struct job *j, uint32_t *retry_ms);
 void pool_get_stats(struct pool *p, struct pool_stats *st);
 void pool_stop(struct pool *p);
 
-uint64_t now_ms(void);   /* wall clock, for deadlines carried in requests */
-uint64_t mono_us(void);  /* for durations */
 
 #endif

@@ -11,6 +11,7 @@
 #include <openssl/pem.h>
 #include "ca/hsmkey.h"
 #include "ca/signer.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 static volatile int stop_flag;
@@ -143,7 +144,7 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
-	s.started_ms = now_ms();
+	s.started_ms = clock_wall_ms();
 	if (journal_open(s.conf.state_dir, s.conf.journal_sync, &s.journal, err,
 	    sizeof(err)) != AE_OK) {
 		log_err("event=journal_open error=\"%s\"", err);

@@ -23,6 +23,7 @@
 #include "ca/client.h"
 #include "ca/p11.h"
 #include "ca/profile.h"
+#include "lib/clock.h"
 #include "lib/num.h"
 #include "tools/anvilctl/ctl.h"
 
@@ -46,22 +47,6 @@ struct runner {
 	uint32_t *lat;
 	pthread_t tid;
 };
-
-static uint64_t
-mono_us_(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static uint64_t
-wall_ms_(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 record(struct runner *r, uint64_t us)
@@ -88,13 +73,13 @@ raw_main(void *arg)
 	    r->is->key_id_len ? r->is->key_id : NULL, r->is->key_id_len, &key, NULL);
 	while (e == AE_OK && !*r->stop) {
 		size_t sl = sizeof(sig);
-		uint64_t t0 = mono_us_();
+		uint64_t t0 = clock_mono_us();
 		if (p11_sign_digest(&r->b->m, s, key, r->is->key_type, NID_sha256, dg, 32, sig, &sl,
 		    NULL) != AE_OK) {
 			r->errors++;
 			break;
 		}
-		record(r, mono_us_() - t0);
+		record(r, clock_mono_us() - t0);
 		r->ops++;
 	}
 	if (e != AE_OK)
@@ -120,7 +105,7 @@ call(struct runner *r, struct signer_client *c, struct request *q)
 
 	buf_init(&out, PROTO_FRAME_MAX);
 	for (;;) {
-		q->deadline_ms = wall_ms_() + 10000;
+		q->deadline_ms = clock_wall_ms() + 10000;
 		buf_reset(&out);
 		e = signer_call(c, q, &out, &retry);
 		if (e != AE_BUSY || *r->stop)
@@ -162,7 +147,7 @@ daemon_main(void *arg)
 	sct[1] = 50;
 	sct[3] = 48;
 	while (!*r->stop) {
-		uint64_t t0 = mono_us_();
+		uint64_t t0 = clock_mono_us();
 		anvil_err e;
 		memset(&q, 0, sizeof(q));
 		if (r->mode == 1) {
@@ -218,7 +203,7 @@ daemon_main(void *arg)
 				break;
 			continue;
 		}
-		record(r, mono_us_() - t0);
+		record(r, clock_mono_us() - t0);
 		r->ops++;
 	}
 out:
@@ -288,14 +273,14 @@ run(struct bench *b, const struct issuer *is, const struct profile *prof, int mo
 		rs[i].lat = calloc(LAT_BUCKETS, sizeof(uint32_t));
 	}
 	c0 = cpu_us(mode != 0);
-	t0 = mono_us_();
+	t0 = clock_mono_us();
 	for (int i = 0; i < n; i++)
 		pthread_create(&rs[i].tid, NULL, mode == 0 ? raw_main : daemon_main, &rs[i]);
 	sleep((unsigned)b->seconds);
 	stop = 1;
 	for (int i = 0; i < n; i++)
 		pthread_join(rs[i].tid, NULL);
-	t1 = mono_us_();
+	t1 = clock_mono_us();
 	c1 = cpu_us(mode != 0);
 	for (int i = 0; i < n; i++) {
 		total += rs[i].ops;
@@ -400,7 +385,7 @@ daemon_stat(struct signer_client *c, const char *key, uint64_t *out)
 
 	memset(&q, 0, sizeof(q));
 	q.op = OP_STATS;
-	q.deadline_ms = wall_ms_() + 5000;
+	q.deadline_ms = clock_wall_ms() + 5000;
 	buf_init(&o, 65536);
 	if (signer_call(c, &q, &o, &retry) == AE_OK && buf_nul(&o) == AE_OK &&
 	    (p = strstr((char *)o.data, key)) != NULL) {

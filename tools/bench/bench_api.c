@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include "lib/clock.h"
 #include "lib/buf.h"
 #include "lib/jwk.h"
 #include "lib/jws.h"
@@ -55,9 +56,7 @@ struct stats {
 static double
 now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)clock_mono_us() / 1e6;
 }
 
 static size_t
