@@ -1,6 +1,7 @@
 #include "config.h"
 #include <stdio.h>
 #include <string.h>
+#include "db/jobs.h"
 #include "db/order.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -27,9 +28,6 @@ static const char SQL_AUTHZ_LOCK[] =
 static const char SQL_CHALL_PROCESSING[] =
     "UPDATE challenges SET status = 'processing' WHERE id = ? AND authz_id = ? AND "
     "status = 'pending'";
-static const char SQL_JOB_INSERT[] =
-    "INSERT INTO jobs (kind, ref_id, state, run_after, created) "
-    "VALUES ('validate', ?, 'queued', ?, ?)";
 
 anvil_err
 db_authz_get(struct db *db, int64_t id, struct db_authz *a)
@@ -130,7 +128,6 @@ db_chall_respond(struct db *db, int64_t chall_id, int64_t authz_id, int64_t now,
 	struct db_val lp[] = { DB_PARAM_I64(authz_id) };
 	struct db_val lc[] = { DB_COL_STR(status, sizeof(status)), DB_COL_I64 };
 	struct db_val up[] = { DB_PARAM_I64(chall_id), DB_PARAM_I64(authz_id) };
-	struct db_val jp[] = { DB_PARAM_I64(chall_id), DB_PARAM_I64(now), DB_PARAM_I64(now) };
 	struct db_result res;
 	anvil_err e;
 
@@ -150,14 +147,12 @@ db_chall_respond(struct db *db, int64_t chall_id, int64_t authz_id, int64_t now,
 		e = db_commit(db);
 		goto out;
 	}
-	e = db_exec(db, SQL_JOB_INSERT, jp, N(jp), NULL, 0, &res);
-	if (e == AE_DB_DUPLICATE)
-		e = AE_OK;      /* one live job per (kind, ref_id): it is queued already */
-	else if (e == AE_OK)
-		*queued = 1;
-	if (e != AE_OK)
+	/* The job table's one way in (db/jobs.c), inside this transaction: the challenge is
+	 * processing exactly when its validation is queued. */
+	if ((e = db_job_enqueue(db, "validate", chall_id, now, now)) != AE_OK)
 		goto out;
-	e = db_commit(db);
+	if ((e = db_commit(db)) == AE_OK)
+		*queued = 1;
 out:
 	if (e != AE_OK) {
 		db_rollback(db);

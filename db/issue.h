@@ -19,7 +19,6 @@
 #define DB_CERT_DER_MAX 16384     /* certificates.der */
 #define DB_SERIAL_HEX_MAX 40      /* serials.serial: lowercase hex, at most 20 bytes */
 #define DB_NAME_MAX 64            /* profile and issuer names */
-#define DB_AUTHZ_LIST_MAX 4096    /* the order's authorization ids, comma-separated */
 #define DB_SPKI_HASH_LEN 32
 
 struct db_order_fin {
@@ -30,7 +29,6 @@ struct db_order_fin {
 	char profile[DB_NAME_MAX + 1];
 	char serial[DB_SERIAL_HEX_MAX + 1];   /* "" when none */
 	char error[DB_PROBLEM_MAX + 1];       /* "" when none */
-	char authz_ids[DB_AUTHZ_LIST_MAX + 1];  /* "3,4,9" */
 	uint8_t csr[DB_CSR_MAX + 1];
 	size_t csr_len;
 };

@@ -5,10 +5,7 @@
 
 static const char SQL_ORDER_FIN_GET[] =
     "SELECT o.id, o.account_id, o.status, o.expires, o.identifiers, o.profile, o.not_before, "
-    "o.not_after, o.error, o.serial, o.csr, o.created, "
-    "(SELECT GROUP_CONCAT(oa.authz_id ORDER BY oa.authz_id) FROM order_authorizations oa "
-    "WHERE oa.order_id = o.id) "
-    "FROM orders o WHERE o.id = ?";
+    "o.not_after, o.error, o.serial, o.csr, o.created FROM orders o WHERE o.id = ?";
 static const char SQL_ORDER_TO_PROCESSING[] =
     "UPDATE orders SET status = 'processing', csr = ? WHERE id = ? AND status = 'ready'";
 static const char SQL_JOB_FINALIZE[] =
@@ -39,7 +36,6 @@ db_order_fin_get(struct db *db, int64_t id, struct db_order_fin *o)
 		DB_COL_STR(o->serial, sizeof(o->serial)),
 		DB_COL_STR((char *)o->csr, sizeof(o->csr)),
 		DB_COL_I64,
-		DB_COL_STR(o->authz_ids, sizeof(o->authz_ids)),
 	};
 	struct db_result res;
 	anvil_err e;

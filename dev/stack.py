@@ -34,7 +34,7 @@ def up(args, stack):
     os.makedirs(args.state, exist_ok=True)
     # The signer (SoftHSM2 token, key ceremony) comes along once it is built.
     s = stack.Stack(dir=args.state, detached=True, config_file=args.config, ports=DEV_PORTS,
-                    nginx={"WORKERS": "auto"}, signer="auto")
+                    nginx={"WORKERS": "auto"}, signer="auto", jobs="auto")
     notes = [s.signer_note or "anvil-signer: %s (log %s%s)" % (
         s.signer_socket, rel(s.signer_log),
         "" if s.operator_config else ", token %s, CA certificates %s" % (
@@ -51,6 +51,12 @@ def up(args, stack):
     print("  database:    mariadb -S %s -u root %s" % (rel(s.db.socket),
                                                       s.config["database"].get("name", "anvil")))
     print("  logs:        %s, %s, %s" % (rel(s.db.log), rel(s.fcgi.log), rel(s.nginx.error_log)))
+    if s.jobs is not None:
+        notes.append("anvil-jobs: log %s; mock DNS (every name is 127.0.0.1) at %s, records "
+                     "via http://127.0.0.1:%d (pebble-challtestsrv API)" % (
+                         rel(s.jobs.log_path()), s.dns.resolver, s.dns.mgmt_port))
+    elif s.jobs_note:
+        notes.append(s.jobs_note)
     for n in notes:
         print("  %s" % n)
     print()

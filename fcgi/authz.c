@@ -123,12 +123,18 @@ static void
 respond_authz(struct req *r, int status, const struct db_authz *a)
 {
 	json_object *o = authz_object(r, a);
+	const char *loc = req_url(r, "/acme/authz/%lld", (long long)a->id);
 
 	if (o == NULL)
+		return;   /* problem set */
+	if (loc == NULL) {
+		json_object_put(o);
+		req_fail(r, AE_NOMEM, "authorization object");
 		return;
+	}
 	req_json(r, status, o);
 	if (status == 201)
-		req_header(r, "Location", "%s", req_url(r, "/acme/authz/%lld", (long long)a->id));
+		req_header(r, "Location", "%s", loc);
 	if (a->status == DB_AUTHZ_PENDING)
 		orders_retry_after(r);
 }

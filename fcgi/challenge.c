@@ -5,16 +5,19 @@
 #include "fcgi/auth.h"
 #include "fcgi/orders.h"
 #include "lib/log.h"
+#include "lib/wake.h"
 
 #define WAIT_STEP_MS 50   /* how often a waiting response looks at the challenge again */
 
 /* Wakes anvil-jobs so the validation starts now rather than at its next poll. A lost wake-up
- * costs one poll interval, never the job (it is in the database).
- * TODO: call lib/wake.h's wake_send(path) once lib/wake.c is in lib/Makefile.inc. */
+ * costs one poll interval, never the job (it is in the database). */
 static void
 challenge_wake(const char *path)
 {
-	(void)path;
+	anvil_err e;
+
+	if (path != NULL && (e = wake_send(path)) != AE_OK)
+		log_warn("wake anvil-jobs at jobs.wake_socket: %s", anvil_strerror(e));
 }
 
 static int64_t
@@ -56,14 +59,15 @@ static void
 respond_chall(struct req *r, const struct db_chall *ch)
 {
 	json_object *o = chall_object(r, ch);
+	const char *up = req_url(r, "/acme/authz/%lld", (long long)ch->authz_id);
 
-	if (o == NULL) {
+	if (o == NULL || up == NULL) {
+		json_object_put(o);
 		req_fail(r, AE_NOMEM, "challenge object");
 		return;
 	}
 	req_json(r, 200, o);
-	req_header(r, "Link", "<%s>;rel=\"up\"", req_url(r, "/acme/authz/%lld",
-	    (long long)ch->authz_id));
+	req_header(r, "Link", "<%s>;rel=\"up\"", up);
 	if (ch->status == DB_CHALL_PROCESSING || ch->status == DB_CHALL_PENDING)
 		orders_retry_after(r);
 }

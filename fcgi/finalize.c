@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "db/issue.h"
+#include "db/order.h"
 #include "fcgi/api.h"
 #include "fcgi/auth.h"
+#include "fcgi/orders.h"
 #include "issue/csr.h"
 #include "issue/issue.h"
 #include "lib/b64url.h"
@@ -38,10 +40,12 @@ static json_object *
 order_object(struct req *r, const struct db_order_fin *o)
 {
 	json_object *obj = json_object_new_object(), *arr = json_object_new_array(), *x;
-	const char *u, *p = o->authz_ids;
+	struct db_authz *az = arena_alloc(&r->arena, sizeof(*az));
+	int64_t after = 0;
+	const char *u;
 	char t[32];
 
-	if (obj == NULL || arr == NULL) {
+	if (obj == NULL || arr == NULL || az == NULL) {
 		json_object_put(obj);
 		json_object_put(arr);
 		return NULL;
@@ -60,14 +64,12 @@ order_object(struct req *r, const struct db_order_fin *o)
 		json_object_object_add(obj, "notAfter", json_object_new_string(t));
 	}
 	json_object_object_add(obj, "profile", json_object_new_string(o->profile));
-	while (*p != '\0') {
-		size_t n = strspn(p, "0123456789");
-		if (n > 0 && n < 20 && (u = req_url(r, "/acme/authz/%.*s", (int)n, p)) != NULL)
+	/* Keyset over the order's authorizations (db/order.h), at most one per identifier. */
+	for (int i = 0; i < DB_ORDER_AUTHZ_MAX &&
+	    db_order_authz_next(r->db, o->id, after, az) == AE_OK; i++) {
+		after = az->id;
+		if ((u = req_url(r, "/acme/authz/%lld", (long long)az->id)) != NULL)
 			json_object_array_add(arr, json_object_new_string(u));
-		p += n;
-		p += strspn(p, ",");
-		if (n == 0 && *p != '\0' && *p != ',')
-			break;
 	}
 	json_object_object_add(obj, "authorizations", arr);
 	if ((u = req_url(r, "/acme/order/%lld/finalize", (long long)o->id)) != NULL)
@@ -92,7 +94,7 @@ respond(struct req *r, const struct db_order_fin *o)
 	req_json(r, 200, obj);
 	req_header(r, "Location", "%s", req_url(r, "/acme/order/%lld", (long long)o->id));
 	if (strcmp(o->status, "processing") == 0)
-		req_header(r, "Retry-After", "%lld", (long long)r->conf->retry_after);
+		req_header(r, "Retry-After", "%lld", (long long)r->conf->orders.poll_after);
 }
 
 /* The key checks that need the database or the deployment: weak, blocked, an account's. */
@@ -191,10 +193,18 @@ api_finalize(struct req *r, int64_t id)
 		goto out;
 	}
 	ic = issue_ctx_conf(r->issue);
+	if (ic->signer_socket == NULL) {
+		log_err("finalize: no signer section in the configuration");
+		req_problem(r, PROB_UNAVAILABLE, "issuance is not available (no signer)");
+		goto out;
+	}
 	if ((o = arena_alloc(&r->arena, sizeof(*o))) == NULL) {
 		req_fail(r, AE_NOMEM, "finalize");
 		goto out;
 	}
+	/* The order turns ready from its authorizations (fcgi/order.c). */
+	if (order_status_refresh(r, id) != 0)
+		goto out;
 	if ((e = db_order_fin_get(r->db, id, o)) == AE_NOTFOUND) {
 		req_problem(r, PROB_NOT_FOUND, "no such order");
 		goto out;

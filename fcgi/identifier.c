@@ -34,7 +34,7 @@ orders_profile(struct req *r, const char *name)
 static int
 dns_parse(struct req *r, const char *v, size_t len, struct order_ident *id)
 {
-	size_t lab = 0, labels = 1, numeric = 1;
+	size_t lab = 0, numeric = 1;
 
 	if (len >= 2 && v[0] == '*' && v[1] == '.') {
 		id->wildcard = 1;
@@ -57,7 +57,6 @@ dns_parse(struct req *r, const char *v, size_t len, struct order_ident *id)
 				return -1;
 			}
 			lab = 0;
-			labels++;
 			numeric = 1;
 		} else if ((ch >= 'a' && ch <= 'z') || ch == '-' || (ch >= '0' && ch <= '9')) {
 			if (lab == 0 && ch == '-') {
@@ -91,7 +90,6 @@ dns_parse(struct req *r, const char *v, size_t len, struct order_ident *id)
 		    "be numeric (use an ip identifier for addresses)");
 		return -1;
 	}
-	(void)labels;
 	id->value[len] = '\0';
 	return 0;
 }

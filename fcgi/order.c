@@ -275,15 +275,16 @@ static void
 respond_order(struct req *r, int status, const struct order_view *v)
 {
 	json_object *obj = order_object(r, v);
+	const char *loc = req_url(r, "/acme/order/%lld", (long long)v->o.id);
 
-	if (obj == NULL) {
+	if (obj == NULL || loc == NULL) {
+		json_object_put(obj);
 		req_fail(r, AE_NOMEM, "order object");
 		return;
 	}
 	req_json(r, status, obj);
 	if (status == 201)
-		req_header(r, "Location", "%s", req_url(r, "/acme/order/%lld",
-		    (long long)v->o.id));
+		req_header(r, "Location", "%s", loc);
 	if (v->o.status == DB_ORDER_PENDING || v->o.status == DB_ORDER_PROCESSING)
 		orders_retry_after(r);
 }
@@ -517,6 +518,29 @@ out:
 	return;
 }
 
+int
+order_status_refresh(struct req *r, int64_t id)
+{
+	struct order_view *v = arena_alloc(&r->arena, sizeof(*v));
+	anvil_err e;
+
+	if (v == NULL) {
+		req_fail(r, AE_NOMEM, "order");
+		return -1;
+	}
+	if ((e = db_order_get(r->db, id, &v->o)) == AE_NOTFOUND)
+		return 0;
+	if (e != AE_OK) {
+		req_fail(r, e, "order lookup");
+		return -1;
+	}
+	if (v->o.status != DB_ORDER_PENDING && v->o.status != DB_ORDER_READY)
+		return 0;
+	if (load_authz(r, v) != 0 || order_refresh(r, v) != 0)
+		return -1;
+	return 0;
+}
+
 void
 orders_list(struct req *r, int64_t account_id)
 {
@@ -549,11 +573,15 @@ orders_list(struct req *r, int64_t account_id)
 		}
 		if (i == page) {
 			/* One more exists: the page ends at the last listed id. */
+			const char *next = req_url(r, "/acme/acct/%lld/orders?cursor=%lld",
+			    (long long)account_id, (long long)after);
+			if (next == NULL) {
+				req_fail(r, AE_NOMEM, "orders list");
+				goto out;
+			}
 			json_object_get(o);
 			req_json(r, 200, o);
-			req_header(r, "Link", "<%s>;rel=\"next\"", req_url(r,
-			    "/acme/acct/%lld/orders?cursor=%lld", (long long)account_id,
-			    (long long)after));
+			req_header(r, "Link", "<%s>;rel=\"next\"", next);
 			goto out;
 		}
 		after = id;

@@ -16,21 +16,13 @@
 #include "issue/csr.h"
 #include "issue/issue.h"
 #include "issue/internal.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 #define SERIAL_RANDOM_BYTES 16    /* 128 random bits after the prefix byte (DESIGN.md) */
 #define SERIAL_TRIES 3
 #define BACKDATE 60               /* seconds before the serial was recorded: client clock skew */
 #define ACME_ERR "urn:ietf:params:acme:error:"
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Sets the order invalid with a problem document; returns why (the caller's error). */
 static anvil_err
@@ -214,7 +206,7 @@ sign(struct issue_ctx *ic, struct request *req, int64_t deadline_ms, struct buf 
 
 	if (left <= 0)
 		return AE_TIMEOUT;
-	req->deadline_ms = (uint64_t)(wall_ms() + left);
+	req->deadline_ms = clock_wall_ms() + (uint64_t)left;
 	return signer_call(ic->signer, req, out, &retry);
 }
 
@@ -286,8 +278,12 @@ issue_finish(struct issue_ctx *ic, int64_t order_id, int64_t deadline_ms)
 		    "the key or the identifiers cannot be signed");
 		goto out;
 	}
-	if ((e = serial_for(ic, order_id, c->serial, &created)) != AE_OK)
+	if ((e = serial_for(ic, order_id, c->serial, &created)) != AE_OK) {
+		/* Nothing is signed without a recorded serial: retry later. */
+		if (transient(e) == AE_OK)
+			e = AE_UNAVAILABLE;
 		goto out;
+	}
 	nb = o->not_before > 0 ? o->not_before : (created > BACKDATE ? created - BACKDATE : 0);
 	na = nb + prof->validity - 1;
 	if (o->not_after > 0 && o->not_after < na)
@@ -296,7 +292,8 @@ issue_finish(struct issue_ctx *ic, int64_t order_id, int64_t deadline_ms)
 	snprintf(req.u.cert.profile, sizeof(req.u.cert.profile), "%s", prof->name);
 	if (unhex(c->serial, req.u.cert.serial, sizeof(req.u.cert.serial),
 	    &req.u.cert.serial_len) != 0) {
-		e = AE_INTERNAL;
+		e = fail_order(ic, order_id, AE_INTERNAL, ACME_ERR "serverInternal", 500,
+		    "the recorded serial is unusable");
 		goto out;
 	}
 	req.u.cert.spki = spki;
@@ -319,7 +316,8 @@ issue_finish(struct issue_ctx *ic, int64_t order_id, int64_t deadline_ms)
 	if (der.len > DB_CERT_DER_MAX || (x = d2i_X509(NULL, &p, (long)der.len)) == NULL ||
 	    p != der.data + der.len) {
 		log_err("order %lld: the signer's certificate does not parse", (long long)order_id);
-		e = AE_SIGNER_PROTO;
+		e = fail_order(ic, order_id, AE_SIGNER_PROTO, ACME_ERR "serverInternal", 500,
+		    "the signed certificate could not be stored");
 		goto out;
 	}
 	c->account_id = o->account_id;

@@ -1,30 +1,24 @@
 #include "config.h"
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include "ca/client.h"
-#include "db/issue.h"
-#include "issue/csr.h"
 #include "issue/issue.h"
 #include "issue/internal.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
+/* Entries of acme.weak_keys_file: 64 MiB of hashes at most. */
 #define WEAK_KEYS_MAX 2000000
 
 
 int64_t
 issue_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)clock_mono_ms();
 }
 
 /* The certificates of a PEM file, re-encoded (nothing but certificates survives). */

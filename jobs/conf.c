@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <openssl/rand.h>
 #include "jobs/conf.h"
 
 static const char *const sections[] = CONF_SECTIONS;
@@ -30,10 +31,11 @@ static anvil_err
 parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 {
 	static const char *const keys[] = { "runner_id", "concurrency", "poll_interval", "lease",
-		"retry_backoff", "max_attempts", "finalize_budget_ms", "wake_socket", "pid_file",
+		"retry_backoff", "max_attempts", "finalize_budget_ms", "wake_socket", "wake_socket_mode", "pid_file",
 		"validation", "policies", NULL };
-	json_object *sec = NULL, *val = NULL, *pol = NULL, *acme = NULL;
-	const char *id = NULL, *base = NULL;
+	json_object *sec = NULL, *val = NULL, *pol = NULL, *acme = NULL, *ids = NULL;
+	const char *id = NULL, *base = NULL, *mode = "0660";
+	int64_t m = 0;
 	char host[64];
 	anvil_err e;
 	int n;
@@ -43,7 +45,7 @@ parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 	c->lease = 60;
 	c->retry_backoff = 5;
 	c->max_attempts = 5;
-	c->finalize_budget_ms = 10000;
+	c->finalize_budget_ms = -1;
 	if ((e = conf_get_object(cc, root, "", "jobs", 1, &sec)) != AE_OK ||
 	    (e = conf_check_keys(cc, sec, "jobs", keys)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "jobs", "runner_id", 0, &id)) != AE_OK ||
@@ -59,12 +61,26 @@ parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 	    (e = conf_get_int(cc, sec, "jobs", "finalize_budget_ms", 0, 100, 600000,
 	    &c->finalize_budget_ms)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "jobs", "wake_socket", 0, &c->wake_socket)) != AE_OK ||
+	    (e = conf_get_string(cc, sec, "jobs", "wake_socket_mode", 0, &mode)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "jobs", "pid_file", 0, &c->pid_file)) != AE_OK ||
 	    (e = conf_get_object(cc, sec, "jobs", "validation", 0, &val)) != AE_OK ||
 	    (e = conf_get_object(cc, sec, "jobs", "policies", 0, &pol)) != AE_OK)
 		return e;
+	/* A finalize attempt blocks the loop, lease renewals included: it must end well inside
+	 * half a lease, or the job could be taken over while it runs. */
+	if (c->finalize_budget_ms < 0)
+		c->finalize_budget_ms = c->lease * 1000 / 4 < 10000 ? c->lease * 1000 / 4 : 10000;
+	else if (c->finalize_budget_ms >= c->lease * 1000 / 2)
+		return conf_fail(cc, "jobs", "finalize_budget_ms",
+		    "must be less than half of jobs.lease (%lld ms)", (long long)c->lease * 500);
 	if (c->wake_socket != NULL && (c->wake_socket[0] != '/' || strlen(c->wake_socket) >= 108))
 		return conf_fail(cc, "jobs", "wake_socket", "must be an absolute path under 108 bytes");
+	if (strlen(mode) < 3 || strlen(mode) > 4 || strspn(mode, "01234567") != strlen(mode))
+		return conf_fail(cc, "jobs", "wake_socket_mode",
+		    "must be an octal mode such as \"0660\"");
+	for (const char *p = mode; *p; p++)
+		m = m * 8 + (*p - '0');
+	c->wake_socket_mode = (mode_t)m;
 	if (c->pid_file != NULL && c->pid_file[0] != '/')
 		return conf_fail(cc, "jobs", "pid_file", "must be an absolute path");
 	if (id != NULL) {
@@ -72,19 +88,35 @@ parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 			return conf_fail(cc, "jobs", "runner_id", "must be 1..99 characters");
 		snprintf(c->runner_id, sizeof(c->runner_id), "%s", id);
 	} else {
-		/* Unique across hosts and restarts: a restarted runner must not take its dead
-		 * predecessor's leases for its own before they expire. */
+		/* Unique across hosts and restarts (containers reuse host names and PIDs): a
+		 * restarted runner must not mistake its dead predecessor's leases for its own. */
+		unsigned char rnd[4] = { 0, 0, 0, 0 };
+
 		if (gethostname(host, sizeof(host)) != 0)
 			snprintf(host, sizeof(host), "localhost");
 		host[sizeof(host) - 1] = '\0';
-		snprintf(c->runner_id, sizeof(c->runner_id), "%s:%ld", host, (long)getpid());
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			return conf_fail(cc, "jobs", "runner_id", "no randomness for a default");
+		snprintf(c->runner_id, sizeof(c->runner_id), "%s:%ld:%02x%02x%02x%02x", host,
+		    (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3]);
 	}
 	if ((e = va_conf_parse(cc, val, pol, &c->va)) != AE_OK)
 		return e;
+	if ((e = conf_get_object(cc, root, "", "acme", 0, &acme)) != AE_OK)
+		return e;
+	if (c->va.ncaa_ids == 0 && acme != NULL &&
+	    json_object_object_get_ex(acme, "caa_identities", &ids) &&
+	    json_object_is_type(ids, json_type_array)) {
+		/* The names the directory advertises are the ones CAA records use for us. */
+		for (size_t i = 0; i < json_object_array_length(ids) &&
+		    c->va.ncaa_ids < VA_CAA_IDS_MAX; i++) {
+			json_object *v = json_object_array_get_idx(ids, i);
+			if (json_object_is_type(v, json_type_string))
+				c->va.caa_ids[c->va.ncaa_ids++] = json_object_get_string(v);
+		}
+	}
 	if (c->va.account_uri_prefix == NULL) {
 		/* accounturi (RFC 8657) names accounts by their URL, as the API builds it. */
-		if ((e = conf_get_object(cc, root, "", "acme", 0, &acme)) != AE_OK)
-			return e;
 		if (acme != NULL && (e = conf_get_string(cc, acme, "acme", "base_url", 0, &base))
 		    != AE_OK)
 			return e;

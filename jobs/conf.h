@@ -3,6 +3,7 @@
 #ifndef ANVIL_JOBS_CONF_H
 #define ANVIL_JOBS_CONF_H
 #include <stdint.h>
+#include <sys/types.h>
 #include <json-c/json.h>
 #include "db/db.h"
 #include "lib/conf.h"
@@ -23,6 +24,7 @@ struct jobs_conf {
 	int64_t max_attempts;
 	int64_t finalize_budget_ms;
 	const char *wake_socket;
+	mode_t wake_socket_mode;
 	const char *pid_file;
 	char account_uri_prefix[512];
 	struct va_conf va;

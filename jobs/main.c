@@ -96,7 +96,8 @@ main(int argc, char **argv)
 	sa.sa_handler = on_stop;   /* no SA_RESTART: the wait returns at once */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	if (conf.wake_socket != NULL && (wake_fd = wake_listen(conf.wake_socket)) < 0) {
+	if (conf.wake_socket != NULL &&
+	    (wake_fd = wake_listen(conf.wake_socket, conf.wake_socket_mode)) < 0) {
 		log_err("jobs.wake_socket %s: cannot bind: %s", conf.wake_socket, strerror(errno));
 		goto out;
 	}

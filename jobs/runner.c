@@ -1,11 +1,11 @@
 #include "config.h"
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "db/jobs.h"
 #include "db/va.h"
 #include "jobs/finalize.h"
 #include "jobs/runner.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/wake.h"
 
@@ -26,10 +26,11 @@ struct runner {
 
 typedef anvil_err (*job_fn)(struct runner *r, struct slot *s);
 
+/* Lease and retry times are unix seconds, compared with other hosts' through the table. */
 static int64_t
 now_s(void)
 {
-	return (int64_t)time(NULL);
+	return (int64_t)(clock_wall_ms() / 1000);
 }
 
 /* Gives the job back for a later attempt with exponential backoff, or fails it for good after
@@ -46,6 +47,16 @@ job_retry(struct runner *r, struct slot *s, const char *why)
 		delay *= 2;
 	if (delay > 3600)
 		delay = 3600;
+	/* A validation given up on still answers its client: the challenge turns invalid instead
+	 * of staying `processing` forever. */
+	if (final && s->ch.id != 0 && db_va_finish(r->env->db, &s->ch, 0, now_s(), NULL,
+	    "{\"type\":\"urn:ietf:params:acme:error:serverInternal\",\"detail\":"
+	    "\"Validation could not be completed\",\"status\":500}", s->job.id, c->runner_id)
+	    == AE_OK) {
+		log_warn("job=%lld challenge=%lld: given up after %lld attempts: %s",
+		    (long long)s->job.id, (long long)s->ch.id, (long long)s->job.attempts, why);
+		return;
+	}
 	e = db_job_retry(r->env->db, s->job.id, c->runner_id, now_s() + delay, why, final);
 	log_warn("job=%lld kind=%s ref=%lld attempt=%lld %s: %s%s", (long long)s->job.id,
 	    s->job.kind, (long long)s->job.ref_id, (long long)s->job.attempts,
@@ -157,6 +168,7 @@ static void
 dispatch(struct runner *r, struct slot *s)
 {
 	job_fn fn = NULL;
+	char kind[2 * DB_JOB_KIND_MAX];
 	anvil_err e;
 
 	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
@@ -166,7 +178,8 @@ dispatch(struct runner *r, struct slot *s)
 		s->done = 1;
 		db_job_retry(r->env->db, s->job.id, r->env->conf->runner_id, now_s(),
 		    "unknown job kind", 1);
-		log_err("job=%lld: unknown kind %s", (long long)s->job.id, s->job.kind);
+		log_err("job=%lld: unknown kind %s", (long long)s->job.id,
+		    log_escape(kind, sizeof(kind), s->job.kind, strlen(s->job.kind)));
 		return;
 	}
 	if ((e = fn(r, s)) != AE_OK && !s->done) {

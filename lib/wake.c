@@ -45,7 +45,7 @@ out:
 }
 
 int
-wake_listen(const char *path)
+wake_listen(const char *path, mode_t mode)
 {
 	struct sockaddr_un sun;
 	struct stat st;
@@ -58,7 +58,7 @@ wake_listen(const char *path)
 			goto fail;
 	}
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || chmod(path, mode) != 0)
 		goto fail;
 	return fd;
 fail:

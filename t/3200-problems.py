@@ -88,8 +88,8 @@ CASES = [
     ("Content-Type application/json", 415, "malformed",
      lambda x: x.raw("POST", NA, "{}", ctype="application/json")),
     ("no Content-Type", 415, "malformed", lambda x: x.raw("POST", NA, "{}", ctype=None)),
-    ("newOrder not available yet", 501, "malformed", lambda x: x.raw("POST", "/acme/new-order",
-                                                                      "{}")),
+    ("newOrder with a body that is not a JWS", 400, "malformed",
+     lambda x: x.raw("POST", "/acme/new-order", "{}")),
     ("revokeCert with a body that is not a JWS", 400, "malformed",
      lambda x: x.raw("POST", "/acme/revoke-cert", "{}")),
     # JWS structure

@@ -112,6 +112,9 @@ def main():
     body = r.json() if r.status_code == 200 else {}
     tap.is_((r.status_code, body.get("status")), (200, "valid"), "finalize: 200, order valid")
     tap.is_(r.headers.get("Location"), issuance.order_url(s, oid), "Location is the order URL")
+    tap.is_(len(body.get("authorizations", [])), len(names),
+            "the order object lists its authorizations")
+    tap.is_(body.get("finalize"), finalize_url(s, oid), "and its finalize URL")
     cert_url = body.get("certificate", "")
     tap.ok(cert_url.startswith(s.base + "/acme/cert/42"),
            "certificate URL names a serial with the configured prefix byte: %s" % cert_url)
@@ -204,8 +207,33 @@ def main():
     tap.is_(s.mysql_rows("SELECT o.status, o.csr IS NOT NULL, j.state FROM orders o JOIN jobs j "
                          "ON j.kind = 'finalize' AND j.ref_id = o.id WHERE o.id = %d" % oid),
             [["processing", "1", "queued"]], "CSR stored and the finalize job queued")
+    tap.is_(s.mysql_rows("SELECT COUNT(*) FROM serials WHERE order_id = %d" % oid), [["1"]],
+            "its serial is recorded already, before any signature (reused when it finishes)")
     r = c.post_as_get(issuance.order_url(s, oid))
     tap.ok(r.status_code != 500, "polling the order is no 500 (%d)" % r.status_code)
+
+    # --- the issuance keys are validated with the rest of the file (--check) ---
+    import copy
+    import json
+    for name, acme_over, key in (
+            ("serial_prefix 0", {"serial_prefix": 0}, "acme.serial_prefix"),
+            ("serial_prefix 256", {"serial_prefix": 256}, "acme.serial_prefix"),
+            ("finalize_budget_ms a string", {"finalize_budget_ms": "2s"},
+             "acme.finalize_budget_ms"),
+            ("alternate chains of an unknown issuer", {"alternate_chains": {"nope": ["/x.pem"]}},
+             "acme.alternate_chains.nope"),
+            ("a relative weak_keys_file", {"weak_keys_file": "weak.txt"}, "acme.weak_keys_file")):
+        bad = copy.deepcopy(s.config)
+        bad["acme"].update(acme_over)
+        path = os.path.join(s.dir, "bad.json")
+        with open(path, "w") as f:
+            json.dump(bad, f)
+        r = proc.run([proc.builddir_path("fcgi", "anvil-fcgi"), "-c", path, "--check"],
+                     check=False)
+        out = r.stdout.decode("utf-8", "replace")
+        if not tap.ok(r.returncode != 0 and key in out, "--check refuses %s, naming %s"
+                      % (name, key)):
+            tap.diag(out)
     issuance.check_sanitizers(s)
 
 

@@ -21,6 +21,10 @@ ERR = "urn:ietf:params:acme:error:"
 def main():
     proc.alarm(85)
     web = HTTPTarget()
+    try:
+        web6 = HTTPTarget("::1", web.port)   # the same port on IPv6 loopback
+    except OSError:
+        web6 = None
     s = start_or_skip(workers=1, jobs={"validation": {
         "http01_port": web.port, "https_port": proc.free_port(), "body_max": 256,
         "max_redirects": 3}})
@@ -31,7 +35,8 @@ def main():
     def run(ident, body=None, ident_type="dns", profile="default", setup=None, status=200):
         ch = s.jobs.challenge(acct, ident_type, ident, "http-01", profile=profile)
         if body is not None:
-            web.challenge(ch["token"], body(ch) if callable(body) else body, status=status)
+            for w in [web] + ([web6] if web6 else []):
+                w.challenge(ch["token"], body(ch) if callable(body) else body, status=status)
         if setup:
             setup(ch)
         s.jobs.queue(ch["id"])
@@ -110,13 +115,32 @@ def main():
     expect_error(row, "connection", "redirect loop: connection")
     tap.is_(len(row["validation_record"] or []), 4, "records for 1 + max_redirects hops")
 
+    # an IPv6 identifier: the URL names [::1] (skipped without IPv6 loopback)
+    if web6 is None:
+        tap.ok(True, "# skip IPv6: no ::1 here")
+        tap.ok(True, "# skip")
+    else:
+        ch, row = run("::1", lambda ch: ch["keyauth"], ident_type="ip")
+        rec = (row["validation_record"] or [{}])[0]
+        tap.is_(row["status"], "valid", "http-01 valid for an IPv6 identifier")
+        tap.is_((rec.get("url", "")[:13], rec.get("addressUsed")), ("http://[::1]:", "::1"),
+                "... at http://[::1]:PORT over ::1")
+        web6.close()
+
+    # a wildcard is proven by dns-01 only: its base name's web server is never asked
+    ch = s.jobs.challenge(acct, "dns", "wild.example.test", "http-01", wildcard=True)
+    web.challenge(ch["token"], ch["keyauth"])
+    s.jobs.queue(ch["id"])
+    s.jobs.wake()
+    row = s.jobs.wait_challenge(ch["id"])
+    expect_error(row, "malformed", "http-01 for a wildcard authorization refused")
+    tap.is_(web.count("/.well-known/acme-challenge/" + ch["token"]), 0, "... without a request")
+
     # address policy: a public profile may not reach loopback
-    hits = web.count("/.well-known/acme-challenge/pub")
     ch, row = run("pub.example.test", lambda ch: ch["keyauth"], profile="public")
     expect_error(row, "rejectedIdentifier", "public profile, loopback target: rejectedIdentifier")
     tap.is_(web.count("/.well-known/acme-challenge/" + ch["token"]), 0,
             "the denied address was never contacted")
-    del hits
     web.close()
 
 

@@ -115,33 +115,30 @@ va_caa_step(struct va_task *t)
 {
 	struct va_dns_slot *s = &t->dns[0];
 	struct ares_caa_reply *caa = NULL, *r;
-	int has_issue = 0, has_wild = 0, permitted = 0;
+	int has_issue = 0, has_wild = 0, permitted = 0, st;
 	char *dot;
 
 	if (t->pending > 0)
 		return;
-	if (s->status == ARES_ENODATA || s->status == ARES_ENOTFOUND ||
-	    (s->status == ARES_SUCCESS &&
-	    ares_parse_caa_reply(s->abuf, s->alen, &caa) == ARES_ENODATA)) {
+	st = s->status;
+	if (st == ARES_SUCCESS)
+		st = ares_parse_caa_reply(s->abuf, s->alen, &caa);
+	if (st == ARES_ENODATA || st == ARES_ENOTFOUND) {
 		/* No CAA set at this name: climb one label, stopping below the root. */
-		if (caa != NULL)
-			ares_free_data(caa);
 		if ((dot = strchr(t->caa_name, '.')) == NULL || dot[1] == '\0') {
 			va_method_begin(t);
-			return;
+			goto out;
 		}
 		memmove(t->caa_name, dot + 1, strlen(dot + 1) + 1);
 		if (va_dns_query(t, 0, t->caa_name, ns_t_caa) != AE_OK)
 			va_fail(t, "serverInternal", "out of memory");
-		return;
+		goto out;
 	}
-	if (s->status != ARES_SUCCESS || caa == NULL) {
-		if (caa != NULL)
-			ares_free_data(caa);
+	if (st != ARES_SUCCESS || caa == NULL) {
 		va_fail(t, "dns", "DNS problem: %s looking up CAA for %s",
 		    s->status != ARES_SUCCESS ? va_dns_strerror(s->status) : "malformed answer",
 		    t->caa_name);
-		return;
+		goto out;
 	}
 	for (r = caa; r != NULL; r = r->next) {
 		if (tag_is(r, "issue"))
@@ -149,26 +146,26 @@ va_caa_step(struct va_task *t)
 		else if (tag_is(r, "issuewild"))
 			has_wild = 1;
 		else if ((r->critical & 0x80) && !tag_is(r, "iodef")) {
-			ares_free_data(caa);
 			va_fail(t, "caa", "CAA record for %s has an unknown critical property",
 			    t->caa_name);
-			return;
+			goto out;
 		}
 	}
 	if (!(t->wildcard && has_wild) && !has_issue) {
 		/* No property governs this kind of identifier: unrestricted. */
-		ares_free_data(caa);
 		va_method_begin(t);
-		return;
+		goto out;
 	}
 	for (r = caa; r != NULL && !permitted; r = r->next)
 		if (tag_is(r, t->wildcard && has_wild ? "issuewild" : "issue") &&
 		    value_permits(t, r->value, r->length))
 			permitted = 1;
-	ares_free_data(caa);
 	if (!permitted) {
 		va_fail(t, "caa", "CAA record for %s prevents issuance", t->caa_name);
-		return;
+		goto out;
 	}
 	va_method_begin(t);
+out:
+	if (caa != NULL)
+		ares_free_data(caa);
 }

@@ -46,26 +46,24 @@ va_dns01_step(struct va_task *t)
 		return;
 	if (s->status == ARES_ENODATA) {
 		va_fail(t, "unauthorized", "No TXT record found at %s", t->host);
-		return;
+		goto out;
 	}
 	if (s->status != ARES_SUCCESS) {
 		va_fail(t, "dns", "DNS problem: %s looking up TXT for %s",
 		    va_dns_strerror(s->status), t->host);
-		return;
+		goto out;
 	}
 	if (ares_parse_txt_reply_ext(s->abuf, s->alen, &txt) != ARES_SUCCESS) {
-		if (txt != NULL)
-			ares_free_data(txt);
 		va_fail(t, "dns", "DNS problem: malformed TXT answer for %s", t->host);
-		return;
+		goto out;
 	}
 	SHA256((const unsigned char *)t->keyauth, strlen(t->keyauth), digest);
 	if (b64url_encode(digest, sizeof(digest), want, sizeof(want)) != AE_OK) {
-		ares_free_data(txt);
 		va_fail(t, "serverInternal", "encoding");
-		return;
+		goto out;
 	}
-	/* A record may come in several character-strings; record_start marks each new one. */
+	/* A record may come in several character-strings; record_start marks each new one. A
+	 * record longer than rec cannot be the 43-character digest: its excess is dropped. */
 	for (p = txt; p != NULL; p = p->next) {
 		if (p->record_start) {
 			if (any && rlen == strlen(want) && memcmp(rec, want, rlen) == 0)
@@ -80,11 +78,13 @@ va_dns01_step(struct va_task *t)
 	}
 	if (any && rlen == strlen(want) && memcmp(rec, want, rlen) == 0)
 		found = 1;
-	ares_free_data(txt);
 	if (found)
 		va_succeed(t);
 	else if (!any)
 		va_fail(t, "unauthorized", "No TXT record found at %s", t->host);
 	else
 		va_fail(t, "incorrectResponse", "Incorrect TXT record found at %s", t->host);
+out:
+	if (txt != NULL)
+		ares_free_data(txt);
 }

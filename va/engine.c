@@ -7,21 +7,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include "lib/clock.h"
 #include "va/internal.h"
 
 #define VA_EXTRA_MAX 4096   /* descriptors one wait watches besides curl's own */
+#define VA_RECORD_MAX 16384  /* records kept per attempt (challenges.validation_record) */
 #define VA_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 int64_t
 va_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)clock_mono_ms();
 }
 
 void
@@ -79,6 +77,8 @@ va_new(const struct va_conf *conf, struct va **out)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    (va->multi = curl_multi_init()) == NULL)
 		goto out;
+	if ((va->wait = calloc(VA_EXTRA_MAX, sizeof(*va->wait))) == NULL)
+		goto out;
 	if ((va->tls = SSL_CTX_new(TLS_client_method())) == NULL ||
 	    SSL_CTX_set_min_proto_version(va->tls, TLS1_2_VERSION) != 1)
 		goto out;
@@ -129,6 +129,7 @@ va_free(struct va *va)
 	if (va->multi != NULL)
 		curl_multi_cleanup(va->multi);
 	SSL_CTX_free(va->tls);
+	free(va->wait);
 	free(va);
 }
 
@@ -214,6 +215,11 @@ va_fail(struct va_task *t, const char *type, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
+	/* Peer-supplied text (URLs, names) in printable ASCII only: the problem document stays
+	 * readable and within challenges.error however it is escaped. */
+	for (char *d = detail; *d; d++)
+		if ((unsigned char)*d < 0x20 || (unsigned char)*d >= 0x7f)
+			*d = '?';
 	snprintf(full, sizeof(full), "urn:ietf:params:acme:error:%s", type);
 	t->finished = 1;
 	t->valid = 0;
@@ -255,6 +261,12 @@ va_method_begin(struct va_task *t)
 
 	if (strcmp(t->type, "dns-01") == 0) {
 		va_dns01_begin(t);
+		return;
+	}
+	if (t->wildcard) {
+		/* §7.1.3: a wildcard is proven in DNS only; the base name's web server says
+		 * nothing about every name below it. */
+		va_fail(t, "malformed", "%s cannot validate a wildcard identifier", t->type);
 		return;
 	}
 	if (copy_str(t->host, sizeof(t->host), t->ident) != 0) {
@@ -317,6 +329,12 @@ task_complete(struct va_task *t)
 	memset(&r, 0, sizeof(r));
 	r.valid = t->valid;
 	r.record = json_object_to_json_string_ext(t->records, VA_JSON_FLAGS);
+	/* Many long redirect hops could outgrow the column: keep the first and the last. */
+	while (r.record != NULL && strlen(r.record) > VA_RECORD_MAX &&
+	    json_object_array_length(t->records) > 2) {
+		json_object_array_del_idx(t->records, 1, 1);
+		r.record = json_object_to_json_string_ext(t->records, VA_JSON_FLAGS);
+	}
 	if (!t->valid)
 		r.problem = t->problem != NULL ?
 		    json_object_to_json_string_ext(t->problem, VA_JSON_FLAGS) :
@@ -348,7 +366,7 @@ curl_collect(struct va *va)
 anvil_err
 va_run_once(struct va *va, int extra_fd, int timeout_ms, int *extra_ready)
 {
-	struct curl_waitfd *w = NULL;
+	struct curl_waitfd *w = va->wait;
 	ares_socket_t socks[ARES_GETSOCK_MAXNUM];
 	struct timeval tv, *tvp, maxtv;
 	struct va_task *t, *next;
@@ -359,8 +377,7 @@ va_run_once(struct va *va, int extra_fd, int timeout_ms, int *extra_ready)
 	int64_t now = va_now_ms();
 
 	*extra_ready = 0;
-	if ((w = calloc(VA_EXTRA_MAX, sizeof(*w))) == NULL)
-		goto out;
+	memset(w, 0, VA_EXTRA_MAX * sizeof(*w));
 	if (extra_fd >= 0) {
 		w[n].fd = extra_fd;
 		w[n++].events = CURL_WAIT_POLLIN;
@@ -438,6 +455,5 @@ va_run_once(struct va *va, int extra_fd, int timeout_ms, int *extra_ready)
 	}
 	e = AE_OK;
 out:
-	free(w);
 	return e;
 }

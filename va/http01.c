@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include "va/internal.h"
 
@@ -21,6 +22,32 @@ on_body(char *p, size_t size, size_t n, void *arg)
 		return 0;   /* curl stops with CURLE_WRITE_ERROR */
 	}
 	return size * n;
+}
+
+/* Defence in depth: whatever curl decides to connect to must be the address we resolved and
+ * the policy allowed, so no path through curl (a pin it did not match) reaches anything else. */
+static curl_socket_t
+on_open(void *arg, curlsocktype purpose, struct curl_sockaddr *sa)
+{
+	struct va_task *t = arg;
+	struct va_addr a;
+
+	memset(&a, 0, sizeof(a));
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return CURL_SOCKET_BAD;
+	if (sa->family == AF_INET && sa->addrlen >= sizeof(struct sockaddr_in)) {
+		a.family = AF_INET;
+		memcpy(a.b, &((struct sockaddr_in *)&sa->addr)->sin_addr, 4);
+	} else if (sa->family == AF_INET6 && sa->addrlen >= sizeof(struct sockaddr_in6)) {
+		a.family = AF_INET6;
+		memcpy(a.b, &((struct sockaddr_in6 *)&sa->addr)->sin6_addr, 16);
+	} else {
+		return CURL_SOCKET_BAD;
+	}
+	if (a.family != t->used.family || memcmp(a.b, t->used.b, sizeof(a.b)) != 0 ||
+	    !va_policy_allows(t->policy, &a))
+		return CURL_SOCKET_BAD;
+	return socket(sa->family, sa->socktype | SOCK_CLOEXEC, sa->protocol);
 }
 
 void
@@ -89,6 +116,8 @@ va_http_begin(struct va_task *t)
 	    curl_easy_setopt(h, CURLOPT_PRIVATE, (char *)t) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_WRITEDATA, t) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, t) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->curl_err) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||

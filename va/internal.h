@@ -92,6 +92,7 @@ struct va {
 	SSL_CTX *tls;
 	struct va_task *head, *tail;
 	size_t ntasks;
+	struct curl_waitfd *wait;   /* VA_EXTRA_MAX entries, reused by every wait */
 };
 
 int64_t va_now_ms(void);

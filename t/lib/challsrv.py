@@ -8,7 +8,8 @@ class HTTPTarget:
     """http.server on 127.0.0.1 (port chosen by the OS). routes[path] = (status, body bytes,
     headers dict); anything else is 404. hits[path] counts requests."""
 
-    def __init__(self, host="127.0.0.1"):
+    def __init__(self, host="127.0.0.1", port=0):
+        import socket
         target = self
         self.routes = {}
         self.hits = {}
@@ -40,7 +41,10 @@ class HTTPTarget:
             def log_message(self, *a):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+        self.server = Server((host, port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -66,3 +70,111 @@ class HTTPTarget:
 
     def close(self):
         self.server.shutdown()
+
+
+class TLSALPNTarget:
+    """A TLS server on 127.0.0.1 answering tls-alpn-01 (RFC 8737): per SNI name, a self-made
+    certificate set with add(); names it does not know get a plain certificate without ALPN."""
+
+    def __init__(self, host="127.0.0.1"):
+        import socket
+        import ssl
+        import tempfile
+        self._ssl = ssl
+        self.dir = tempfile.mkdtemp(prefix="anvil-alpn-", dir="/tmp")
+        self.contexts = {}
+        self.hits = {}
+        self.lock = threading.Lock()
+        self.default = self._context("default.invalid", None, alpn=["http/1.1"])
+        self.default.sni_callback = self._sni
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _sni(self, sslsock, name, ctx):
+        with self.lock:
+            self.hits[name] = self.hits.get(name, 0) + 1
+            c = self.contexts.get(name)
+        if c is not None:
+            sslsock.context = c
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handshake, args=(conn,), daemon=True).start()
+
+    def _handshake(self, conn):
+        try:
+            s = self.default.wrap_socket(conn, server_side=True)
+            s.settimeout(5)
+            try:
+                s.recv(1)
+            except OSError:
+                pass
+            s.close()
+        except (OSError, self._ssl.SSLError):
+            conn.close()
+
+    def _context(self, name, keyauth, alpn=("acme-tls/1",), ip=None, critical=True,
+                 digest=None, extra_san=None):
+        import datetime
+        import hashlib
+        import ipaddress
+        import os
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID, ObjectIdentifier
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        sans = [x509.IPAddress(ipaddress.ip_address(ip)) if ip else x509.DNSName(name)]
+        if extra_san:
+            sans.append(x509.DNSName(extra_san))
+        b = (x509.CertificateBuilder()
+             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "acme-tls")]))
+             .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "acme-tls")]))
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(hours=1))
+             .not_valid_after(now + datetime.timedelta(days=7))
+             .add_extension(x509.SubjectAlternativeName(sans), critical=False))
+        if keyauth is not None or digest is not None:
+            d = digest if digest is not None else hashlib.sha256(keyauth.encode()).digest()
+            value = b"\x04\x20" + d   # DER OCTET STRING of the 32-byte digest
+            b = b.add_extension(x509.UnrecognizedExtension(
+                ObjectIdentifier("1.3.6.1.5.5.7.1.31"), value), critical=critical)
+        cert = b.sign(key, hashes.SHA256())
+        base = os.path.join(self.dir, "%s-%d" % (name, len(self.contexts)))
+        with open(base + ".pem", "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+            f.write(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+        ctx = self._ssl.SSLContext(self._ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = self._ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(base + ".pem")
+        ctx.set_alpn_protocols(list(alpn))
+        return ctx
+
+    def add(self, sni, keyauth, **kw):
+        """Serves a tls-alpn-01 certificate for keyauth to SNI sni. kw: alpn (offered
+        protocols), ip (SAN iPAddress instead of dNSName sni), critical, digest (raw bytes
+        instead of SHA-256(keyauth)), extra_san."""
+        ctx = self._context(sni, keyauth, **kw)
+        with self.lock:
+            self.contexts[sni] = ctx
+
+    def count(self, sni):
+        with self.lock:
+            return self.hits.get(sni, 0)
+
+    def close(self):
+        import shutil
+        self.sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

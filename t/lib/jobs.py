@@ -55,11 +55,11 @@ def _unbatch(v):
 class ChallTestSrv:
     """pebble-challtestsrv with only its DNS server and management API, on loopback."""
 
-    def __init__(self, dir, runner):
+    def __init__(self, dir, runner, ports=None):
         import shutil
         self.exe = shutil.which("pebble-challtestsrv") or PEBBLE
-        self.dns_port = proc.free_port()
-        self.mgmt_port = proc.free_port()
+        self.dns_port = (ports or {}).get("dns") or proc.free_port()
+        self.mgmt_port = (ports or {}).get("mgmt") or proc.free_port()
         self.log = os.path.join(dir, "run", "pebble-challtestsrv.log")
         self.runner = runner
         self.proc = None
@@ -69,10 +69,15 @@ class ChallTestSrv:
         return "127.0.0.1:%d" % self.dns_port
 
     def start(self, timeout=20):
+        """Returns False when it was already running (dev/up)."""
+        self.proc = self.runner.attach("pebble-challtestsrv", self.exe, self.log)
+        if self.proc is not None and self.proc.alive():
+            return False
         self.proc = self.runner.start("pebble-challtestsrv", [
             self.exe, "-dns01", self.resolver, "-management", "127.0.0.1:%d" % self.mgmt_port,
             "-http01", "", "-https01", "", "-tlsalpn01", "", "-defaultIPv6", ""], self.log)
         proc.wait_port(self.mgmt_port, timeout)
+        return True
 
     def stop(self):
         if self.proc is not None:
@@ -135,6 +140,11 @@ class Jobs:
         own wake socket) with overrides merged into its jobs section."""
         import stack as stacklib
         path = self.s.config_path
+        if self.s.detached:
+            p = self.s.runner.attach(name, self.exe, self.log_path(name))
+            if p is not None and p.alive():
+                self.runners[name] = p
+                return None
         if name != "anvil-jobs" or overrides:
             cfg = copy.deepcopy(self.s.config)
             cfg["jobs"] = stacklib.deep_merge(cfg["jobs"], overrides)
@@ -237,11 +247,39 @@ class Jobs:
         return rows[0] if rows else None
 
 
+def _dev_ports(stack):
+    """dev/up: the mock DNS keeps its ports across runs (they are in the generated config)."""
+    path = os.path.join(stack.dir, "jobs-ports.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    ports = {}
+    for name, want in (("dns", 14053), ("mgmt", 14055)):
+        import stack as stacklib
+        ports[name] = want if stacklib.port_free(want) else proc.free_port()
+    with open(path, "w") as f:
+        json.dump(ports, f)
+    return ports
+
+
 def prepare(stack, base, opts):
-    """Adds the generated jobs section to base (a config dict) and sets stack.dns/stack.jobs."""
+    """Adds the generated jobs section to base (a config dict) and sets stack.dns/stack.jobs.
+    opts: True, a dict merged into the section, or "auto" (dev/up: only when anvil-jobs is
+    built and pebble-challtestsrv installed; validation may reach any address)."""
     import stack as stacklib
-    stack.dns = ChallTestSrv(stack.dir, stack.runner)
+    if opts == "auto":
+        if not os.access(proc.builddir_path("jobs", "anvil-jobs"), os.X_OK):
+            stack.jobs_note = "anvil-jobs: not built, skipped"
+            return base
+        import shutil
+        if not (shutil.which("pebble-challtestsrv") or os.access(PEBBLE, os.X_OK)):
+            stack.jobs_note = "anvil-jobs: pebble-challtestsrv not installed, skipped"
+            return base
+    stack.dns = ChallTestSrv(stack.dir, stack.runner,
+                             _dev_ports(stack) if stack.detached else None)
     stack.jobs = Jobs(stack)
+    if stack.detached and "jobs" in base:
+        return base   # keep the dev state's section (and any local edits)
     section = {
         "concurrency": 32, "poll_interval": 2, "lease": 10, "retry_backoff": 1,
         "max_attempts": 3,
@@ -261,6 +299,11 @@ def prepare(stack, base, opts):
     }
     if isinstance(opts, dict):
         section = stacklib.deep_merge(section, opts)
+    if opts == "auto":
+        # A development stack validates local clients: names resolve to 127.0.0.1 in the mock
+        # DNS, and nothing is off limits.
+        section["policies"] = {"default": {"deny_private": False}}
+        section["pid_file"] = os.path.join(stack.dir, "run", "anvil-jobs.pid")
     return dict(base, jobs=section)
 
 
@@ -271,8 +314,10 @@ def start(stack):
     if not os.access(stack.dns.exe, os.X_OK):
         import stack as stacklib
         raise stacklib.StackUnavailable("pebble-challtestsrv not found (Debian package pebble)")
-    stack.dns.start()
-    stack.jobs.start_runner()
+    if stack.dns.start():
+        stack.started.append("pebble-challtestsrv")
+    if stack.jobs.start_runner() is not None:
+        stack.started.append("anvil-jobs")
 
 
 def stop(stack):

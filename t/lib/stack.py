@@ -666,7 +666,7 @@ class Stack:
         ports); jobs: True (or a dict merged into the jobs section) also starts
         pebble-challtestsrv and anvil-jobs (t/lib/jobs.py: s.dns, s.jobs)."""
         self.jobs_mode = jobs
-        self.jobs = self.dns = None
+        self.jobs = self.dns = self.jobs_note = None
         self.detached = detached
         self.signer_mode = signer
         self.signer_env = self.signer_note = self.signer_proc = self.hsm = None
@@ -942,6 +942,8 @@ class Stack:
                                ("anvil-signer", proc.builddir_path("ca/anvil-signer"), ""),
                                ("anvil-fcgi", proc.builddir_path("fcgi/anvil-fcgi"), ""),
                                ("anvil-jobs", proc.builddir_path("jobs/anvil-jobs"), ""),
+                               ("pebble-challtestsrv", shutil.which("pebble-challtestsrv") or
+                                "/usr/bin/pebble-challtestsrv", ""),
                                ("mariadbd", which("mariadbd"), "")):
             d = runner.attach(name, exe, log)
             if d is not None:
