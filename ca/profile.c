@@ -329,7 +329,8 @@ parse_profile(struct conf_ctx *c, struct signer_conf *sc, const char *name, json
 }
 
 anvil_err
-signer_conf_parse(struct conf_ctx *c, json_object *root, int need_signer, struct signer_conf *sc)
+signer_conf_parse(struct conf_ctx *c, json_object *root, enum signer_conf_mode mode,
+    struct signer_conf *sc)
 {
 	json_object *s = NULL, *iss = NULL, *prof = NULL;
 	anvil_err e;
@@ -341,9 +342,11 @@ signer_conf_parse(struct conf_ctx *c, json_object *root, int need_signer, struct
 	sc->sessions = 2;
 	sc->queue_max = 1024;
 	sc->journal_sync = 1;
-	if ((e = conf_get_object(c, root, "", "signer", 1, &s)) != AE_OK ||
-	    (e = parse_hsm(c, s, sc)) != AE_OK ||
-	    (need_signer && (e = parse_signer(c, s, sc)) != AE_OK) ||
+	if (mode != SIGNER_CONF_POLICY &&
+	    ((e = conf_get_object(c, root, "", "signer", 1, &s)) != AE_OK ||
+	    (e = parse_hsm(c, s, sc)) != AE_OK))
+		return e;
+	if ((mode == SIGNER_CONF_DAEMON && (e = parse_signer(c, s, sc)) != AE_OK) ||
 	    (e = conf_get_object(c, root, "", "issuers", 1, &iss)) != AE_OK)
 		return e;
 	json_object_object_foreach(iss, iname, ival) {
@@ -369,7 +372,8 @@ signer_conf_parse(struct conf_ctx *c, json_object *root, int need_signer, struct
 			return conf_fail(c, where, "parent", "must name a root issuer");
 		}
 	}
-	if ((e = conf_get_object(c, root, "", "profiles", need_signer, &prof)) != AE_OK)
+	if ((e = conf_get_object(c, root, "", "profiles", mode == SIGNER_CONF_DAEMON,
+	    &prof)) != AE_OK)
 		return e;
 	if (prof == NULL)
 		return AE_OK;

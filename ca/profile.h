@@ -87,9 +87,17 @@ struct signer_conf {
 	size_t nprofiles;
 };
 
-/* Parses and validates; need_signer: the `signer` section is required (anvil-signer), not for
- * the ceremony. On error c->err names the dotted key. Strings point into root. */
-anvil_err signer_conf_parse(struct conf_ctx *c, json_object *root, int need_signer,
+/* What a caller needs of the signer's configuration. Only the processes that talk to the HSM
+ * read its PIN: the API workers and the job runner parse the policy alone. */
+enum signer_conf_mode {
+	SIGNER_CONF_POLICY,  /* issuers and profiles (name policy, validity, chains) */
+	SIGNER_CONF_HSM,     /* + the HSM keys: module, slot or token, PIN (anvilctl init, bench) */
+	SIGNER_CONF_DAEMON,  /* + the daemon: socket, peers, sessions, queue, journal */
+};
+
+/* Parses and validates for mode. On error c->err names the dotted key. Strings point into
+ * root. */
+anvil_err signer_conf_parse(struct conf_ctx *c, json_object *root, enum signer_conf_mode mode,
     struct signer_conf *out);
 void signer_conf_free(struct signer_conf *sc);
 

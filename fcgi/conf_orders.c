@@ -5,35 +5,18 @@
 #include "fcgi/conf.h"
 
 /* The profiles are parsed by the signer's own parser (ca/profile.c), so the name policy lives
- * in one place. That parser also wants the signer's HSM keys, which anvil-fcgi neither has nor
- * may read (the PIN): it gets a stand-in `signer` section and only the issuers and profiles of
- * the real file. Nothing here loads a PKCS#11 module. */
+ * in one place; in policy mode it never reads the HSM keys or the PIN, and nothing here loads a
+ * PKCS#11 module. */
 static anvil_err
 parse_profiles(struct conf_ctx *cc, json_object *root, struct fcgi_order_conf *o)
 {
-	json_object *iss = NULL, *prof = NULL, *shadow = NULL, *sig = NULL;
-	anvil_err e = AE_NOMEM;
+	json_object *iss = NULL;
 
 	if (!json_object_object_get_ex(root, "issuers", &iss) || iss == NULL)
 		return AE_OK;   /* no issuance configured: newOrder says so */
 	if ((o->profiles = calloc(1, sizeof(*o->profiles))) == NULL)
-		goto out;
-	if ((shadow = json_object_new_object()) == NULL || (sig = json_object_new_object()) == NULL)
-		goto out;
-	json_object_object_add(sig, "module", json_object_new_string("-"));
-	json_object_object_add(sig, "slot_id", json_object_new_int(0));
-	json_object_object_add(sig, "pin", json_object_new_string("-"));
-	json_object_object_add(shadow, "signer", sig);
-	sig = NULL;
-	json_object_object_add(shadow, "issuers", json_object_get(iss));
-	if (json_object_object_get_ex(root, "profiles", &prof) && prof != NULL)
-		json_object_object_add(shadow, "profiles", json_object_get(prof));
-	e = signer_conf_parse(cc, shadow, 0, o->profiles);
-out:
-	json_object_put(sig);
-	/* The parsed strings point into root's issuers/profiles objects, which outlive shadow. */
-	json_object_put(shadow);
-	return e;
+		return AE_NOMEM;
+	return signer_conf_parse(cc, root, SIGNER_CONF_POLICY, o->profiles);
 }
 
 static anvil_err

@@ -445,7 +445,7 @@ ctl_bench_signer(struct ctl *ctl, int argc, char **argv)
 		default: usage(); return 2;
 		}
 	}
-	if (signer_conf_parse(&ctl->conf, ctl->config, 1, &b.sc) != AE_OK) {
+	if (signer_conf_parse(&ctl->conf, ctl->config, SIGNER_CONF_DAEMON, &b.sc) != AE_OK) {
 		fprintf(stderr, "anvilctl: %s\n", ctl->conf.err);
 		goto out;
 	}

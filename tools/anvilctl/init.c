@@ -318,7 +318,7 @@ ctl_init(struct ctl *ctl, int argc, char **argv)
 		fprintf(stderr, "usage: anvilctl init\n");
 		return 2;
 	}
-	if (signer_conf_parse(&ctl->conf, ctl->config, 0, &c.sc) != AE_OK) {
+	if (signer_conf_parse(&ctl->conf, ctl->config, SIGNER_CONF_HSM, &c.sc) != AE_OK) {
 		fprintf(stderr, "anvilctl: %s\n", ctl->conf.err);
 		goto out;
 	}
