@@ -14,6 +14,16 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Fixed ports so the printed URL stays the same across runs (another free port when taken).
 DEV_PORTS = {"api": 14443, "http": 14080, "db": 14306}
+# http-01 is validated on this port (certbot --standalone --http-01-port): port 80 is often held
+# by the system's own nginx on a fresh machine.
+DEV_HTTP01_PORT = 15080
+# The generated development configuration issues without Certificate Transparency (a later
+# issue): its default profile is "dev", an ECDSA profile with CT off.
+DEV_CONFIG = {
+    "acme": {"default_profile": "dev"},
+    "profiles": {"dev": {"issuer": "int-ec", "validity_days": 90, "ct": False}},
+    "jobs": {"validation": {"http01_port": DEV_HTTP01_PORT}},
+}
 
 
 def parse():
@@ -34,7 +44,8 @@ def up(args, stack):
     os.makedirs(args.state, exist_ok=True)
     # The signer (SoftHSM2 token, key ceremony) comes along once it is built.
     s = stack.Stack(dir=args.state, detached=True, config_file=args.config, ports=DEV_PORTS,
-                    nginx={"WORKERS": "auto"}, signer="auto", jobs="auto")
+                    nginx={"WORKERS": "auto"}, signer="auto", jobs="auto",
+                    config=None if args.config else DEV_CONFIG)
     notes = [s.signer_note or "anvil-signer: %s (log %s%s)" % (
         s.signer_socket, rel(s.signer_log),
         "" if s.operator_config else ", token %s, CA certificates %s" % (
@@ -69,6 +80,17 @@ def up(args, stack):
         shlex.quote(os.path.join(cb, "logs"))))
     print("      --agree-tos -m you@example.com --non-interactive")
     print()
+    if s.jobs is not None and s.signer_socket and not s.operator_config:
+        print("Get a certificate (http-01; the mock DNS answers 127.0.0.1 for every name):")
+        print()
+        print("  REQUESTS_CA_BUNDLE=%s certbot certonly --standalone --http-01-port %d \\" % (
+            shlex.quote(ca), DEV_HTTP01_PORT))
+        print("      --server %s -d www.example.test \\" % s.directory_url)
+        print("      --config-dir %s --work-dir %s --logs-dir %s \\" % (
+            shlex.quote(os.path.join(cb, "config")), shlex.quote(os.path.join(cb, "work")),
+            shlex.quote(os.path.join(cb, "logs"))))
+        print("      --agree-tos -m you@example.com --non-interactive")
+        print()
     print("Stop it with dev/down (the state in %s stays)." % rel(args.state))
 
 
