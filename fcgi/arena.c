@@ -2,7 +2,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 #include "fcgi/arena.h"
+#include "lib/jws.h"
 
 struct arena_block {
 	struct arena_block *next;
@@ -94,4 +96,16 @@ arena_reset(struct arena *a)
 		free(b);
 	}
 	a->used = 0;
+}
+
+void
+arena_free_jws(void *jws)
+{
+	jws_free(jws);
+}
+
+void
+arena_free_pkey(void *pkey)
+{
+	EVP_PKEY_free(pkey);
 }

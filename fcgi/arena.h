@@ -23,6 +23,9 @@ char *arena_strndup(struct arena *a, const char *s, size_t n);
 /* Runs fn(arg) at reset, last registered first. Returns -1 (after running fn(arg) at once)
  * when the hook cannot be recorded, so the resource never leaks. */
 int arena_defer(struct arena *a, void (*fn)(void *), void *arg);
+/* Hooks for the request's parsed JWS objects (a struct jws *) and keys (an EVP_PKEY *). */
+void arena_free_jws(void *jws);
+void arena_free_pkey(void *pkey);
 /* Runs the hooks and frees everything. */
 void arena_reset(struct arena *a);
 

@@ -7,18 +7,6 @@
 #include "lib/nonce.h"
 #include "lib/num.h"
 
-static void
-free_jws(void *p)
-{
-	jws_free(p);
-}
-
-static void
-free_pkey(void *p)
-{
-	EVP_PKEY_free(p);
-}
-
 /* "application/jose+json", case-insensitive, optionally followed by parameters. */
 static int
 content_type_ok(const char *ct)
@@ -87,7 +75,7 @@ load_account_key(struct req *r, struct auth *a)
 		req_fail(r, AE_INTERNAL, "account key");
 		goto out;
 	}
-	arena_defer(&r->arena, free_pkey, a->key);
+	arena_defer(&r->arena, arena_free_pkey, a->key);
 	rc = 0;
 out:
 	return rc;
@@ -115,7 +103,7 @@ auth_request(struct req *r, enum auth_mode mode, struct auth *a)
 		goto out;
 	}
 	e = jws_parse(r->body, r->body_len, a->jws);
-	arena_defer(&r->arena, free_jws, a->jws);
+	arena_defer(&r->arena, arena_free_jws, a->jws);
 	if (e == AE_TOOBIG) {
 		req_problem(r, PROB_TOO_LARGE, "the request is too large");
 		goto out;
@@ -164,7 +152,7 @@ auth_request(struct req *r, enum auth_mode mode, struct auth *a)
 			    detail : "the jwk is not an acceptable public key");
 			goto out;
 		}
-		arena_defer(&r->arena, free_pkey, a->key);
+		arena_defer(&r->arena, arena_free_pkey, a->key);
 		if (jwk_thumbprint(a->jws->jwk, a->thumbprint) != AE_OK) {
 			req_problem(r, PROB_BAD_PUBLIC_KEY, "the jwk is not an acceptable key");
 			goto out;

@@ -6,12 +6,6 @@
 #include "lib/jws.h"
 
 static void
-free_jws(void *p)
-{
-	jws_free(p);
-}
-
-static void
 wipe_key(void *p)
 {
 	OPENSSL_cleanse(p, sizeof(struct db_eab_key));
@@ -38,7 +32,7 @@ eab_check(struct req *r, json_object *eab, json_object *outer_jwk, const char **
 		goto out;
 	}
 	e = jws_parse_obj(eab, j);
-	arena_defer(&r->arena, free_jws, j);
+	arena_defer(&r->arena, arena_free_jws, j);
 	if (e != AE_OK || j->kid == NULL) {
 		req_problem(r, PROB_MALFORMED, "externalAccountBinding must be a flattened JWS "
 		    "with a kid");

@@ -8,18 +8,6 @@
 #include "lib/log.h"
 
 static void
-free_jws(void *p)
-{
-	jws_free(p);
-}
-
-static void
-free_pkey(void *p)
-{
-	EVP_PKEY_free(p);
-}
-
-static void
 free_str(void *p)
 {
 	free(p);
@@ -58,7 +46,7 @@ api_key_change(struct req *r)
 		goto out;
 	}
 	e = jws_parse_obj(a.jws->payload_json, in);
-	arena_defer(&r->arena, free_jws, in);
+	arena_defer(&r->arena, arena_free_jws, in);
 	if (e != AE_OK) {
 		req_problem(r, PROB_MALFORMED, "the inner JWS: %s", in->detail[0] ? in->detail :
 		    "not a flattened JWS");
@@ -81,7 +69,7 @@ api_key_change(struct req *r)
 		    "the new key is not acceptable");
 		goto out;
 	}
-	arena_defer(&r->arena, free_pkey, newkey);
+	arena_defer(&r->arena, arena_free_pkey, newkey);
 	if ((e = jws_verify(in, newkey)) != AE_OK) {
 		if (e == AE_JWS_BADALG)
 			req_problem(r, PROB_BAD_SIG_ALG, "the inner JWS algorithm does not fit "
