@@ -8,26 +8,6 @@
 static const char *const sections[] = CONF_SECTIONS;
 
 static anvil_err
-parse_log(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
-{
-	static const char *const keys[] = { "level", "syslog", NULL };
-	json_object *sec = NULL;
-	const char *level = "info";
-	anvil_err e;
-
-	c->log_level = LOG_LVL_INFO;
-	if ((e = conf_get_object(cc, root, "", "log", 0, &sec)) != AE_OK || sec == NULL)
-		return e;
-	if ((e = conf_check_keys(cc, sec, "log", keys)) != AE_OK ||
-	    (e = conf_get_string(cc, sec, "log", "level", 0, &level)) != AE_OK ||
-	    (e = conf_get_bool(cc, sec, "log", "syslog", 0, &c->log_syslog)) != AE_OK)
-		return e;
-	if (log_level_parse(level, &c->log_level) != 0)
-		return conf_fail(cc, "log", "level", "must be one of error, warn, info, debug");
-	return AE_OK;
-}
-
-static anvil_err
 parse_fcgi(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
 {
 	static const char *const keys[] = { "socket", "socket_mode", "workers", "backlog",
@@ -223,7 +203,7 @@ fcgi_conf_parse(struct conf_ctx *cc, json_object *root, struct fcgi_conf *out)
 	memset(out, 0, sizeof(*out));
 	out->root = json_object_get(root);
 	if ((e = conf_check_keys(cc, root, "", sections)) != AE_OK ||
-	    (e = parse_log(cc, root, out)) != AE_OK ||
+	    (e = conf_parse_log(cc, root, &out->log_level, &out->log_syslog)) != AE_OK ||
 	    (e = db_conf_parse(cc, root, &out->db)) != AE_OK ||
 	    (e = parse_fcgi(cc, root, out)) != AE_OK ||
 	    (e = parse_acme(cc, root, out)) != AE_OK ||

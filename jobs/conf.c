@@ -8,26 +8,6 @@
 static const char *const sections[] = CONF_SECTIONS;
 
 static anvil_err
-parse_log(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
-{
-	static const char *const keys[] = { "level", "syslog", NULL };
-	json_object *sec = NULL;
-	const char *level = "info";
-	anvil_err e;
-
-	c->log_level = LOG_LVL_INFO;
-	if ((e = conf_get_object(cc, root, "", "log", 0, &sec)) != AE_OK || sec == NULL)
-		return e;
-	if ((e = conf_check_keys(cc, sec, "log", keys)) != AE_OK ||
-	    (e = conf_get_string(cc, sec, "log", "level", 0, &level)) != AE_OK ||
-	    (e = conf_get_bool(cc, sec, "log", "syslog", 0, &c->log_syslog)) != AE_OK)
-		return e;
-	if (log_level_parse(level, &c->log_level) != 0)
-		return conf_fail(cc, "log", "level", "must be one of error, warn, info, debug");
-	return AE_OK;
-}
-
-static anvil_err
 parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 {
 	static const char *const keys[] = { "runner_id", "concurrency", "poll_interval", "lease",
@@ -143,7 +123,7 @@ jobs_conf_load(struct conf_ctx *cc, const char *path, struct jobs_conf *c)
 	if ((e = conf_load(cc, path, &c->root)) != AE_OK)
 		return e;
 	if ((e = conf_check_keys(cc, c->root, "", sections)) != AE_OK ||
-	    (e = parse_log(cc, c->root, c)) != AE_OK ||
+	    (e = conf_parse_log(cc, c->root, &c->log_level, &c->log_syslog)) != AE_OK ||
 	    (e = db_conf_parse(cc, c->root, &c->db)) != AE_OK ||
 	    (e = parse_jobs(cc, c->root, c)) != AE_OK)
 		jobs_conf_free(c);

@@ -240,3 +240,23 @@ conf_secret_free(char *s)
 	OPENSSL_cleanse(s, strlen(s));
 	free(s);
 }
+
+anvil_err
+conf_parse_log(struct conf_ctx *c, json_object *root, enum log_level *level, int *use_syslog)
+{
+	static const char *const keys[] = { "level", "syslog", NULL };
+	json_object *sec = NULL;
+	const char *name = "info";
+	anvil_err e;
+
+	*level = LOG_LVL_INFO;
+	if ((e = conf_get_object(c, root, "", "log", 0, &sec)) != AE_OK || sec == NULL)
+		return e;
+	if ((e = conf_check_keys(c, sec, "log", keys)) != AE_OK ||
+	    (e = conf_get_string(c, sec, "log", "level", 0, &name)) != AE_OK ||
+	    (e = conf_get_bool(c, sec, "log", "syslog", 0, use_syslog)) != AE_OK)
+		return e;
+	if (log_level_parse(name, level) != 0)
+		return conf_fail(c, "log", "level", "must be one of error, warn, info, debug");
+	return AE_OK;
+}

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <json-c/json.h>
 #include "lib/err.h"
+#include "lib/log.h"
 
 /* Every top-level section of the deployment file; each program validates the sections it uses
  * and rejects any top-level key not in this list. */
@@ -44,6 +45,11 @@ anvil_err conf_get_array(struct conf_ctx *c, json_object *obj, const char *where
 anvil_err conf_get_secret(struct conf_ctx *c, json_object *obj, const char *where,
     const char *key, int required, char **out);
 void conf_secret_free(char *s);
+
+/* The `log` section every daemon shares: {"level": "error|warn|info|debug", "syslog": bool}.
+ * Defaults: info, stderr. */
+anvil_err conf_parse_log(struct conf_ctx *c, json_object *root, enum log_level *level,
+    int *use_syslog);
 
 /* Sets c->err; returns AE_CONFIG. For checks the getters cannot express. */
 anvil_err conf_fail(struct conf_ctx *c, const char *where, const char *key, const char *fmt, ...)
