@@ -191,8 +191,10 @@ static anvil_err
 parse_issue(struct conf_ctx *cc, json_object *root)
 {
 	struct issue_conf ic;
+	anvil_err e = issue_conf_parse(cc, root, &ic);
 
-	return issue_conf_parse(cc, root, &ic);
+	issue_conf_free(&ic);
+	return e;
 }
 
 anvil_err

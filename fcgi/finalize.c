@@ -175,7 +175,7 @@ api_finalize(struct req *r, int64_t id)
 	struct auth a;
 	struct db_order_fin *o = NULL;
 	const struct issue_conf *ic;
-	const struct issue_profile_conf *prof;
+	const struct profile *prof;
 	struct csr_info ci;
 	json_object *ids = NULL;
 	char detail[CSR_DETAIL_MAX];

@@ -233,11 +233,11 @@ key_policy(EVP_PKEY *key, unsigned key_types, int *kt, char *detail)
 			return CSR_BAD_KEY;
 		}
 		if (bits == 2048)
-			*kt = IKT_RSA_2048;
+			*kt = KT_RSA_2048;
 		else if (bits == 3072)
-			*kt = IKT_RSA_3072;
+			*kt = KT_RSA_3072;
 		else if (bits == 4096)
-			*kt = IKT_RSA_4096;
+			*kt = KT_RSA_4096;
 		else {
 			snprintf(detail, CSR_DETAIL_MAX, "RSA keys must have 2048, 3072 or 4096 bits "
 			    "(this one has %d)", bits);
@@ -249,9 +249,9 @@ key_policy(EVP_PKEY *key, unsigned key_types, int *kt, char *detail)
 		if (EVP_PKEY_get_group_name(key, grp, sizeof(grp), &n) != 1)
 			grp[0] = '\0';
 		if (strcmp(grp, "prime256v1") == 0 || strcmp(grp, "P-256") == 0)
-			*kt = IKT_EC_P256;
+			*kt = KT_EC_P256;
 		else if (strcmp(grp, "secp384r1") == 0 || strcmp(grp, "P-384") == 0)
-			*kt = IKT_EC_P384;
+			*kt = KT_EC_P384;
 		else {
 			snprintf(detail, CSR_DETAIL_MAX, "ECDSA keys must be on P-256 or P-384");
 			return CSR_BAD_KEY;

@@ -23,11 +23,11 @@ enum csr_verdict {
 struct csr_info {
 	EVP_PKEY *key;                /* the subject key (caller frees with csr_info_free) */
 	uint8_t spki_sha256[32];
-	int key_type;                 /* enum issue_kt */
+	int key_type;                 /* enum key_type (ca/p11.h) */
 };
 
 /* identifiers: the order's JSON array of {"type","value"}; key_types: the profile's mask
- * (bit 1 << enum issue_kt). On CSR_BAD_* detail says why, in our words. */
+ * (bit 1 << enum key_type (ca/p11.h)). On CSR_BAD_* detail says why, in our words. */
 enum csr_verdict csr_check(const uint8_t *der, size_t len, json_object *identifiers,
     unsigned key_types, struct csr_info *out, char detail[CSR_DETAIL_MAX]);
 void csr_info_free(struct csr_info *ci);

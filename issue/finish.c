@@ -215,7 +215,7 @@ issue_finish(struct issue_ctx *ic, int64_t order_id, int64_t deadline_ms)
 {
 	struct db_order_fin *o = NULL;
 	struct db_cert *c = NULL;
-	const struct issue_profile_conf *prof;
+	const struct profile *prof;
 	struct csr_info ci;
 	struct request req;
 	struct buf der;
@@ -285,7 +285,7 @@ issue_finish(struct issue_ctx *ic, int64_t order_id, int64_t deadline_ms)
 		goto out;
 	}
 	nb = o->not_before > 0 ? o->not_before : (created > BACKDATE ? created - BACKDATE : 0);
-	na = nb + prof->validity - 1;
+	na = nb + prof->max_validity - 1;
 	if (o->not_after > 0 && o->not_after < na)
 		na = o->not_after;
 	req.op = OP_CERT;
@@ -323,7 +323,7 @@ issue_finish(struct issue_ctx *ic, int64_t order_id, int64_t deadline_ms)
 	c->account_id = o->account_id;
 	c->order_id = order_id;
 	c->created = (int64_t)time(NULL);
-	snprintf(c->issuer, sizeof(c->issuer), "%s", prof->issuer);
+	snprintf(c->issuer, sizeof(c->issuer), "%s", prof->issuer->name);
 	snprintf(c->profile, sizeof(c->profile), "%s", prof->name);
 	c->not_before = asn1_time_unix(X509_get0_notBefore(x));
 	c->not_after = asn1_time_unix(X509_get0_notAfter(x));

@@ -18,7 +18,7 @@ struct issue_ctx {
 	struct issue_conf conf;
 	json_object *root;            /* owns the strings in conf */
 	struct signer_client *signer; /* NULL without a signer section */
-	struct chains chains[ISSUE_ISSUERS_MAX];
+	struct chains chains[MAX_ISSUERS];  /* by issuer index */
 	uint8_t (*weak)[32];          /* sorted */
 	size_t nweak;
 };

@@ -140,8 +140,8 @@ issue_ctx_new(struct db *db, json_object *root, struct conf_ctx *cc, struct issu
 	if (ic->conf.signer_socket != NULL &&
 	    (e = signer_client_new(ic->conf.signer_socket, &ic->signer)) != AE_OK)
 		goto out;
-	for (size_t i = 0; i < ic->conf.nissuers; i++) {
-		const struct issue_issuer_conf *is = &ic->conf.issuers[i];
+	for (size_t i = 0; i < issue_conf_nissuers(&ic->conf); i++) {
+		const struct issuer *is = &ic->conf.policy->issuers[i];
 		struct chains *c = &ic->chains[i];
 		/* A root's file may hold only the root; roots never issue leaves. A missing file
 		 * (no ceremony yet) leaves the chain unavailable: downloads answer 503. */
@@ -149,10 +149,10 @@ issue_ctx_new(struct db *db, json_object *root, struct conf_ctx *cc, struct issu
 			log_warn("issuer %s: cannot read certificate %s: downloads of its "
 			    "certificates will fail", is->name, is->cert_path);
 		c->n = 1;
-		for (size_t k = 0; k < is->n_alt_chains; k++) {
-			if ((c->pem[c->n++] = load_chain(is->alt_chains[k])) == NULL)
+		for (size_t k = 0; k < ic->conf.alt[i].n; k++) {
+			if ((c->pem[c->n++] = load_chain(ic->conf.alt[i].paths[k])) == NULL)
 				log_warn("issuer %s: cannot read alternate chain %s", is->name,
-				    is->alt_chains[k]);
+				    ic->conf.alt[i].paths[k]);
 		}
 	}
 	if (ic->conf.weak_keys_file != NULL &&
@@ -172,10 +172,11 @@ issue_ctx_free(struct issue_ctx *ic)
 	if (ic == NULL)
 		return;
 	signer_client_free(ic->signer);
-	for (size_t i = 0; i < ISSUE_ISSUERS_MAX; i++)
+	for (size_t i = 0; i < MAX_ISSUERS; i++)
 		for (size_t k = 0; k < ic->chains[i].n; k++)
 			free(ic->chains[i].pem[k]);
 	free(ic->weak);
+	issue_conf_free(&ic->conf);
 	json_object_put(ic->root);
 	free(ic);
 }
@@ -189,8 +190,8 @@ issue_ctx_conf(const struct issue_ctx *ic)
 static const struct chains *
 chains_of(const struct issue_ctx *ic, const char *issuer)
 {
-	for (size_t i = 0; i < ic->conf.nissuers; i++)
-		if (strcmp(ic->conf.issuers[i].name, issuer) == 0)
+	for (size_t i = 0; i < issue_conf_nissuers(&ic->conf); i++)
+		if (strcmp(ic->conf.policy->issuers[i].name, issuer) == 0)
 			return &ic->chains[i];
 	return NULL;
 }
