@@ -2,6 +2,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "fcgi/conf.h"
+#include "lib/privdrop.h"
 #include "issue/conf.h"
 #include "lib/num.h"
 
@@ -11,7 +12,7 @@ static anvil_err
 parse_fcgi(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
 {
 	static const char *const keys[] = { "socket", "socket_mode", "workers", "backlog",
-		"pid_file", "retry_after", NULL };
+		"pid_file", "retry_after", "user", "group", NULL };
 	json_object *sec = NULL;
 	const char *mode = "0660";
 	int64_t m = 0;
@@ -29,7 +30,8 @@ parse_fcgi(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
 	    (e = conf_get_int(cc, sec, "fcgi", "backlog", 0, 1, 65535, &c->backlog)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "fcgi", "pid_file", 0, &c->pid_file)) != AE_OK ||
 	    (e = conf_get_int(cc, sec, "fcgi", "retry_after", 0, 1, 3600,
-	    &c->retry_after)) != AE_OK)
+	    &c->retry_after)) != AE_OK ||
+	    (e = privdrop_conf(cc, sec, "fcgi", &c->worker_user)) != AE_OK)
 		return e;
 	if (c->socket[0] != '/' || strlen(c->socket) >= 108)
 		return conf_fail(cc, "fcgi", "socket", "must be an absolute path under 108 bytes");

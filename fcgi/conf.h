@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 #include "db/db.h"
 #include "lib/conf.h"
+#include "lib/privdrop.h"
 #include "lib/log.h"
 #include "lib/nonce.h"
 
@@ -58,6 +59,7 @@ struct fcgi_conf {
 	int64_t backlog;
 	const char *pid_file;
 	int64_t retry_after;
+	struct privdrop worker_user; /* fcgi.user/group: what workers run as */
 
 	const char *base_url;       /* scheme://host[:port] without a trailing slash */
 	size_t base_url_len;

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include "fcgi/conf.h"
+#include "lib/privdrop.h"
 #include "fcgi/worker.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
@@ -123,6 +124,13 @@ spawn(int fd, unsigned gen)
 		free(abs_path);
 		free(sock_path);
 		free(pid_path);
+		/* The master keeps root to reload its configuration; workers, which parse
+		 * hostile input, run as fcgi.user. */
+		if (privdrop_apply(&conf.worker_user) != AE_OK) {
+			log_err("worker: cannot become fcgi.user (uid %ld): %s", (long)conf.worker_user.uid,
+			    strerror(errno));
+			exit(1);
+		}
 		rc = worker_run(&conf, fd);
 		fcgi_conf_free(&conf);
 		close(fd);
@@ -261,6 +269,11 @@ main(int argc, char **argv)
 	if (check) {
 		printf("anvil-fcgi: %s: configuration OK\n", path);
 		rc = 0;
+		goto out;
+	}
+	if (conf.worker_user.set && geteuid() != 0) {
+		fprintf(stderr, "anvil-fcgi: %s: fcgi.user is set, so anvil-fcgi must start as root "
+		    "(it switches its workers to that user)\n", path);
 		goto out;
 	}
 	log_init("anvil-fcgi", conf.log_syslog || !foreground, conf.log_level);
