@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <openssl/rand.h>
 #include "jobs/conf.h"
+#include "lib/privdrop.h"
 
 static const char *const sections[] = CONF_SECTIONS;
 
@@ -12,7 +13,7 @@ parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 {
 	static const char *const keys[] = { "runner_id", "concurrency", "poll_interval", "lease",
 		"retry_backoff", "max_attempts", "finalize_budget_ms", "wake_socket", "wake_socket_mode", "pid_file",
-		"validation", "policies", NULL };
+		"validation", "policies", "user", "group", NULL };
 	json_object *sec = NULL, *val = NULL, *pol = NULL, *acme = NULL, *ids = NULL;
 	const char *id = NULL, *base = NULL, *mode = "0660";
 	int64_t m = 0;
@@ -43,6 +44,7 @@ parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 	    (e = conf_get_string(cc, sec, "jobs", "wake_socket", 0, &c->wake_socket)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "jobs", "wake_socket_mode", 0, &mode)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "jobs", "pid_file", 0, &c->pid_file)) != AE_OK ||
+	    (e = privdrop_conf(cc, sec, "jobs", &c->run_as)) != AE_OK ||
 	    (e = conf_get_object(cc, sec, "jobs", "validation", 0, &val)) != AE_OK ||
 	    (e = conf_get_object(cc, sec, "jobs", "policies", 0, &pol)) != AE_OK)
 		return e;

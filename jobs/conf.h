@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 #include "db/db.h"
 #include "lib/conf.h"
+#include "lib/privdrop.h"
 #include "lib/log.h"
 #include "va/va.h"
 
@@ -23,6 +24,7 @@ struct jobs_conf {
 	int64_t retry_backoff;      /* s, doubled per attempt */
 	int64_t max_attempts;
 	int64_t finalize_budget_ms;
+	struct privdrop run_as;     /* jobs.user/group: dropped to after start-up */
 	const char *wake_socket;
 	mode_t wake_socket_mode;
 	const char *pid_file;

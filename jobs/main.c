@@ -13,6 +13,7 @@
 #include "db/db.h"
 #include "jobs/finalize.h"
 #include "jobs/conf.h"
+#include "lib/privdrop.h"
 #include "jobs/runner.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
@@ -85,6 +86,11 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
+	if (conf.run_as.set && geteuid() != 0) {
+		fprintf(stderr, "anvil-jobs: %s: jobs.user is set, so anvil-jobs must start as root\n",
+		    path);
+		goto out;
+	}
 	log_init("anvil-jobs", conf.log_syslog || !foreground, conf.log_level);
 	if (!foreground && daemon(0, 0) != 0) {
 		fprintf(stderr, "anvil-jobs: daemon: %s\n", strerror(errno));
@@ -119,6 +125,13 @@ main(int argc, char **argv)
 	if (jobs_finalize_new(db, conf.root, &icc, &finalize) != AE_OK) {
 		log_warn("finalize jobs wait: %s", icc.err);
 		finalize = NULL;
+	}
+	/* Validation talks to hostile servers: from here on, run as jobs.user (the socket, the
+	 * PID file and the issuers' files are already open or read). */
+	if (privdrop_apply(&conf.run_as) != AE_OK) {
+		log_err("jobs.user: cannot switch to uid %ld: %s", (long)conf.run_as.uid,
+		    strerror(errno));
+		goto out;
 	}
 	if (db_connect(db) != AE_OK)
 		log_warn("database not reachable yet (%s); retrying", db_error(db));

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""fcgi.user: the master stays root (it rereads its configuration), the workers that parse
+"""fcgi.user and jobs.user: the anvil-fcgi master stays root (it rereads its configuration), the workers that parse
 hostile input run as the configured user with no supplementary groups, and still serve; a user
 or group that does not exist stops the program at start, naming the key."""
 import json
@@ -30,7 +30,7 @@ def main():
     if os.geteuid() != 0:
         tap.skip_all("needs root to switch users")
     nobody = pwd.getpwnam("nobody")
-    s = start_or_skip(workers=2, config={"fcgi": {"user": "nobody"}})
+    s = start_or_skip(workers=2, config={"fcgi": {"user": "nobody"}}, jobs={"user": "nobody"})
     workers = s.fcgi_worker_pids()
     tap.is_(len(workers), 2, "two workers")
     for pid in workers:
@@ -40,6 +40,14 @@ def main():
         tap.ok(st["Gid"] == [str(nobody.pw_gid)] * 4 and st["Groups"] == [str(nobody.pw_gid)],
                "worker %d has nobody's group and no other" % pid) or tap.dump("ids", st)
     tap.is_(ids(s.fcgi_master_pid())["Uid"][1], "0", "the master stays root")
+
+    runner = s.jobs.runners["anvil-jobs"]
+    st = ids(runner.pid)
+    tap.ok(st["Uid"] == [str(nobody.pw_uid)] * 4 and st["Groups"] == [str(nobody.pw_gid)],
+           "anvil-jobs runs as nobody after start-up") or tap.dump("ids", st)
+    s.jobs.wake()
+    tap.ok(proc.wait_for(lambda: runner.alive() and "runner" in runner.log_text(), 10),
+           "the unprivileged runner is up and listening for wake-ups")
 
     c = Client(s.directory_url, s.ca_file)
     r = c.new_account(contact=["mailto:drop@example.com"])
