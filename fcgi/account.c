@@ -6,6 +6,7 @@
 #include "fcgi/auth.h"
 #include "fcgi/orders.h"
 #include "lib/jwk.h"
+#include "lib/keycache.h"
 #include "lib/log.h"
 
 json_object *
@@ -204,6 +205,8 @@ api_account(struct req *r, int64_t id)
 			goto out;
 		}
 		a.acct->status = DB_ACCT_DEACTIVATED;
+		/* The status read with every request refuses it already; this frees the slot. */
+		keycache_forget(r->keys, id);
 		log_info("account deactivated id=%lld", (long long)id);
 		respond_account(r, 200, a.acct);
 		goto out;

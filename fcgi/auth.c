@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 #include "fcgi/auth.h"
+#include "lib/keycache.h"
 #include "lib/log.h"
 #include "lib/nonce.h"
 #include "lib/num.h"
@@ -39,10 +40,10 @@ auth_account_id(struct req *r, const char *url)
 	return id;
 }
 
+/* The signing account and its key; *ver (may stay NULL) is the cached verifier of the key. */
 static int
-load_account_key(struct req *r, struct auth *a)
+load_account_key(struct req *r, struct auth *a, struct jws_verifier **ver)
 {
-	json_object *jwk = NULL;
 	int64_t id = auth_account_id(r, a->jws->kid);
 	const char *detail = NULL;
 	anvil_err e;
@@ -69,8 +70,8 @@ load_account_key(struct req *r, struct auth *a)
 		    db_account_status_name(a->acct->status));
 		goto out;
 	}
-	if ((jwk = req_keep(r, json_tokener_parse(a->acct->jwk))) == NULL ||
-	    (e = jwk_to_pkey(jwk, &a->key, &detail)) != AE_OK) {
+	/* Keyed by the JWK text just read, so a key changed elsewhere is never served stale. */
+	if ((e = keycache_get(r->keys, id, a->acct->jwk, &a->key, ver, &detail)) != AE_OK) {
 		log_err("account %lld: stored key unusable", (long long)id);
 		req_fail(r, AE_INTERNAL, "account key");
 		goto out;
@@ -85,6 +86,7 @@ int
 auth_request(struct req *r, enum auth_mode mode, struct auth *a)
 {
 	const struct fcgi_conf *c = r->conf;
+	struct jws_verifier *ver = NULL;
 	uint8_t id[NONCE_ID_LEN];
 	int64_t issued = 0;
 	const char *detail = NULL;
@@ -157,10 +159,15 @@ auth_request(struct req *r, enum auth_mode mode, struct auth *a)
 			req_problem(r, PROB_BAD_PUBLIC_KEY, "the jwk is not an acceptable key");
 			goto out;
 		}
-	} else if (load_account_key(r, a) != 0) {
+	} else if (load_account_key(r, a, &ver) != 0) {
 		goto out;
 	}
-	if ((e = jws_verify(a->jws, a->key)) != AE_OK) {
+	e = ver != NULL ? jws_verify_with(a->jws, ver) : jws_verify(a->jws, a->key);
+	if (e == AE_CRYPTO || e == AE_NOMEM) {
+		req_fail(r, e, "signature verification");
+		goto out;
+	}
+	if (e != AE_OK) {
 		if (e == AE_JWS_BADALG)
 			req_problem(r, PROB_BAD_SIG_ALG, "the JWS algorithm does not fit the key");
 		else

@@ -5,6 +5,7 @@
 #include "fcgi/api.h"
 #include "fcgi/auth.h"
 #include "lib/jwk.h"
+#include "lib/keycache.h"
 #include "lib/log.h"
 
 static void
@@ -126,6 +127,8 @@ api_key_change(struct req *r)
 		req_fail(r, e, "keyChange");
 		goto out;
 	}
+	/* The cache would miss on the new JWK text anyway; this frees the old key at once. */
+	keycache_forget(r->keys, a.acct->id);
 	log_info("account key changed id=%lld", (long long)a.acct->id);
 	snprintf(a.acct->thumbprint, sizeof(a.acct->thumbprint), "%s", new_tp);
 	req_json(r, 200, api_account_object(r, a.acct));

@@ -15,6 +15,7 @@
 #include "lib/err.h"
 
 struct issue_ctx;
+struct keycache;
 
 #define REQ_HEADERS_MAX 4096
 
@@ -23,6 +24,7 @@ struct req {
 	const struct fcgi_conf *conf;
 	struct db *db;
 	struct issue_ctx *issue;  /* issuance (issue/issue.h); NULL when it could not start */
+	struct keycache *keys;    /* the worker's parsed account keys (lib/keycache.h), or NULL */
 	struct arena arena;
 	int64_t now;
 

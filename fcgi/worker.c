@@ -11,6 +11,7 @@
 #include "fcgi/request.h"
 #include "fcgi/worker.h"
 #include "issue/issue.h"
+#include "lib/keycache.h"
 #include "lib/log.h"
 
 #define URI_MAX 2048
@@ -39,7 +40,8 @@ route_path(struct req *r)
 }
 
 static void
-handle(FCGX_Request *fr, const struct fcgi_conf *conf, struct db *db, struct issue_ctx *ic)
+handle(FCGX_Request *fr, const struct fcgi_conf *conf, struct db *db, struct issue_ctx *ic,
+    struct keycache *keys)
 {
 	struct req r;
 	char esc[256];
@@ -51,6 +53,7 @@ handle(FCGX_Request *fr, const struct fcgi_conf *conf, struct db *db, struct iss
 	r.conf = conf;
 	r.db = db;
 	r.issue = ic;
+	r.keys = keys;
 	r.now = (int64_t)time(NULL);
 	r.method = FCGX_GetParam("REQUEST_METHOD", fr->envp);
 	r.uri = FCGX_GetParam("REQUEST_URI", fr->envp);
@@ -79,6 +82,7 @@ worker_run(const struct fcgi_conf *conf, int listen_fd)
 	FCGX_Request fr;
 	struct db *db = NULL;
 	struct issue_ctx *ic = NULL;
+	struct keycache *keys = NULL;
 	struct conf_ctx icc = { .file = "configuration" };
 	struct sigaction sa;
 	sigset_t term, none;
@@ -114,6 +118,9 @@ worker_run(const struct fcgi_conf *conf, int listen_fd)
 	if (issue_ctx_new(db, conf->root, &icc, &ic) != AE_OK)
 		log_err("worker: issuance unavailable (finalize, downloads and revocation answer "
 		    "503): %s", icc.err);
+	/* Without it every request parses its account key again: slower, not wrong. */
+	if ((keys = keycache_new(KEYCACHE_SLOTS)) == NULL)
+		log_warn("worker: no memory for the account key cache");
 	if (db_connect(db) != AE_OK)
 		log_warn("worker: database unavailable at start: %s (requests get 503 until "
 		    "it is back)", db_error(db));
@@ -133,7 +140,7 @@ worker_run(const struct fcgi_conf *conf, int listen_fd)
 			log_err("worker: accept failed: %s", strerror(-a));
 			goto out;
 		}
-		handle(&fr, conf, db, ic);
+		handle(&fr, conf, db, ic, keys);
 		FCGX_Finish_r(&fr);
 		if (time(NULL) >= next_purge) {
 			uint64_t n = 0;
@@ -149,6 +156,7 @@ worker_run(const struct fcgi_conf *conf, int listen_fd)
 out:
 	if (inited)
 		FCGX_Free(&fr, 0);
+	keycache_free(keys);
 	issue_ctx_free(ic);
 	db_free(db);
 	return rc;

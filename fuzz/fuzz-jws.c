@@ -21,6 +21,7 @@ check_one(const char *body, size_t len)
 {
 	struct jws j;
 	EVP_PKEY *key = NULL;
+	struct jws_verifier *ver = NULL;
 	const char *detail = NULL;
 	char tp[JWK_THUMBPRINT_LEN + 1];
 	anvil_err e;
@@ -43,6 +44,9 @@ check_one(const char *body, size_t len)
 		e = jws_verify(&j, key);
 		if (e != AE_OK && e != AE_JWS_BADSIG && e != AE_JWS_BADALG)
 			abort();
+		/* The cached verifier of anvil-fcgi's key cache must answer exactly the same. */
+		if (jws_verifier_new(key, &ver) == AE_OK && jws_verify_with(&j, ver) != e)
+			abort();
 	}
 	/* keyChange: the payload is itself a JWS. */
 	if (j.payload_json != NULL) {
@@ -56,6 +60,7 @@ check_one(const char *body, size_t len)
 		jws_free(&inner);
 	}
 out:
+	jws_verifier_free(ver);
 	EVP_PKEY_free(key);
 	jws_free(&j);
 	ERR_clear_error();

@@ -145,7 +145,7 @@ find_curve(const char *crv, size_t len)
 }
 
 static anvil_err
-ec_to_pkey(json_object *jwk, EVP_PKEY **out, const char **detail)
+ec_to_pkey(json_object *jwk, int full_check, EVP_PKEY **out, const char **detail)
 {
 	const struct curve *cv;
 	const char *crv;
@@ -184,9 +184,11 @@ ec_to_pkey(json_object *jwk, EVP_PKEY **out, const char **detail)
 		bad(detail, "EC key: point is not on the curve");
 		goto out;
 	}
-	/* Full public check: coordinates in range, on the curve, not the point at infinity. */
-	if ((chk = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL ||
-	    EVP_PKEY_public_check(chk) != 1) {
+	/* Full public check: coordinates in range, on the curve, not the point at infinity. Its
+	 * scalar multiplication costs as much as verifying a signature, so a key Anvil stored
+	 * after this check (jwk_to_pkey_stored) is not checked again on every request. */
+	if (full_check && ((chk = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL ||
+	    EVP_PKEY_public_check(chk) != 1)) {
 		bad(detail, "EC key: point is not on the curve");
 		goto out;
 	}
@@ -231,8 +233,8 @@ out:
 	return err;
 }
 
-anvil_err
-jwk_to_pkey(json_object *jwk, EVP_PKEY **out, const char **detail)
+static anvil_err
+to_pkey(json_object *jwk, int full_check, EVP_PKEY **out, const char **detail)
 {
 	const char *kty;
 	size_t ktylen = 0;
@@ -251,7 +253,7 @@ jwk_to_pkey(json_object *jwk, EVP_PKEY **out, const char **detail)
 	if (ktylen == 3 && memcmp(kty, "RSA", 3) == 0)
 		err = rsa_to_pkey(jwk, out, detail);
 	else if (ktylen == 2 && memcmp(kty, "EC", 2) == 0)
-		err = ec_to_pkey(jwk, out, detail);
+		err = ec_to_pkey(jwk, full_check, out, detail);
 	else if (ktylen == 3 && memcmp(kty, "OKP", 3) == 0)
 		err = okp_to_pkey(jwk, out, detail);
 	else
@@ -260,6 +262,18 @@ jwk_to_pkey(json_object *jwk, EVP_PKEY **out, const char **detail)
 	if (err != AE_OK)
 		ERR_clear_error();
 	return err;
+}
+
+anvil_err
+jwk_to_pkey(json_object *jwk, EVP_PKEY **out, const char **detail)
+{
+	return to_pkey(jwk, 1, out, detail);
+}
+
+anvil_err
+jwk_to_pkey_stored(json_object *jwk, EVP_PKEY **out, const char **detail)
+{
+	return to_pkey(jwk, 0, out, detail);
 }
 
 static anvil_err

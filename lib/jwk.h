@@ -12,6 +12,11 @@
  * "p", ...) and unknown kty/crv with AE_JWS_BADKEY; *detail (if non-NULL) gets a static
  * human-readable reason. */
 anvil_err jwk_to_pkey(json_object *jwk, EVP_PKEY **out, const char **detail);
+/* The same for a key Anvil stored itself after jwk_to_pkey accepted it (accounts.jwk): every
+ * check but the EC public-key validation, whose scalar multiplication costs as much as a
+ * signature verification (import still refuses a point off the curve). Never for request
+ * bytes. */
+anvil_err jwk_to_pkey_stored(json_object *jwk, EVP_PKEY **out, const char **detail);
 /* Public JWK of pkey, members exactly as RFC 7638 lists them for the kty. */
 anvil_err jwk_from_pkey(EVP_PKEY *pkey, json_object **out);
 /* RFC 7638 SHA-256 thumbprint, base64url, NUL-terminated. */

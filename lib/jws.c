@@ -362,6 +362,98 @@ out:
 	return e;
 }
 
+/* jws_verify above builds an EVP_PKEY_CTX for every call, and OpenSSL 3 then fetches the
+ * digest, the key management and the signature implementation by name each time (string
+ * compares and lock round trips in the provider store). A key kept across requests keeps its
+ * verify context instead: one fetch when the key is first used. */
+struct jws_verifier {
+	EVP_PKEY *key;
+	const struct alg *alg; /* the one algorithm the key fits (key_fits), NULL if none */
+	EVP_MD *md;            /* fetched once; NULL for EdDSA, which has no separate digest */
+	EVP_PKEY_CTX *pctx;    /* verify-initialised for alg with md; NULL for EdDSA */
+};
+
+anvil_err
+jws_verifier_new(EVP_PKEY *key, struct jws_verifier **out)
+{
+	struct jws_verifier *v = NULL;
+	anvil_err e = AE_CRYPTO;
+
+	*out = NULL;
+	if (key == NULL)
+		return AE_JWS_BADKEY;
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return AE_NOMEM;
+	if (EVP_PKEY_up_ref(key) != 1)
+		goto out;
+	v->key = key;
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]) && v->alg == NULL; i++)
+		if (key_fits(&algs[i], key) == AE_OK)
+			v->alg = &algs[i];
+	if (v->alg != NULL && v->alg->md != NULL &&
+	    ((v->md = EVP_MD_fetch(NULL, v->alg->md, NULL)) == NULL ||
+	    (v->pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) == NULL ||
+	    EVP_PKEY_verify_init(v->pctx) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(v->pctx, v->md) != 1))
+		goto out;
+	*out = v;
+	v = NULL;
+	e = AE_OK;
+out:
+	jws_verifier_free(v);
+	ERR_clear_error();
+	return e;
+}
+
+anvil_err
+jws_verify_with(const struct jws *j, struct jws_verifier *v)
+{
+	const struct alg *a = find_alg(j->alg);
+	uint8_t dgst[EVP_MAX_MD_SIZE], *der = NULL;
+	unsigned int dlen = 0;
+	const uint8_t *sig = j->sig;
+	size_t siglen = j->sig_len;
+	anvil_err e;
+
+	if (a == NULL)
+		return AE_JWS_BADALG;
+	/* Exactly one algorithm fits a key, so this is key_fits's answer. */
+	if (a != v->alg)
+		return AE_JWS_BADALG;
+	if (v->pctx == NULL)
+		return jws_verify(j, v->key);
+	if (j->signing_input == NULL || j->sig == NULL)
+		return AE_JWS_BADSIG;
+	if (a->coord > 0) {
+		if (j->sig_len != 2 * a->coord)
+			return AE_JWS_BADSIG;
+		if ((e = ecdsa_raw_to_der(j->sig, a->coord, &der, &siglen)) != AE_OK)
+			goto out;
+		sig = der;
+	}
+	/* What EVP_DigestVerify does inside: the digest, then the signature over it. */
+	if (EVP_Digest(j->signing_input, j->signing_input_len, dgst, &dlen, v->md, NULL) != 1) {
+		e = AE_CRYPTO;
+		goto out;
+	}
+	e = EVP_PKEY_verify(v->pctx, sig, siglen, dgst, dlen) == 1 ? AE_OK : AE_JWS_BADSIG;
+out:
+	OPENSSL_free(der);
+	ERR_clear_error();
+	return e;
+}
+
+void
+jws_verifier_free(struct jws_verifier *v)
+{
+	if (v == NULL)
+		return;
+	EVP_PKEY_CTX_free(v->pctx);
+	EVP_MD_free(v->md);
+	EVP_PKEY_free(v->key);
+	free(v);
+}
+
 anvil_err
 jws_verify_hmac(const struct jws *j, const uint8_t *key, size_t keylen)
 {

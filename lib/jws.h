@@ -53,6 +53,14 @@ anvil_err jws_alg_supported(const char *alg);
  * RS256<->RSA, EdDSA<->Ed25519): AE_JWS_BADALG otherwise; AE_JWS_BADSIG if it does not verify.
  * ECDSA signatures are the fixed-length R||S form of RFC 7518 §3.4. */
 anvil_err jws_verify(const struct jws *j, EVP_PKEY *key);
+/* A verifier bound to one key, for keys kept across requests (lib/keycache.h): the algorithm
+ * implementation is fetched and set up once rather than at every jws_verify. It holds its own
+ * reference to key. AE_CRYPTO/AE_NOMEM when it cannot be set up (use jws_verify then). */
+struct jws_verifier;
+anvil_err jws_verifier_new(EVP_PKEY *key, struct jws_verifier **out);
+/* The same answers as jws_verify(j, key) for the verifier's key (AE_CRYPTO if hashing fails). */
+anvil_err jws_verify_with(const struct jws *j, struct jws_verifier *v);
+void jws_verifier_free(struct jws_verifier *v);
 /* HS256/HS384/HS512 over the signing input, constant-time compare. */
 anvil_err jws_verify_hmac(const struct jws *j, const uint8_t *key, size_t keylen);
 /* Produces a flattened JWS (for tests, tools and the bench client): protected is a JSON
