@@ -32,28 +32,9 @@ static const char SQL_CHALL_PROCESSING[] =
 anvil_err
 db_authz_get(struct db *db, int64_t id, struct db_authz *a)
 {
-	char type[8], status[16];
 	struct db_val p[] = { DB_PARAM_I64(id) };
-	struct db_val c[] = {
-		DB_COL_I64,
-		DB_COL_I64,
-		DB_COL_STR(type, sizeof(type)),
-		DB_COL_STR(a->value, sizeof(a->value)),
-		DB_COL_I64,
-		DB_COL_STR(status, sizeof(status)),
-		DB_COL_I64,
-		DB_COL_STR(a->profile, sizeof(a->profile)),
-		DB_COL_I64,
-	};
-	struct db_result res;
-	anvil_err e = db_exec(db, SQL_AUTHZ_GET, p, N(p), c, N(c), &res);
 
-	if (e != AE_OK)
-		return e;
-	if (!res.found)
-		return AE_NOTFOUND;
-	db_authz_fill(c, type, status, a);
-	return AE_OK;
+	return db_authz_row(db, SQL_AUTHZ_GET, p, N(p), a);
 }
 
 anvil_err

@@ -277,28 +277,9 @@ authz_from_cols(const struct db_val *c, const char *type, const char *status,
 anvil_err
 db_order_authz_next(struct db *db, int64_t order_id, int64_t after, struct db_authz *a)
 {
-	char type[8], status[16];
 	struct db_val p[] = { DB_PARAM_I64(order_id), DB_PARAM_I64(after) };
-	struct db_val c[] = {
-		DB_COL_I64,
-		DB_COL_I64,
-		DB_COL_STR(type, sizeof(type)),
-		DB_COL_STR(a->value, sizeof(a->value)),
-		DB_COL_I64,
-		DB_COL_STR(status, sizeof(status)),
-		DB_COL_I64,
-		DB_COL_STR(a->profile, sizeof(a->profile)),
-		DB_COL_I64,
-	};
-	struct db_result res;
-	anvil_err e = db_exec(db, SQL_ORDER_AUTHZ_NEXT, p, N(p), c, N(c), &res);
 
-	if (e != AE_OK)
-		return e;
-	if (!res.found)
-		return AE_NOTFOUND;
-	authz_from_cols(c, type, status, a);
-	return AE_OK;
+	return db_authz_row(db, SQL_ORDER_AUTHZ_NEXT, p, N(p), a);
 }
 
 anvil_err
@@ -341,10 +322,31 @@ db_order_next_of_account(struct db *db, int64_t account_id, int64_t after, int64
 	return AE_OK;
 }
 
-void
-db_authz_fill(const struct db_val *c, const char *type, const char *status, struct db_authz *a)
+anvil_err
+db_authz_row(struct db *db, const char *sql, const struct db_val *params, size_t nparams,
+    struct db_authz *a)
 {
+	char type[8], status[16];
+	struct db_val c[] = {
+		DB_COL_I64,
+		DB_COL_I64,
+		DB_COL_STR(type, sizeof(type)),
+		DB_COL_STR(a->value, sizeof(a->value)),
+		DB_COL_I64,
+		DB_COL_STR(status, sizeof(status)),
+		DB_COL_I64,
+		DB_COL_STR(a->profile, sizeof(a->profile)),
+		DB_COL_I64,
+	};
+	struct db_result res;
+	anvil_err e = db_exec(db, sql, params, nparams, c, N(c), &res);
+
+	if (e != AE_OK)
+		return e;
+	if (!res.found)
+		return AE_NOTFOUND;
 	authz_from_cols(c, type, status, a);
+	return AE_OK;
 }
 
 int

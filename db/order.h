@@ -153,8 +153,10 @@ anvil_err db_rl_certs_since(struct db *db, const char *domain, int64_t since, in
     int64_t *oldest);
 
 /* Internal to db/ (db/order.c, used by db/authz.c). */
-void db_authz_fill(const struct db_val *c, const char *type, const char *status,
-    struct db_authz *a);
+/* Runs sql (which selects the authorization columns in the order db/order.c lists them) and
+ * fills a from its one row; AE_NOTFOUND when there is none. */
+anvil_err db_authz_row(struct db *db, const char *sql, const struct db_val *params,
+    size_t nparams, struct db_authz *a);
 int db_chall_status_index(const char *s);
 
 #endif
