@@ -10,42 +10,12 @@
 #include "lib/jws.h"
 #include "tools/bench/acmeb.h"
 #include "tools/bench/acmeb_xfer.h"
+#include "tools/bench/curlbuf.h"
 
 double
 now_s(void)
 {
 	return (double)clock_mono_us() / 1e6;
-}
-
-static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct xfer *x = arg;
-	/* Past ACMEB_BODY_MAX the transfer fails (CURLE_WRITE_ERROR) instead of growing. */
-	return buf_append(&x->body, p, size * n) == AE_OK ? size * n : 0;
-}
-
-/* Copies the value of header `name` (with its colon) from one header line, if it is that one
- * and fits; a value too long for out is ignored (left empty), never truncated. */
-static int
-copy_header(const char *p, size_t len, const char *name, char *out, size_t outsz)
-{
-	size_t nl = strlen(name);
-	if (len <= nl || strncasecmp(p, name, nl) != 0)
-		return 0;
-	p += nl;
-	len -= nl;
-	while (len > 0 && (*p == ' ' || *p == '\t')) {
-		p++;
-		len--;
-	}
-	while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' '))
-		len--;
-	if (len >= outsz)
-		return 0;
-	memcpy(out, p, len);
-	out[len] = '\0';
-	return 1;
 }
 
 static size_t
@@ -55,10 +25,10 @@ on_header(char *p, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 	char ra[32];
 
-	copy_header(p, len, "replay-nonce:", x->nonce, sizeof(x->nonce));
-	copy_header(p, len, "location:", x->location, sizeof(x->location));
-	copy_header(p, len, "content-type:", x->ctype, sizeof(x->ctype));
-	if (copy_header(p, len, "retry-after:", ra, sizeof(ra))) {
+	curlbuf_header(p, len, "replay-nonce:", x->nonce, sizeof(x->nonce));
+	curlbuf_header(p, len, "location:", x->location, sizeof(x->location));
+	curlbuf_header(p, len, "content-type:", x->ctype, sizeof(x->ctype));
+	if (curlbuf_header(p, len, "retry-after:", ra, sizeof(ra))) {
 		int64_t v;
 		/* Seconds only; an HTTP-date falls back to the default delay. */
 		x->retry_after = num_parse_i64(ra, 0, 86400, &v) == AE_OK ? (long)v : -1;
@@ -97,8 +67,8 @@ xfer_init(struct xfer *x, const struct opts *o)
 	if (x->jose == NULL || x->pem == NULL)
 		return -1;
 	curl_common(x->h, o);
-	curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(x->h, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, curlbuf_write);
+	curl_easy_setopt(x->h, CURLOPT_WRITEDATA, &x->body);
 	curl_easy_setopt(x->h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(x->h, CURLOPT_HEADERDATA, x);
 	return 0;

@@ -20,6 +20,7 @@
 #include "lib/jwk.h"
 #include "lib/jws.h"
 #include "lib/num.h"
+#include "tools/bench/curlbuf.h"
 
 #define BODY_MAX (256 * 1024)
 #define NONCE_MAX 128
@@ -60,47 +61,19 @@ now_s(void)
 }
 
 static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct conn *c = arg;
-	/* Overflow means a broken response; stop the transfer rather than grow without a cap. */
-	return buf_append(&c->body, p, size * n) == AE_OK ? size * n : 0;
-}
-
-static void
-copy_header(const char *p, size_t len, const char *name, char *out, size_t outsz)
-{
-	size_t nl = strlen(name);
-	if (len <= nl || strncasecmp(p, name, nl) != 0)
-		return;
-	p += nl;
-	len -= nl;
-	while (len > 0 && (*p == ' ' || *p == '\t')) {
-		p++;
-		len--;
-	}
-	while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' '))
-		len--;
-	if (len >= outsz)
-		return;
-	memcpy(out, p, len);
-	out[len] = '\0';
-}
-
-static size_t
 on_header(char *p, size_t size, size_t n, void *arg)
 {
 	struct conn *c = arg;
-	copy_header(p, size * n, "replay-nonce:", c->nonce, sizeof(c->nonce));
-	copy_header(p, size * n, "location:", c->location, sizeof(c->location));
+	curlbuf_header(p, size * n, "replay-nonce:", c->nonce, sizeof(c->nonce));
+	curlbuf_header(p, size * n, "location:", c->location, sizeof(c->location));
 	return size * n;
 }
 
 static void
 conn_setup(struct conn *c, const struct opts *o)
 {
-	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, curlbuf_write);
+	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &c->body);
 	curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c->h, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
