@@ -4,6 +4,7 @@
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
+#include "ca/spki.h"
 #include "ca/tbs.h"
 
 #define FUTURE_SKEW 3600 /* notBefore may lie this far ahead (clock skew between hosts) */
@@ -203,8 +204,6 @@ anvil_err
 tbs_build_cert(const struct profile *p, const struct cert_req *r, int precert, time_t now,
     X509 **out)
 {
-	const unsigned char *sp = r->spki;
-	EVP_PKEY *pk = NULL;
 	X509 *x = NULL;
 	ASN1_INTEGER *serial = NULL;
 	X509_NAME *subj = NULL;
@@ -215,10 +214,13 @@ tbs_build_cert(const struct profile *p, const struct cert_req *r, int precert, t
 	*out = NULL;
 	if ((e = serial_to_asn1(r->serial, r->serial_len, &serial)) != AE_OK)
 		goto out;
+	e = AE_NOMEM;
+	if ((x = X509_new()) == NULL || (subj = X509_NAME_new()) == NULL)
+		goto out;
+	if ((e = spki_set(X509_get_X509_PUBKEY(x), r->spki, r->spki_len, &kt)) != AE_OK)
+		goto out;
 	e = AE_SIGNER_KEY;
-	if ((pk = d2i_PUBKEY(NULL, &sp, (long)r->spki_len)) == NULL ||
-	    sp != r->spki + r->spki_len || (kt = key_type_of(pk)) == KT_NONE ||
-	    !(p->key_types & (1u << kt)))
+	if (!(p->key_types & (1u << kt)))
 		goto out;
 	e = AE_SIGNER_CT;
 	if (!precert && p->ct && !sct_list_ok(r->sct, r->sct_len))
@@ -230,9 +232,6 @@ tbs_build_cert(const struct profile *p, const struct cert_req *r, int precert, t
 	e = AE_SIGNER_VALIDITY;
 	if (r->not_before > INT64_MAX / 2 || r->not_after > INT64_MAX / 2 ||
 	    r->not_after < r->not_before)
-		goto out;
-	e = AE_NOMEM;
-	if ((x = X509_new()) == NULL || (subj = X509_NAME_new()) == NULL)
 		goto out;
 	/* CN carries the first DNS name when it fits (64 chars); otherwise the subject is empty and
 	 * the SAN critical (RFC 5280 section 4.2.1.6). */
@@ -246,7 +245,7 @@ tbs_build_cert(const struct profile *p, const struct cert_req *r, int precert, t
 	e = AE_CRYPTO;
 	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, serial) ||
 	    !X509_set_issuer_name(x, X509_get_subject_name(p->issuer->cert)) ||
-	    !X509_set_subject_name(x, subj) || !X509_set_pubkey(x, pk) ||
+	    !X509_set_subject_name(x, subj) ||
 	    ASN1_TIME_set(X509_getm_notBefore(x), (time_t)r->not_before) == NULL ||
 	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)r->not_after) == NULL)
 		goto out;
@@ -259,7 +258,6 @@ tbs_build_cert(const struct profile *p, const struct cert_req *r, int precert, t
 out:
 	X509_free(x);
 	X509_NAME_free(subj);
-	EVP_PKEY_free(pk);
 	ASN1_INTEGER_free(serial);
 	return e;
 }
@@ -304,7 +302,9 @@ anvil_err
 tbs_lint(const struct profile *p, X509 *x, int precert, time_t now)
 {
 	BASIC_CONSTRAINTS *bc = NULL;
-	EVP_PKEY *pk = X509_get0_pubkey(x);
+	enum key_type kt, ikt;
+	uint8_t id[SPKI_ID_MAX], iid[SPKI_ID_MAX];
+	size_t idlen, iidlen;
 	ASN1_TIME *nb = X509_getm_notBefore(x), *na = X509_getm_notAfter(x);
 	int days = 0, secs = 0;
 	time_t tnb = 0;
@@ -321,12 +321,14 @@ tbs_lint(const struct profile *p, X509 *x, int precert, time_t now)
 	    X509_check_ca(x) != 0)
 		goto out;
 	e = AE_SIGNER_KEY;
-	if (pk == NULL || !(p->key_types & (1u << key_type_of(pk))))
+	if (spki_key_of(X509_get_X509_PUBKEY(x), &kt, id, &idlen) != AE_OK ||
+	    !(p->key_types & (1u << kt)))
 		goto out;
-	/* The subject key must not be a CA key. */
-	for (size_t i = 0; p->issuer->cert != NULL && i < 1; i++)
-		if (EVP_PKEY_eq(pk, X509_get0_pubkey(p->issuer->cert)) == 1)
-			goto out;
+	/* The subject key must not be a CA key (compared by identity: any encoding of it). */
+	if (p->issuer->cert != NULL &&
+	    spki_key_of(X509_get_X509_PUBKEY(p->issuer->cert), &ikt, iid, &iidlen) == AE_OK &&
+	    ikt == kt && iidlen == idlen && memcmp(iid, id, idlen) == 0)
+		goto out;
 	e = AE_SIGNER_VALIDITY;
 	if (ASN1_TIME_to_tm(nb, &tm) != 1 || (tnb = timegm(&tm)) == (time_t)-1 ||
 	    tnb < now - p->max_backdate || tnb > now + FUTURE_SKEW ||

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/x509v3.h>
 #include "ca/tbs.h"
 #include "t/tap.h"
@@ -59,6 +60,112 @@ set_dns(struct ident *id, const char *name)
 	id->type = ID_DNS;
 	id->len = (uint8_t)strlen(name);
 	memcpy(id->val, name, id->len + 1);
+}
+
+/* What a relying party sees: the certificate signed, encoded and parsed again. */
+static int
+same_key_after_signing(X509 *x, EVP_PKEY *ik, EVP_PKEY *want)
+{
+	unsigned char *der = NULL;
+	const unsigned char *q;
+	X509 *y = NULL;
+	int n, same = 0;
+
+	if (X509_sign(x, ik, EVP_sha256()) > 0 && (n = i2d_X509(x, &der)) > 0) {
+		q = der;
+		if ((y = d2i_X509(NULL, &q, n)) != NULL)
+			same = EVP_PKEY_eq(X509_get0_pubkey(y), want) == 1 &&
+			    X509_verify(y, ik) == 1;
+	}
+	X509_free(y);
+	OPENSSL_free(der);
+	return same;
+}
+
+static EVP_PKEY *
+compressed(EVP_PKEY *k)
+{
+	EVP_PKEY *c = EVP_PKEY_dup(k);
+	if (c != NULL)
+		EVP_PKEY_set_utf8_string_param(c, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+		    "compressed");
+	return c;
+}
+
+/* The subject key is read from the request's DER without OpenSSL's decoders (ca/spki.c): every
+ * key it must refuse, and the SPKI carried into the certificate byte for byte. */
+static void
+spki_cases(struct profile *p, struct cert_req *r, EVP_PKEY *ik, EVP_PKEY *sk, time_t now)
+{
+	const uint8_t *keep = r->spki;
+	size_t keep_len = r->spki_len;
+	uint8_t der[1200], bad[1200];
+	unsigned char *q;
+	EVP_PKEY *ic = compressed(ik), *sc = compressed(sk);
+	EVP_PKEY *rsa2048 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	EVP_PKEY *rsa1024 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	unsigned saved_types = p->key_types;
+	X509 *x = NULL;
+	size_t n;
+	int len;
+
+	ok(tbs_build_cert(p, r, 1, now, &x) == AE_OK && x != NULL &&
+	    (len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), NULL)) == (int)r->spki_len &&
+	    (q = der, i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &q)) == len &&
+	    memcmp(der, r->spki, r->spki_len) == 0, "the certificate carries the request's SPKI");
+	ok(x != NULL && same_key_after_signing(x, ik, sk),
+	    "signed, OpenSSL reads it back as the subject's key");
+	X509_free(x);
+	x = NULL;
+
+	n = spki(ic, der);
+	r->spki = der;
+	r->spki_len = n;
+	ok(n > 0 && n < keep_len && tbs_build_cert(p, r, 1, now, &x) == AE_SIGNER_KEY,
+	    "the issuer's key refused in its compressed encoding too");
+	n = spki(sc, der);
+	r->spki_len = n;
+	ok(tbs_build_cert(p, r, 1, now, &x) == AE_OK, "a compressed subject point accepted");
+	X509_free(x);
+	x = NULL;
+
+	memcpy(bad, keep, keep_len);
+	bad[keep_len - 1] ^= 0x01;
+	r->spki = bad;
+	r->spki_len = keep_len;
+	ok(tbs_build_cert(p, r, 1, now, &x) == AE_SIGNER_KEY, "a point off the curve refused");
+	memcpy(bad, keep, keep_len);
+	bad[keep_len] = 0;
+	r->spki_len = keep_len + 1;
+	ok(tbs_build_cert(p, r, 1, now, &x) == AE_SIGNER_KEY, "a byte after the SPKI refused");
+	r->spki_len = keep_len - 1;
+	ok(tbs_build_cert(p, r, 1, now, &x) == AE_SIGNER_KEY, "a truncated SPKI refused");
+	r->spki_len = 0;
+	ok(tbs_build_cert(p, r, 1, now, &x) == AE_SIGNER_KEY, "an empty SPKI refused");
+
+	p->key_types |= 1u << KT_RSA_2048;
+	n = spki(rsa2048, der);
+	r->spki = der;
+	r->spki_len = n;
+	ok(tbs_build_cert(p, r, 1, now, &x) == AE_OK, "RSA-2048 accepted where the profile allows");
+	ok(x != NULL && same_key_after_signing(x, ik, rsa2048), "with the subject's key");
+	X509_free(x);
+	x = NULL;
+	n = spki(rsa1024, der);
+	r->spki_len = n;
+	ok(tbs_build_cert(p, r, 1, now, &x) == AE_SIGNER_KEY, "RSA-1024 refused");
+	p->key_types = saved_types;
+	n = spki(rsa2048, der);
+	r->spki_len = n;
+	ok(tbs_build_cert(p, r, 1, now, &x) == AE_SIGNER_KEY,
+	    "RSA-2048 refused where the profile allows only P-256");
+
+	r->spki = keep;
+	r->spki_len = keep_len;
+	EVP_PKEY_free(ic);
+	EVP_PKEY_free(sc);
+	EVP_PKEY_free(rsa2048);
+	EVP_PKEY_free(rsa1024);
 }
 
 int
@@ -155,6 +262,7 @@ main(void)
 	r.spki_len = spki(ik, sp);
 	ok(tbs_build_cert(&p, &r, 1, now, &x) == AE_SIGNER_KEY, "the issuer's own key refused");
 	r.spki_len = spki(sk, sp);
+	spki_cases(&p, &r, ik, sk, now);
 	set_dns(&ids[1], "Bad_Name.example.com");
 	ok(tbs_build_cert(&p, &r, 1, now, &x) == AE_SIGNER_NAME, "malformed DNS name refused");
 	set_dns(&ids[1], "localhost");
