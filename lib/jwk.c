@@ -340,8 +340,8 @@ jwk_from_pkey(EVP_PKEY *pkey, json_object **out)
 	json_object *o = NULL;
 	anvil_err err = AE_JWS_BADKEY;
 	char group[64];
-	uint8_t raw[32];
-	size_t rawlen = sizeof(raw);
+	uint8_t raw[32], pt[1 + 2 * 48];
+	size_t rawlen = sizeof(raw), ptlen = 0;
 
 	*out = NULL;
 	if ((o = json_object_new_object()) == NULL)
@@ -363,10 +363,22 @@ jwk_from_pkey(EVP_PKEY *pkey, json_object **out)
 		if (cv == NULL)
 			goto out;
 		if ((err = add_str(o, "crv", cv->crv)) != AE_OK ||
-		    (err = add_str(o, "kty", "EC")) != AE_OK ||
-		    (err = add_bn_param(o, "x", pkey, OSSL_PKEY_PARAM_EC_PUB_X, cv->len)) != AE_OK ||
-		    (err = add_bn_param(o, "y", pkey, OSSL_PKEY_PARAM_EC_PUB_Y, cv->len)) != AE_OK)
+		    (err = add_str(o, "kty", "EC")) != AE_OK)
 			goto out;
+		/* The encoded point (always uncompressed in OpenSSL 3, whatever the key's point
+		 * format) holds x and y padded to the coordinate length: one parameter read
+		 * instead of two, each of which costs about 0.1 million instructions (callgrind).
+		 * Anything else takes the long way. */
+		if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt,
+		    sizeof(pt), &ptlen) == 1 && ptlen == 1 + 2 * cv->len && pt[0] == 0x04) {
+			if ((err = add_b64(o, "x", pt + 1, cv->len)) != AE_OK ||
+			    (err = add_b64(o, "y", pt + 1 + cv->len, cv->len)) != AE_OK)
+				goto out;
+		} else if ((err = add_bn_param(o, "x", pkey, OSSL_PKEY_PARAM_EC_PUB_X, cv->len)) !=
+		    AE_OK ||
+		    (err = add_bn_param(o, "y", pkey, OSSL_PKEY_PARAM_EC_PUB_Y, cv->len)) != AE_OK) {
+			goto out;
+		}
 	} else if (EVP_PKEY_is_a(pkey, "ED25519")) {
 		if (EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) != 1 || rawlen != 32) {
 			err = AE_CRYPTO;
