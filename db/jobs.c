@@ -3,14 +3,14 @@
 #include "db/jobs.h"
 
 static const char SQL_JOB_ENQUEUE[] =
-    "INSERT INTO jobs (kind, ref_id, state, run_after, attempts, created) "
-    "VALUES (?, ?, 'queued', ?, 0, ?) "
+    "INSERT INTO jobs (kind, ref_id, state, run_after, attempts, created, waiter) "
+    "VALUES (?, ?, 'queued', ?, 0, ?, ?) "
     "ON DUPLICATE KEY UPDATE state = 'queued', run_after = VALUES(run_after), attempts = 0, "
-    "last_error = NULL";
+    "last_error = NULL, waiter = VALUES(waiter)";
 /* ORDER BY run_after walks jobs_due (state, run_after); SKIP LOCKED leaves rows another
  * runner is claiming right now to that runner instead of waiting on them. */
 static const char SQL_JOB_PICK[] =
-    "SELECT id, kind, ref_id, attempts FROM jobs "
+    "SELECT id, kind, ref_id, attempts, waiter FROM jobs "
     "WHERE state = 'queued' AND run_after <= ? AND lease_until < ? "
     "ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED";
 static const char SQL_JOB_LEASE[] =
@@ -27,14 +27,31 @@ static const char SQL_JOB_RELEASE[] =
     "UPDATE jobs SET lease_owner = NULL, lease_until = 0, attempts = GREATEST(attempts - 1, 0) "
     "WHERE id = ? AND lease_owner = ? AND state = 'queued'";
 
+/* One per process: an API worker has one wake socket and waits for one request at a time. */
+static char job_waiter[DB_JOB_WAITER_MAX + 1];
+
+void
+db_job_set_waiter(const char *path)
+{
+	size_t n = path != NULL ? strlen(path) : 0;
+
+	if (n > DB_JOB_WAITER_MAX)
+		n = 0;
+	memcpy(job_waiter, n > 0 ? path : "", n);
+	job_waiter[n] = '\0';
+}
+
 anvil_err
 db_job_enqueue(struct db *db, const char *kind, int64_t ref_id, int64_t run_after, int64_t now)
 {
+	size_t wlen = strlen(job_waiter);
 	struct db_val p[] = { DB_PARAM_STR(kind, strlen(kind)), DB_PARAM_I64(ref_id),
-		DB_PARAM_I64(run_after), DB_PARAM_I64(now) };
+		DB_PARAM_I64(run_after), DB_PARAM_I64(now),
+		wlen > 0 ? (struct db_val)DB_PARAM_STR(job_waiter, wlen) :
+		    (struct db_val)DB_PARAM_NULL };
 	struct db_result res;
 
-	return db_exec(db, SQL_JOB_ENQUEUE, p, 4, NULL, 0, &res);
+	return db_exec(db, SQL_JOB_ENQUEUE, p, 5, NULL, 0, &res);
 }
 
 anvil_err
@@ -42,14 +59,14 @@ db_job_claim(struct db *db, const char *owner, int64_t now, int64_t lease, struc
 {
 	struct db_val p[] = { DB_PARAM_I64(now), DB_PARAM_I64(now) };
 	struct db_val cols[] = { DB_COL_I64, DB_COL_STR(out->kind, sizeof(out->kind)), DB_COL_I64,
-		DB_COL_I64 };
+		DB_COL_I64, DB_COL_STR(out->waiter, sizeof(out->waiter)) };
 	struct db_result res;
 	anvil_err e;
 
 	memset(out, 0, sizeof(*out));
 	if ((e = db_begin(db)) != AE_OK)
 		goto out;
-	if ((e = db_exec(db, SQL_JOB_PICK, p, 2, cols, 4, &res)) != AE_OK)
+	if ((e = db_exec(db, SQL_JOB_PICK, p, 2, cols, 5, &res)) != AE_OK)
 		goto out;
 	if (!res.found) {
 		e = AE_NOTFOUND;
@@ -58,6 +75,8 @@ db_job_claim(struct db *db, const char *owner, int64_t now, int64_t lease, struc
 	out->id = cols[0].i;
 	out->ref_id = cols[2].i;
 	out->attempts = cols[3].i + 1;
+	if (cols[4].is_null)
+		out->waiter[0] = '\0';
 	out->lease_until = now + lease;
 	{
 		struct db_val u[] = { DB_PARAM_STR(owner, strlen(owner)),

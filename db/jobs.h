@@ -10,6 +10,7 @@
 #define DB_JOB_KIND_MAX 32
 #define DB_JOB_OWNER_MAX 128
 #define DB_JOB_ERROR_MAX 1024
+#define DB_JOB_WAITER_MAX 107   /* jobs.waiter: a Unix socket path (lib/wake.h) */
 
 struct db_job {
 	int64_t id;
@@ -17,10 +18,18 @@ struct db_job {
 	int64_t ref_id;
 	int64_t attempts;       /* including the one just claimed */
 	int64_t lease_until;
+	char waiter[DB_JOB_WAITER_MAX + 1]; /* "" when no API worker waits for the result */
 };
 
+/* The wake socket of this process (an API worker) that db_job_enqueue records with every job it
+ * queues from now on (jobs.waiter, migrations/0003), so anvil-jobs can tell it the result is in;
+ * NULL or "" records none. A process-wide setting: a worker has one socket and serves one
+ * request at a time. A path over DB_JOB_WAITER_MAX is not recorded. */
+void db_job_set_waiter(const char *path);
+
 /* Queues (kind, ref_id) to run at run_after, or re-queues the existing row for it (one live
- * job per kind and ref, attempts reset). For the API workers; wake anvil-jobs afterwards. */
+ * job per kind and ref, attempts reset), with this process's waiter (db_job_set_waiter). For the
+ * API workers; wake anvil-jobs afterwards. */
 anvil_err db_job_enqueue(struct db *db, const char *kind, int64_t ref_id, int64_t run_after,
     int64_t now);
 

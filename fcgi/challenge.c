@@ -1,17 +1,13 @@
 #include "config.h"
+#include <poll.h>
 #include <string.h>
 #include <time.h>
 #include "fcgi/api.h"
 #include "fcgi/auth.h"
 #include "fcgi/orders.h"
+#include "fcgi/worker.h"
 #include "lib/log.h"
 #include "lib/wake.h"
-
-/* How often a waiting response looks at the challenge again: first after WAIT_FIRST_MS, then
- * twice as long each time up to WAIT_STEP_MS. A validation next to us takes a few ms; a fixed
- * 50 ms step made every challenge answer cost 50 ms (tools/bench/anvil-bench, issue 5). */
-#define WAIT_FIRST_MS 2
-#define WAIT_STEP_MS 50
 
 /* Wakes anvil-jobs so the validation starts now rather than at its next poll. A lost wake-up
  * costs one poll interval, never the job (it is in the database). */
@@ -33,29 +29,39 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
-
 /* Waits up to acme.validation_wait_ms for anvil-jobs to finish the validation, so that a client
- * next to us sees the result in this answer. A database error ends the wait (the client polls). */
+ * next to us sees the result in this answer. anvil-jobs sends a datagram to this worker's wake
+ * socket (fcgi/worker.h) once the result is committed: the challenge is re-read then, and
+ * every acme.validation_recheck_ms in case the datagram never comes (anvil-jobs on another
+ * host, the socket unreachable). The datagram is only a hint; the row is the answer. At the end
+ * of the budget the last row read is the answer (processing: the client polls). A database
+ * error ends the wait too. */
 static void
-wait_result(struct req *r, struct db_chall *ch)
+wait_result(struct req *r, struct db_chall *ch, int fd)
 {
-	int64_t end = mono_ms() + r->conf->orders.validation_wait_ms;
-	int64_t step = WAIT_FIRST_MS;
+	int64_t now = mono_ms();
+	int64_t end = now + r->conf->orders.validation_wait_ms;
+	int64_t next = now + r->conf->orders.validation_recheck_ms;
 
-	while (ch->status == DB_CHALL_PROCESSING) {
-		int64_t left = end - mono_ms();
-		if (left <= 0)
-			break;
-		sleep_ms(left < step ? left : step);
-		step = step * 2 < WAIT_STEP_MS ? step * 2 : WAIT_STEP_MS;
+	while (ch->status == DB_CHALL_PROCESSING && (now = mono_ms()) < end) {
+		int64_t until = next < end ? next : end;
+		int woken = 0;
+
+		if (fd >= 0) {
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+			if (poll(&pfd, 1, (int)(until - now)) > 0) {
+				wake_drain(fd);
+				woken = 1;
+			}
+		} else {
+			struct timespec ts = { .tv_sec = (time_t)((until - now) / 1000),
+				.tv_nsec = (long)((until - now) % 1000) * 1000000 };
+			nanosleep(&ts, NULL);
+		}
+		now = mono_ms();
+		if (!woken && now < next)
+			continue;   /* interrupted, or the end of the budget before the next re-read */
+		next = now + r->conf->orders.validation_recheck_ms;
 		if (db_chall_get(r->db, ch->id, ch) != AE_OK)
 			break;
 	}
@@ -85,7 +91,7 @@ api_challenge(struct req *r, int64_t id)
 	struct auth au;
 	struct db_chall *ch = NULL;
 	struct db_authz *a = NULL;
-	int queued = 0;
+	int queued = 0, fd = worker_wake_fd();
 	anvil_err e;
 
 	if (auth_request(r, AUTH_KID, &au) != 0)
@@ -126,6 +132,10 @@ api_challenge(struct req *r, int64_t id)
 		    db_authz_status_name(a->status));
 		goto out;
 	}
+	/* Before the job exists: a datagram left from an earlier wait (its result came after that
+	 * answer) must not be taken for this one's, and this one's cannot be here yet. */
+	if (fd >= 0)
+		wake_drain(fd);
 	if ((e = db_chall_respond(r->db, ch->id, a->id, r->now, &queued)) != AE_OK) {
 		req_fail(r, e, "challenge response");
 		goto out;
@@ -135,11 +145,14 @@ api_challenge(struct req *r, int64_t id)
 		    ch->type, (long long)a->id);
 		challenge_wake(r->conf->orders.wake_socket);
 	}
-	if ((e = db_chall_get(r->db, id, ch)) != AE_OK) {
+	if (queued) {
+		/* What we just committed; the wait reads the row when there is news. */
+		ch->status = DB_CHALL_PROCESSING;
+	} else if ((e = db_chall_get(r->db, id, ch)) != AE_OK) {
 		req_fail(r, e, "challenge lookup");
 		goto out;
 	}
-	wait_result(r, ch);
+	wait_result(r, ch, fd);
 	respond_chall(r, ch);
 out:
 	return;

@@ -63,6 +63,7 @@ parse_acme(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
 		"caa_identities", "external_account_required", "contact_schemes", "max_contacts",
 		/* fcgi/conf_orders.c */
 		"order_lifetime", "authz_lifetime", "authz_reuse", "validation_wait_ms",
+		"validation_recheck_ms",
 		"orders_page_size", "poll_after", "default_profile", "profile_descriptions",
 		"rate_limits",
 		/* issue/conf.c */

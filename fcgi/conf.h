@@ -30,6 +30,7 @@ struct fcgi_order_conf {
 	int64_t authz_lifetime;     /* seconds a new authorization stays pending */
 	int64_t authz_reuse;        /* seconds a valid authorization is reused; 0: never */
 	int64_t validation_wait_ms; /* a challenge response waits this long for the result */
+	int64_t validation_recheck_ms; /* ...re-reading it this often besides when woken */
 	int64_t orders_page_size;
 	int64_t poll_after;         /* Retry-After of pending/processing objects */
 	const char *default_profile; /* NULL when no profile is configured */

@@ -124,6 +124,8 @@ spawn(int fd, unsigned gen)
 		free(abs_path);
 		free(sock_path);
 		free(pid_path);
+		/* Before dropping root: the runtime directory may be root's. */
+		worker_wake_open(&conf);
 		/* The master keeps root to reload its configuration; workers, which parse
 		 * hostile input, run as fcgi.user. */
 		if (privdrop_apply(&conf.worker_user) != AE_OK) {
@@ -185,6 +187,7 @@ reap(unsigned gen)
 			struct child *c = &children[i];
 			if (c->pid != pid)
 				continue;
+			worker_wake_remove(&conf, pid);
 			if (c->term_sent != 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
 				log_info("worker pid=%ld exited (generation %u)", (long)pid, c->gen);
 			else if (WIFSIGNALED(status))

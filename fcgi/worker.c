@@ -5,20 +5,84 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <fcgiapp.h>
 #include "db/acme.h"
+#include "db/jobs.h"
 #include "fcgi/api.h"
 #include "fcgi/request.h"
 #include "fcgi/worker.h"
 #include "issue/issue.h"
 #include "lib/keycache.h"
 #include "lib/log.h"
+#include "lib/wake.h"
 
 #define URI_MAX 2048
 #define PURGE_INTERVAL 60    /* seconds between a worker's purges of spent nonces */
 #define PURGE_LIMIT 5000     /* rows per purge: bounded work, spread over workers */
 
 static volatile sig_atomic_t stopping;
+static int wake_fd = -1;
+static char wake_path[WAKE_PATH_MAX + 1];
+
+void
+worker_wake_open(const struct fcgi_conf *conf)
+{
+	const struct privdrop *u = &conf->worker_user;
+
+	if (conf->orders.wake_socket == NULL || conf->orders.validation_wait_ms <= 0)
+		return;
+	if (wake_worker_path(wake_path, sizeof(wake_path), conf->orders.wake_socket,
+	    (long)getpid()) != AE_OK) {
+		log_warn("worker: no wake socket next to jobs.wake_socket (path too long); "
+		    "challenge answers re-read at acme.validation_recheck_ms");
+		wake_path[0] = '\0';
+		return;
+	}
+	if ((wake_fd = wake_listen(wake_path, 0660)) < 0 ||
+	    (u->set && chown(wake_path, u->uid, u->gid) != 0)) {
+		log_warn("worker: wake socket %s: %s; challenge answers re-read at "
+		    "acme.validation_recheck_ms", wake_path, strerror(errno));
+		if (wake_fd >= 0) {
+			close(wake_fd);
+			unlink(wake_path);
+		}
+		wake_fd = -1;
+		wake_path[0] = '\0';
+		return;
+	}
+	db_job_set_waiter(wake_path);
+}
+
+int
+worker_wake_fd(void)
+{
+	return wake_fd;
+}
+
+void
+worker_wake_remove(const struct fcgi_conf *conf, pid_t pid)
+{
+	char path[WAKE_PATH_MAX + 1];
+	struct stat st;
+
+	if (conf->orders.wake_socket != NULL &&
+	    wake_worker_path(path, sizeof(path), conf->orders.wake_socket, (long)pid) == AE_OK &&
+	    lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+}
+
+static void
+wake_close(void)
+{
+	if (wake_fd < 0)
+		return;
+	close(wake_fd);
+	/* Fails when fcgi.user cannot write the directory: the master removes it then. */
+	unlink(wake_path);
+	wake_fd = -1;
+	db_job_set_waiter(NULL);
+}
 
 static void
 on_stop(int sig)
@@ -159,5 +223,6 @@ out:
 	keycache_free(keys);
 	issue_ctx_free(ic);
 	db_free(db);
+	wake_close();
 	return rc;
 }

@@ -12,7 +12,8 @@ static anvil_err
 parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 {
 	static const char *const keys[] = { "runner_id", "concurrency", "poll_interval", "lease",
-		"retry_backoff", "max_attempts", "finalize_budget_ms", "wake_socket", "wake_socket_mode", "pid_file",
+		"retry_backoff", "max_attempts", "finalize_budget_ms", "finalize_concurrency",
+		"wake_socket", "wake_socket_mode", "pid_file",
 		"validation", "policies", "user", "group", NULL };
 	json_object *sec = NULL, *val = NULL, *pol = NULL, *acme = NULL, *ids = NULL;
 	const char *id = NULL, *base = NULL, *mode = "0660";
@@ -27,6 +28,7 @@ parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 	c->retry_backoff = 5;
 	c->max_attempts = 5;
 	c->finalize_budget_ms = -1;
+	c->finalize_concurrency = 4;
 	if ((e = conf_get_object(cc, root, "", "jobs", 1, &sec)) != AE_OK ||
 	    (e = conf_check_keys(cc, sec, "jobs", keys)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "jobs", "runner_id", 0, &id)) != AE_OK ||
@@ -41,6 +43,8 @@ parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 	    &c->max_attempts)) != AE_OK ||
 	    (e = conf_get_int(cc, sec, "jobs", "finalize_budget_ms", 0, 100, 600000,
 	    &c->finalize_budget_ms)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "jobs", "finalize_concurrency", 0, 1, 64,
+	    &c->finalize_concurrency)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "jobs", "wake_socket", 0, &c->wake_socket)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "jobs", "wake_socket_mode", 0, &mode)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "jobs", "pid_file", 0, &c->pid_file)) != AE_OK ||
@@ -48,8 +52,9 @@ parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 	    (e = conf_get_object(cc, sec, "jobs", "validation", 0, &val)) != AE_OK ||
 	    (e = conf_get_object(cc, sec, "jobs", "policies", 0, &pol)) != AE_OK)
 		return e;
-	/* A finalize attempt blocks the loop, lease renewals included: it must end well inside
-	 * half a lease, or the job could be taken over while it runs. */
+	/* A finalize attempt runs on its own thread while the loop renews its lease; it still
+	 * ends well inside half a lease, so a runner that stalls loses the job before its
+	 * attempt could outlive the lease. */
 	if (c->finalize_budget_ms < 0)
 		c->finalize_budget_ms = c->lease * 1000 / 4 < 10000 ? c->lease * 1000 / 4 : 10000;
 	else if (c->finalize_budget_ms >= c->lease * 1000 / 2)

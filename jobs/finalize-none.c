@@ -5,13 +5,22 @@
 #include "jobs/finalize.h"
 
 anvil_err
-jobs_finalize_new(struct db *db, json_object *root, struct conf_ctx *cc,
-    struct jobs_finalize **out)
+jobs_finalize_new(const struct db_conf *dbc, json_object *root, struct conf_ctx *cc,
+    size_t nlanes, const char *wake, struct jobs_finalize **out)
 {
-	(void)db;
+	(void)dbc;
 	(void)root;
+	(void)nlanes;
+	(void)wake;
 	*out = NULL;
 	snprintf(cc->err, sizeof(cc->err), "built without issuance (issue/)");
+	return AE_UNAVAILABLE;
+}
+
+anvil_err
+jobs_finalize_start(struct jobs_finalize *f)
+{
+	(void)f;
 	return AE_UNAVAILABLE;
 }
 
@@ -22,10 +31,22 @@ jobs_finalize_free(struct jobs_finalize *f)
 }
 
 anvil_err
-jobs_finalize_run(struct jobs_finalize *f, int64_t order_id, int64_t budget_ms)
+jobs_finalize_submit(struct jobs_finalize *f, int64_t job_id, int64_t order_id,
+    int64_t budget_ms)
 {
 	(void)f;
+	(void)job_id;
 	(void)order_id;
 	(void)budget_ms;
 	return AE_UNAVAILABLE;
+}
+
+int
+jobs_finalize_collect(struct jobs_finalize *f, int wait, int64_t *job_id, anvil_err *result)
+{
+	(void)f;
+	(void)wait;
+	(void)job_id;
+	(void)result;
+	return 0;
 }

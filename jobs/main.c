@@ -1,7 +1,8 @@
 /* anvil-jobs: the durable background work of Anvil (DESIGN.md "Processes"). One process, one
- * event loop, one database connection: it validates challenges (va/) and finishes issuances
- * that outlived their request (issue/), leasing each job from the jobs table so any number of
- * runners on any number of hosts share the work and a dead one loses nothing. */
+ * event loop with its database connection: it validates challenges (va/) and finishes issuances
+ * that outlived their request (issue/, on jobs.finalize_concurrency threads of their own),
+ * leasing each job from the jobs table so any number of runners on any number of hosts share
+ * the work and a dead one loses nothing. */
 #include "config.h"
 #include <errno.h>
 #include <getopt.h>
@@ -122,7 +123,8 @@ main(int argc, char **argv)
 	}
 	/* Issuance needs the signer and issuer sections; without them validation still runs and
 	 * finalize jobs wait in the table. */
-	if (jobs_finalize_new(db, conf.root, &icc, &finalize) != AE_OK) {
+	if (jobs_finalize_new(&conf.db, conf.root, &icc, (size_t)conf.finalize_concurrency,
+	    conf.wake_socket, &finalize) != AE_OK) {
 		log_warn("finalize jobs wait: %s", icc.err);
 		finalize = NULL;
 	}
@@ -135,8 +137,15 @@ main(int argc, char **argv)
 	}
 	if (db_connect(db) != AE_OK)
 		log_warn("database not reachable yet (%s); retrying", db_error(db));
-	log_info("runner %s: concurrency %lld, lease %llds, wake socket %s", conf.runner_id,
-	    (long long)conf.concurrency, (long long)conf.lease,
+	/* After the first connection attempt: that initialises the client library, which the
+	 * threads' own connections must not race to do. */
+	if (finalize != NULL && jobs_finalize_start(finalize) != AE_OK) {
+		log_err("finalize: cannot start %lld threads", (long long)conf.finalize_concurrency);
+		goto out;
+	}
+	log_info("runner %s: concurrency %lld, finalize concurrency %lld, lease %llds, "
+	    "wake socket %s", conf.runner_id, (long long)conf.concurrency,
+	    (long long)(finalize != NULL ? conf.finalize_concurrency : 0), (long long)conf.lease,
 	    conf.wake_socket ? conf.wake_socket : "(none)");
 	memset(&env, 0, sizeof(env));
 	env.conf = &conf;

@@ -16,6 +16,8 @@ struct slot {
 	struct db_va_chall ch;
 	struct va_task *task;
 	int done;
+	int lane_wait;          /* a finalize job waiting for a free lane */
+	int on_lane;            /* a finalize job whose attempt runs on a lane */
 };
 
 struct runner {
@@ -31,6 +33,18 @@ static int64_t
 now_s(void)
 {
 	return (int64_t)(clock_wall_ms() / 1000);
+}
+
+/* Tells the API worker waiting for this job's result (jobs.waiter) that it is committed: one
+ * datagram, never blocking, errors ignored (the worker re-reads on its own). Only to a worker
+ * socket in our own runtime directory (lib/wake.h): the path comes from the database, and a
+ * database writer must not make us send to any other socket on this host. */
+static void
+notify_waiter(const struct runner_env *env, const struct slot *s)
+{
+	if (s->job.waiter[0] != '\0' &&
+	    wake_worker_path_ok(env->conf->wake_socket, s->job.waiter))
+		(void)wake_send(s->job.waiter);
 }
 
 /* Gives the job back for a later attempt with exponential backoff, or fails it for good after
@@ -53,6 +67,7 @@ job_retry(struct runner *r, struct slot *s, const char *why)
 	    "{\"type\":\"urn:ietf:params:acme:error:serverInternal\",\"detail\":"
 	    "\"Validation could not be completed\",\"status\":500}", s->job.id, c->runner_id)
 	    == AE_OK) {
+		notify_waiter(r->env, s);
 		log_warn("job=%lld challenge=%lld: given up after %lld attempts: %s",
 		    (long long)s->job.id, (long long)s->ch.id, (long long)s->job.attempts, why);
 		return;
@@ -76,6 +91,8 @@ on_validated(void *arg, const struct va_result *res)
 	    s->job.id, env->conf->runner_id);
 	if (e == AE_OK) {
 		char id[512];
+
+		notify_waiter(env, s);
 		log_info("validated challenge=%lld type=%s identifier=%s result=%s%s%s",
 		    (long long)s->ch.id, s->ch.type,
 		    log_escape(id, sizeof(id), s->ch.ident_value, strlen(s->ch.ident_value)),
@@ -108,7 +125,9 @@ run_validate(struct runner *r, struct slot *s)
 	    strcmp(s->ch.authz_status, "pending") != 0) {
 		/* Decided already (a repeated job): nothing to do. */
 		s->done = 1;
-		return db_job_done(env->db, s->job.id, env->conf->runner_id);
+		if ((e = db_job_done(env->db, s->job.id, env->conf->runner_id)) == AE_OK)
+			notify_waiter(env, s);
+		return e;
 	}
 	memset(&in, 0, sizeof(in));
 	in.type = s->ch.type;
@@ -122,22 +141,69 @@ run_validate(struct runner *r, struct slot *s)
 	return va_task_start(env->va, &in, on_validated, s, &s->task);
 }
 
-/* Finishing an issuance that outlived its request (jobs/finalize.h). It blocks the loop for at
- * most jobs.finalize_budget_ms: the signer's deadline bounds it. */
+static void
+finalize_submit(struct runner *r, struct slot *s)
+{
+	if (jobs_finalize_submit(r->env->finalize, s->job.id, s->job.ref_id,
+	    r->env->conf->finalize_budget_ms) == AE_OK) {
+		s->lane_wait = 0;
+		s->on_lane = 1;
+	}
+}
+
+/* Finishing an issuance that outlived its request (jobs/finalize.h): the attempt runs on a lane,
+ * up to jobs.finalize_concurrency at once; meanwhile this loop renews the job's lease and
+ * finalize_collect records the result. A job for which no lane is free waits in its slot. */
 static anvil_err
 run_finalize(struct runner *r, struct slot *s)
 {
-	struct runner_env *env = r->env;
+	if (r->env->finalize == NULL)
+		return AE_UNAVAILABLE;
+	s->lane_wait = 1;
+	finalize_submit(r, s);
+	return AE_OK;
+}
+
+static void
+finalize_result(struct runner *r, int64_t job_id, anvil_err e)
+{
+	struct slot *s;
+
+	for (s = r->slots; s != NULL; s = s->next)
+		if (s->on_lane && s->job.id == job_id)
+			break;
+	if (s == NULL) {
+		/* Abandoned when its lease expired: the runner that took it over decides. */
+		log_debug("job=%lld: finalize attempt ended after its slot was dropped",
+		    (long long)job_id);
+		return;
+	}
+	s->on_lane = 0;
+	s->done = 1;
+	if (e != AE_OK)
+		job_retry(r, s, anvil_strerror(e));
+	/* Valid, or invalid with its problem stored, or nothing to do: done either way.
+	 * issue_finish has usually marked the row done already (AE_DENIED then). */
+	else if ((e = db_job_done(r->env->db, s->job.id, r->env->conf->runner_id)) != AE_OK &&
+	    e != AE_DENIED)
+		log_warn("job=%lld: finalize done, not recorded: %s", (long long)job_id,
+		    anvil_strerror(e));
+}
+
+/* Records the attempts the lanes finished and hands waiting jobs to the lanes freed. */
+static void
+finalize_collect(struct runner *r, int wait)
+{
+	int64_t job_id;
 	anvil_err e;
 
-	if (env->finalize == NULL)
-		return AE_UNAVAILABLE;
-	if ((e = jobs_finalize_run(env->finalize, s->job.ref_id, env->conf->finalize_budget_ms))
-	    != AE_OK)
-		return e;
-	/* Valid, or invalid with its problem stored, or nothing to do: done either way. */
-	s->done = 1;
-	return db_job_done(env->db, s->job.id, env->conf->runner_id);
+	if (r->env->finalize == NULL)
+		return;
+	while (jobs_finalize_collect(r->env->finalize, wait, &job_id, &e))
+		finalize_result(r, job_id, e);
+	for (struct slot *s = r->slots; s != NULL && !wait; s = s->next)
+		if (s->lane_wait && !s->done)
+			finalize_submit(r, s);
 }
 
 static const struct {
@@ -228,6 +294,7 @@ housekeep(struct runner *r)
 	struct slot *s, *next;
 	int64_t now = now_s();
 
+	finalize_collect(r, 0);
 	for (s = r->slots; s != NULL; s = next) {
 		next = s->next;
 		if (s->done) {
@@ -278,6 +345,9 @@ runner_run(struct runner_env *env)
 		if (woken)
 			wake_drain(env->wake_fd);
 	}
+	/* Attempts on the lanes end within their budget: their results are recorded, not
+	 * thrown away with the lease. */
+	finalize_collect(&r, 1);
 	/* Leases of unfinished work go back at once so another runner need not wait them out. */
 	while (r.slots != NULL) {
 		if (!r.slots->done)

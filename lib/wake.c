@@ -1,5 +1,6 @@
 #include "config.h"
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -76,4 +77,56 @@ wake_drain(int fd)
 	while (n < 100000 && recv(fd, b, sizeof(b), MSG_DONTWAIT) >= 0)
 		n++;
 	return n;
+}
+
+#define WORKER_PREFIX "anvil-fcgi."
+#define WORKER_SUFFIX ".wake"
+
+/* Length of jobs_sock's directory part without the last slash ("/" for "/x"), or -1. */
+static long
+dir_len(const char *jobs_sock)
+{
+	const char *slash = jobs_sock != NULL ? strrchr(jobs_sock, '/') : NULL;
+
+	return slash == NULL ? -1 : (long)(slash - jobs_sock);
+}
+
+anvil_err
+wake_worker_path(char *out, size_t cap, const char *jobs_sock, long pid)
+{
+	long d = dir_len(jobs_sock);
+	int n;
+
+	if (d < 0 || cap == 0)
+		return AE_PARSE;
+	n = snprintf(out, cap, "%.*s/" WORKER_PREFIX "%ld" WORKER_SUFFIX, (int)d, jobs_sock, pid);
+	if (n < 0 || (size_t)n >= cap || n > WAKE_PATH_MAX) {
+		out[0] = '\0';
+		return AE_TOOBIG;
+	}
+	return AE_OK;
+}
+
+int
+wake_worker_path_ok(const char *jobs_sock, const char *path)
+{
+	long d = dir_len(jobs_sock);
+	size_t plen = sizeof(WORKER_PREFIX) - 1, slen = sizeof(WORKER_SUFFIX) - 1, n, digits;
+	const char *name;
+
+	if (d < 0 || path == NULL || (n = strlen(path)) > WAKE_PATH_MAX || n <= (size_t)d ||
+	    strncmp(path, jobs_sock, (size_t)d) != 0 || path[d] != '/')
+		return 0;
+	name = path + d + 1;
+	n = strlen(name);
+	if (n <= plen + slen || strncmp(name, WORKER_PREFIX, plen) != 0 ||
+	    strcmp(name + n - slen, WORKER_SUFFIX) != 0)
+		return 0;
+	digits = n - plen - slen;
+	if (digits > 10)
+		return 0;
+	for (size_t i = 0; i < digits; i++)
+		if (name[plen + i] < '0' || name[plen + i] > '9')
+			return 0;
+	return 1;
 }

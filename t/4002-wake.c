@@ -1,5 +1,7 @@
 /* lib/wake.h: a wake-up never blocks and never fails for want of a listener; a listener gets
- * each datagram; a stale socket file is replaced, anything else at the path refused. */
+ * each datagram; a stale socket file is replaced, anything else at the path refused. A worker's
+ * socket is named after its pid next to jobs.wake_socket, and anvil-jobs accepts only that
+ * name in that directory. */
 #include "config.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,5 +45,39 @@ main(void)
 	unlink(path);
 	unlink(file);
 	rmdir(dir);
+
+	{
+		char w[WAKE_PATH_MAX + 1], small[16], longdir[200];
+
+		ok(wake_worker_path(w, sizeof(w), "/run/anvil/jobs.wake", 4242) == AE_OK &&
+		    strcmp(w, "/run/anvil/anvil-fcgi.4242.wake") == 0, "worker path next to jobs'");
+		ok(wake_worker_path_ok("/run/anvil/jobs.wake", w), "accepted by the runner");
+		ok(wake_worker_path(small, sizeof(small), "/run/anvil/jobs.wake", 1) == AE_TOOBIG,
+		    "a short buffer: AE_TOOBIG");
+		memset(longdir, 'd', sizeof(longdir) - 1);
+		longdir[0] = '/';
+		longdir[100] = '/';
+		longdir[101] = 'j';
+		longdir[102] = '\0';
+		ok(wake_worker_path(w, sizeof(w), longdir, 1234567) == AE_TOOBIG,
+		    "over sun_path: AE_TOOBIG");
+		ok(wake_worker_path(w, sizeof(w), "jobs.wake", 1) == AE_PARSE, "no directory");
+		ok(!wake_worker_path_ok("/run/anvil/jobs.wake", "/run/other/anvil-fcgi.1.wake"),
+		    "another directory: refused");
+		ok(!wake_worker_path_ok("/run/anvil/jobs.wake", "/run/anvil/x/anvil-fcgi.1.wake"),
+		    "a subdirectory: refused");
+		ok(!wake_worker_path_ok("/run/anvil/jobs.wake", "/run/anvil/../anvil-fcgi.1.wake"),
+		    "dot-dot: refused");
+		ok(!wake_worker_path_ok("/run/anvil/jobs.wake", "/run/anvilx/anvil-fcgi.1.wake"),
+		    "a directory with the same prefix: refused");
+		ok(!wake_worker_path_ok("/run/anvil/jobs.wake", "/run/anvil/jobs.wake"),
+		    "jobs' own socket: refused");
+		ok(!wake_worker_path_ok("/run/anvil/jobs.wake", "/run/anvil/anvil-fcgi..wake"),
+		    "no pid: refused");
+		ok(!wake_worker_path_ok("/run/anvil/jobs.wake", "/run/anvil/anvil-fcgi.1x.wake"),
+		    "not digits: refused");
+		ok(!wake_worker_path_ok(NULL, "/run/anvil/anvil-fcgi.1.wake"),
+		    "no jobs.wake_socket: refused");
+	}
 	return done_testing();
 }
