@@ -53,6 +53,11 @@ anvil_err db_eab_add(struct db *db, const char *kid, const uint8_t *key, size_t 
 
 /* Redeems a nonce: AE_OK the first time, AE_NONCE_USED after. */
 anvil_err db_nonce_redeem(struct db *db, const uint8_t *id, size_t id_len, int64_t expires);
+/* The same INSERT, deferred into the next transaction on db (db_defer_first): a replay makes
+ * that db_begin fail with AE_NONCE_USED. db_settle_first redeems it when no transaction
+ * committed it, and says AE_NONCE_USED for a replay. */
+anvil_err db_nonce_redeem_deferred(struct db *db, const uint8_t *id, size_t id_len,
+    int64_t expires);
 /* Deletes at most limit rows that expired before now; *deleted gets the count. */
 anvil_err db_nonce_purge(struct db *db, int64_t now, int64_t limit, uint64_t *deleted);
 

@@ -1,5 +1,6 @@
 #include "config.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "db/jobs.h"
 #include "db/order.h"
@@ -18,9 +19,9 @@ static const char SQL_AUTHZ_EXPIRE[] =
 static const char SQL_CHALL_GET[] =
     "SELECT id, authz_id, type, token, status, validated, error, validation_record "
     "FROM challenges WHERE id = ?";
-static const char SQL_CHALL_NEXT[] =
+static const char SQL_CHALL_LIST[] =
     "SELECT id, authz_id, type, token, status, validated, error, validation_record "
-    "FROM challenges WHERE authz_id = ? AND id > ? ORDER BY id LIMIT 1";
+    "FROM challenges WHERE authz_id = ? ORDER BY id LIMIT ?";
 /* The authorization row is locked first, so a concurrent deactivation or a validation result
  * serialises with the response. */
 static const char SQL_AUTHZ_LOCK[] =
@@ -57,21 +58,33 @@ db_authz_expire(struct db *db, int64_t id, int64_t now)
 	return db_exec(db, SQL_AUTHZ_EXPIRE, p, N(p), NULL, 0, &res);
 }
 
+/* The 8 columns of a challenge row, fetched into ch (status into status). */
+#define CHALL_COLS(ch, status) { \
+	DB_COL_I64, \
+	DB_COL_I64, \
+	DB_COL_STR((ch)->type, sizeof((ch)->type)), \
+	DB_COL_STR((ch)->token, sizeof((ch)->token)), \
+	DB_COL_STR(status, sizeof(status)), \
+	DB_COL_I64, \
+	DB_COL_STR((ch)->error, sizeof((ch)->error)), \
+	DB_COL_STR((ch)->record, sizeof((ch)->record)), \
+}
+
+static void
+chall_from_cols(const struct db_val *c, const char *status, struct db_chall *ch)
+{
+	ch->id = c[0].i;
+	ch->authz_id = c[1].i;
+	ch->status = (enum db_chall_status)db_chall_status_index(status);
+	ch->validated = c[5].i;
+}
+
 static anvil_err
 chall_fetch(struct db *db, const char *sql, const struct db_val *p, size_t np,
     struct db_chall *ch)
 {
 	char status[16];
-	struct db_val c[] = {
-		DB_COL_I64,
-		DB_COL_I64,
-		DB_COL_STR(ch->type, sizeof(ch->type)),
-		DB_COL_STR(ch->token, sizeof(ch->token)),
-		DB_COL_STR(status, sizeof(status)),
-		DB_COL_I64,
-		DB_COL_STR(ch->error, sizeof(ch->error)),
-		DB_COL_STR(ch->record, sizeof(ch->record)),
-	};
+	struct db_val c[] = CHALL_COLS(ch, status);
 	struct db_result res;
 	anvil_err e = db_exec(db, sql, p, np, c, N(c), &res);
 
@@ -79,10 +92,33 @@ chall_fetch(struct db *db, const char *sql, const struct db_val *p, size_t np,
 		return e;
 	if (!res.found)
 		return AE_NOTFOUND;
-	ch->id = c[0].i;
-	ch->authz_id = c[1].i;
-	ch->status = (enum db_chall_status)db_chall_status_index(status);
-	ch->validated = c[5].i;
+	chall_from_cols(c, status, ch);
+	return AE_OK;
+}
+
+struct chall_sink {
+	struct db_chall *out;
+	size_t n, max;
+	const struct db_chall *scratch;
+	const char *status;
+};
+
+static anvil_err
+chall_row_add(void *arg, const struct db_val *c, size_t ncols)
+{
+	struct chall_sink *s = arg;
+	struct db_chall *ch = &s->out[s->n];
+
+	(void)ncols;
+	if (s->n == s->max)     /* db_exec_rows stops first; never past the array */
+		return AE_INTERNAL;
+	/* Only the fetched bytes: error and record are large and mostly empty. */
+	memcpy(ch->type, s->scratch->type, c[2].len + 1);
+	memcpy(ch->token, s->scratch->token, c[3].len + 1);
+	memcpy(ch->error, s->scratch->error, c[6].len + 1);
+	memcpy(ch->record, s->scratch->record, c[7].len + 1);
+	chall_from_cols(c, s->status, ch);
+	s->n++;
 	return AE_OK;
 }
 
@@ -95,11 +131,25 @@ db_chall_get(struct db *db, int64_t id, struct db_chall *out)
 }
 
 anvil_err
-db_chall_next(struct db *db, int64_t authz_id, int64_t after, struct db_chall *out)
+db_chall_list(struct db *db, int64_t authz_id, struct db_chall *out, size_t max, size_t *n)
 {
-	struct db_val p[] = { DB_PARAM_I64(authz_id), DB_PARAM_I64(after) };
+	char status[16];
+	struct db_chall *scratch = malloc(sizeof(*scratch));
+	struct db_val p[] = { DB_PARAM_I64(authz_id), DB_PARAM_I64((int64_t)max + 1) };
+	struct chall_sink s = { .out = out, .max = max, .scratch = scratch, .status = status };
+	anvil_err e = AE_NOMEM;
 
-	return chall_fetch(db, SQL_CHALL_NEXT, p, N(p), out);
+	*n = 0;
+	if (scratch != NULL) {
+		struct db_val c[] = CHALL_COLS(scratch, status);
+		e = db_exec_rows(db, SQL_CHALL_LIST, p, N(p), c, N(c), max, chall_row_add, &s,
+		    NULL);
+		if (e == AE_OK)
+			*n = s.n;
+	}
+	free(scratch);
+	/* More challenges than the caller's array: the stored data is wrong, not the request. */
+	return e == AE_TOOBIG ? AE_DB : e;
 }
 
 anvil_err

@@ -18,8 +18,10 @@ static const char SQL_CERT_REVOKE[] =
     "WHERE serial = ? AND status = 'good'";
 static const char SQL_KEY_BLOCK[] =
     "INSERT IGNORE INTO blocked_keys (spki_sha256, reason, created) VALUES (?, ?, ?)";
-static const char SQL_KEY_BLOCKED[] =
-    "SELECT 1 FROM blocked_keys WHERE spki_sha256 = ?";
+/* Finalize's two key look-ups in one statement. */
+static const char SQL_KEY_CHECK[] =
+    "SELECT EXISTS(SELECT 1 FROM blocked_keys WHERE spki_sha256 = ?), "
+    "EXISTS(SELECT 1 FROM accounts WHERE thumbprint = ?)";
 static const char SQL_AUTHZ_VALID[] =
     "SELECT id FROM authorizations WHERE account_id = ? AND identifier_type = ? AND "
     "identifier_value = ? AND status = 'valid' AND expires > ? LIMIT 1";
@@ -138,16 +140,23 @@ out:
 }
 
 anvil_err
-db_key_blocked(struct db *db, const uint8_t spki_sha256[DB_SPKI_HASH_LEN])
+db_key_check(struct db *db, const uint8_t spki_sha256[DB_SPKI_HASH_LEN], const char *thumbprint,
+    int *blocked, int *account_key)
 {
-	struct db_val p[] = { DB_PARAM_STR((const char *)spki_sha256, DB_SPKI_HASH_LEN) };
-	struct db_val cols[] = { DB_COL_I64 };
+	struct db_val p[] = { DB_PARAM_STR((const char *)spki_sha256, DB_SPKI_HASH_LEN),
+		DB_PARAM_STR(thumbprint, strlen(thumbprint)) };
+	struct db_val cols[] = { DB_COL_I64, DB_COL_I64 };
 	struct db_result res;
-	anvil_err e = db_exec(db, SQL_KEY_BLOCKED, p, 1, cols, 1, &res);
+	anvil_err e = db_exec(db, SQL_KEY_CHECK, p, 2, cols, 2, &res);
 
+	*blocked = *account_key = 0;
 	if (e != AE_OK)
 		return e;
-	return res.found ? AE_OK : AE_NOTFOUND;
+	if (!res.found)
+		return AE_DB;
+	*blocked = cols[0].i != 0;
+	*account_key = cols[1].i != 0;
+	return AE_OK;
 }
 
 anvil_err

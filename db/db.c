@@ -10,7 +10,7 @@
 #include "db/db.h"
 #include "lib/log.h"
 
-#define DB_STMT_MAX 64    /* distinct statements one process prepares */
+#define DB_STMT_MAX 128   /* distinct statements one process prepares */
 #define DB_PARAMS_MAX 16
 #define DB_COLS_MAX 16
 
@@ -19,10 +19,32 @@ struct db_stmt {
 	MYSQL_STMT *st;
 };
 
+/* The write deferred by db_defer_first, with copies of its parameters. */
+#define DB_FIRST_PARAMS 4
+#define DB_FIRST_BYTES 64
+
+enum db_first_state {
+	DB_FIRST_NONE,
+	DB_FIRST_PENDING,     /* for the next transaction, or db_settle_first */
+	DB_FIRST_IN_TX,       /* ran in the open transaction: done when it commits */
+	DB_FIRST_DONE,        /* committed */
+	DB_FIRST_REFUSED,     /* met a duplicate key: on_duplicate is the outcome */
+};
+
+struct db_first {
+	enum db_first_state state;
+	const char *sql;
+	struct db_val params[DB_FIRST_PARAMS];
+	size_t nparams;
+	char bytes[DB_FIRST_BYTES];
+	anvil_err on_duplicate;
+};
+
 struct db {
 	const struct db_conf *conf;
 	MYSQL *my;
 	int in_tx;
+	struct db_first first;
 	time_t last_fail;
 	struct db_stmt stmts[DB_STMT_MAX];
 	size_t nstmts;
@@ -230,9 +252,18 @@ db_stmt_get(struct db *db, const char *sql, MYSQL_STMT **out)
 	return AE_OK;
 }
 
+/* Where db_run hands the rows of a db_exec_rows call (NULL for db_exec: the first row only). */
+struct db_rows {
+	size_t max;
+	db_row_fn fn;
+	void *arg;
+	size_t n;             /* rows passed to fn */
+};
+
 static anvil_err
 db_run(struct db *db, const char *sql, const struct db_val *params, size_t nparams,
-    struct db_val *cols, size_t ncols, struct db_result *res, unsigned int *errnum)
+    struct db_val *cols, size_t ncols, struct db_result *res, struct db_rows *rows,
+    unsigned int *errnum)
 {
 	MYSQL_BIND pb[DB_PARAMS_MAX], rb[DB_COLS_MAX];
 	unsigned long plen[DB_PARAMS_MAX], rlen[DB_COLS_MAX];
@@ -310,15 +341,19 @@ db_run(struct db *db, const char *sql, const struct db_val *params, size_t npara
 	if (mysql_stmt_bind_result(st, rb) != 0 || mysql_stmt_store_result(st) != 0)
 		goto fail;
 	stored = 1;
-	rc = mysql_stmt_fetch(st);
-	if (rc == 1)
-		goto fail;
-	if (rc == MYSQL_DATA_TRUNCATED) {
-		snprintf(db->err, sizeof(db->err), "a column is larger than its buffer");
-		e = AE_TOOBIG;
-		goto out;
-	}
-	if (rc == 0) {
+	while ((rc = mysql_stmt_fetch(st)) != MYSQL_NO_DATA) {
+		if (rc == 1)
+			goto fail;
+		if (rc == MYSQL_DATA_TRUNCATED) {
+			snprintf(db->err, sizeof(db->err), "a column is larger than its buffer");
+			e = AE_TOOBIG;
+			goto out;
+		}
+		if (rows != NULL && rows->n == rows->max) {
+			snprintf(db->err, sizeof(db->err), "more than %zu rows", rows->max);
+			e = AE_TOOBIG;
+			goto out;
+		}
 		for (size_t i = 0; i < ncols; i++) {
 			cols[i].is_null = rnull[i] != 0;
 			if (cols[i].type == DB_STR) {
@@ -330,6 +365,11 @@ db_run(struct db *db, const char *sql, const struct db_val *params, size_t npara
 		}
 		if (res != NULL)
 			res->found = 1;
+		if (rows == NULL)
+			break;
+		rows->n++;
+		if ((e = rows->fn(rows->arg, cols, ncols)) != AE_OK)
+			goto out;
 	}
 	goto out;
 fail:
@@ -357,14 +397,38 @@ db_exec(struct db *db, const char *sql, const struct db_val *params, size_t npar
 {
 	unsigned int no = 0;
 	int in_tx = db->in_tx;
-	anvil_err e = db_run(db, sql, params, nparams, cols, ncols, res, &no);
+	anvil_err e = db_run(db, sql, params, nparams, cols, ncols, res, NULL, &no);
 
 	/* A connection that died while idle (server restart, wait_timeout) fails the first
 	 * statement before anything was sent: safe to send again on a new connection. */
 	if (e == AE_DB_DOWN && no == CR_SERVER_GONE_ERROR && !in_tx) {
 		db->last_fail = 0;
-		e = db_run(db, sql, params, nparams, cols, ncols, res, &no);
+		e = db_run(db, sql, params, nparams, cols, ncols, res, NULL, &no);
 	}
+	return e;
+}
+
+anvil_err
+db_exec_rows(struct db *db, const char *sql, const struct db_val *params, size_t nparams,
+    struct db_val *cols, size_t ncols, size_t max_rows, db_row_fn row, void *arg,
+    size_t *nrows)
+{
+	struct db_rows rows = { .max = max_rows, .fn = row, .arg = arg, .n = 0 };
+	unsigned int no = 0;
+	int in_tx = db->in_tx;
+	anvil_err e = AE_INTERNAL;
+
+	if (row == NULL || ncols == 0)
+		goto out;
+	e = db_run(db, sql, params, nparams, cols, ncols, NULL, &rows, &no);
+	/* As in db_exec; a row already handed over must not be handed over twice. */
+	if (e == AE_DB_DOWN && no == CR_SERVER_GONE_ERROR && !in_tx && rows.n == 0) {
+		db->last_fail = 0;
+		e = db_run(db, sql, params, nparams, cols, ncols, NULL, &rows, &no);
+	}
+out:
+	if (nrows != NULL)
+		*nrows = rows.n;
 	return e;
 }
 
@@ -376,11 +440,35 @@ db_query_simple(struct db *db, const char *q)
 	return AE_OK;
 }
 
+/* The deferred write, as the first statement of the transaction just begun. A failure ends the
+ * transaction: the caller's db_begin failed, and it owns nothing to roll back. */
+static anvil_err
+db_first_run(struct db *db)
+{
+	struct db_result res;
+	anvil_err e = db_exec(db, db->first.sql, db->first.params, db->first.nparams, NULL, 0,
+	    &res);
+
+	if (e == AE_OK) {
+		db->first.state = DB_FIRST_IN_TX;
+		return AE_OK;
+	}
+	db_rollback(db);
+	if (e == AE_DB_DUPLICATE) {
+		db->first.state = DB_FIRST_REFUSED;
+		e = db->first.on_duplicate;
+	}
+	return e;
+}
+
 anvil_err
 db_begin(struct db *db)
 {
 	anvil_err e;
 
+	/* A caller that carries on after the refusal must not get to write either. */
+	if (db->first.state == DB_FIRST_REFUSED)
+		return db->first.on_duplicate;
 	if ((e = db_connect(db)) != AE_OK)
 		return e;
 	e = db_query_simple(db, "START TRANSACTION");
@@ -390,8 +478,11 @@ db_begin(struct db *db)
 			return e;
 		e = db_query_simple(db, "START TRANSACTION");
 	}
-	if (e == AE_OK)
-		db->in_tx = 1;
+	if (e != AE_OK)
+		return e;
+	db->in_tx = 1;
+	if (db->first.state == DB_FIRST_PENDING)
+		e = db_first_run(db);
 	return e;
 }
 
@@ -401,10 +492,14 @@ db_commit(struct db *db)
 	anvil_err e = AE_OK;
 
 	if (db->my == NULL)
-		return AE_DB_DOWN;
-	if (mysql_commit(db->my) != 0)
+		e = AE_DB_DOWN;
+	else if (mysql_commit(db->my) != 0)
 		e = db_fail(db, mysql_errno(db->my), mysql_error(db->my));
 	db->in_tx = 0;
+	/* A failed commit may have happened or not: pending again, the standalone attempt of
+	 * db_settle_first finds out (a duplicate then is answered as one). */
+	if (db->first.state == DB_FIRST_IN_TX)
+		db->first.state = e == AE_OK ? DB_FIRST_DONE : DB_FIRST_PENDING;
 	return e;
 }
 
@@ -414,6 +509,58 @@ db_rollback(struct db *db)
 	if (db->my != NULL && db->in_tx && mysql_rollback(db->my) != 0)
 		(void)db_fail(db, mysql_errno(db->my), mysql_error(db->my));
 	db->in_tx = 0;
+	if (db->first.state == DB_FIRST_IN_TX)
+		db->first.state = DB_FIRST_PENDING;
+}
+
+anvil_err
+db_defer_first(struct db *db, const char *sql, const struct db_val *params, size_t nparams,
+    anvil_err on_duplicate)
+{
+	struct db_first *f = &db->first;
+	size_t used = 0;
+
+	/* One at a time: a second would be a caller that never settled the first. */
+	if (f->state != DB_FIRST_NONE || nparams > DB_FIRST_PARAMS)
+		return AE_INTERNAL;
+	for (size_t i = 0; i < nparams; i++) {
+		f->params[i] = params[i];
+		if (params[i].type != DB_STR || params[i].len == 0)
+			continue;
+		if (params[i].len > sizeof(f->bytes) - used)
+			return AE_INTERNAL;
+		memcpy(f->bytes + used, params[i].s, params[i].len);
+		f->params[i].s = f->bytes + used;
+		used += params[i].len;
+	}
+	f->sql = sql;
+	f->nparams = nparams;
+	f->on_duplicate = on_duplicate;
+	f->state = DB_FIRST_PENDING;
+	return AE_OK;
+}
+
+anvil_err
+db_settle_first(struct db *db)
+{
+	struct db_first *f = &db->first;
+	struct db_result res;
+	anvil_err e = AE_OK;
+
+	if (f->state == DB_FIRST_IN_TX) {
+		/* Every transaction of ours ends before its caller returns; this one did not. */
+		log_err("db: a transaction was left open; rolled back");
+		db_rollback(db);
+	}
+	if (f->state == DB_FIRST_PENDING) {
+		e = db_exec(db, f->sql, f->params, f->nparams, NULL, 0, &res);
+		if (e == AE_DB_DUPLICATE)
+			e = f->on_duplicate;
+	} else if (f->state == DB_FIRST_REFUSED) {
+		e = f->on_duplicate;
+	}
+	f->state = DB_FIRST_NONE;
+	return e;
 }
 
 anvil_err

@@ -68,10 +68,38 @@ struct db_result {
 anvil_err db_exec(struct db *db, const char *sql, const struct db_val *params, size_t nparams,
     struct db_val *cols, size_t ncols, struct db_result *res);
 
+/* Called by db_exec_rows for each row, with cols filled as db_exec fills them (every length
+ * checked against its buffer). It must not run statements on the db handle. Any return other
+ * than AE_OK stops the read, and db_exec_rows returns it. */
+typedef anvil_err (*db_row_fn)(void *arg, const struct db_val *cols, size_t ncols);
+
+/* db_exec for a statement that selects several rows: one execution, then row() for each row
+ * in the order the server sends them. A row beyond max_rows is AE_TOOBIG (row() never sees it),
+ * so a caller's array of max_rows entries cannot overflow; give the SQL a LIMIT above max_rows
+ * so the client never buffers an unbounded result. *nrows (may be NULL) is the number of rows
+ * passed to row(). Retried like db_exec, and only when no row has been passed yet. */
+anvil_err db_exec_rows(struct db *db, const char *sql, const struct db_val *params,
+    size_t nparams, struct db_val *cols, size_t ncols, size_t max_rows, db_row_fn row, void *arg,
+    size_t *nrows);
+
 /* Transactions; db_rollback is safe to call when none is open. */
 anvil_err db_begin(struct db *db);
 anvil_err db_commit(struct db *db);
 void db_rollback(struct db *db);
+
+/* A write that must happen exactly once, preferably inside the next transaction begun on this
+ * handle, where it costs no durable commit of its own (the API spends a request's nonce this
+ * way: fcgi/auth.c). db_begin runs it right after START TRANSACTION; if it meets a duplicate
+ * key, db_begin rolls back and fails with on_duplicate, and so does every db_begin after it until
+ * db_settle_first. It is done when that transaction commits; a rollback or a failed commit
+ * leaves it pending for the next one. Parameters are copied (at most 4, 64 bytes of strings).
+ * AE_INTERNAL while another one is unsettled. */
+anvil_err db_defer_first(struct db *db, const char *sql, const struct db_val *params,
+    size_t nparams, anvil_err on_duplicate);
+/* Ends the deferral: AE_OK when it was committed (or nothing was deferred), on_duplicate when
+ * db_begin met the duplicate; a write still pending runs now, on its own, with its result
+ * returned (a duplicate key as on_duplicate). */
+anvil_err db_settle_first(struct db *db);
 
 /* Plain (not prepared) multi-statement text, for the migration runner only. */
 anvil_err db_exec_script(struct db *db, const char *sql, size_t len);

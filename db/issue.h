@@ -35,10 +35,6 @@ struct db_order_fin {
 
 /* AE_NOTFOUND when there is no such order. */
 anvil_err db_order_fin_get(struct db *db, int64_t id, struct db_order_fin *out);
-/* In one transaction: a ready order gets the CSR and turns processing, and a 'finalize' job
- * (due at run_after) makes its completion durable. AE_EXISTS when the order is not ready. */
-anvil_err db_order_start_finalize(struct db *db, int64_t id, const uint8_t *csr, size_t csr_len,
-    int64_t now, int64_t run_after);
 /* A processing order turns invalid with the problem document (JSON); its job is done. */
 anvil_err db_order_fail(struct db *db, int64_t id, const char *problem);
 
@@ -72,8 +68,10 @@ anvil_err db_cert_get(struct db *db, const char *serial, struct db_cert *out);
 anvil_err db_cert_revoke(struct db *db, const char *serial, int reason, int64_t now,
     const uint8_t spki_sha256[DB_SPKI_HASH_LEN], int block);
 
-/* AE_OK when the key is blocked, AE_NOTFOUND when not. */
-anvil_err db_key_blocked(struct db *db, const uint8_t spki_sha256[DB_SPKI_HASH_LEN]);
+/* A CSR key's two checks at once: *blocked when the key is in blocked_keys, *account_key when
+ * it is an account's key (thumbprint: its RFC 7638 JWK thumbprint). */
+anvil_err db_key_check(struct db *db, const uint8_t spki_sha256[DB_SPKI_HASH_LEN],
+    const char *thumbprint, int *blocked, int *account_key);
 /* AE_OK when the account holds a valid, unexpired authorization for the identifier (type "dns"
  * or "ip"; value without any "*."), AE_NOTFOUND otherwise. */
 anvil_err db_authz_valid_for(struct db *db, int64_t account_id, const char *type,

@@ -15,6 +15,14 @@ db_nonce_redeem(struct db *db, const uint8_t *id, size_t id_len, int64_t expires
 }
 
 anvil_err
+db_nonce_redeem_deferred(struct db *db, const uint8_t *id, size_t id_len, int64_t expires)
+{
+	struct db_val p[] = { DB_PARAM_STR((const char *)id, id_len), DB_PARAM_I64(expires) };
+
+	return db_defer_first(db, SQL_NONCE_INSERT, p, 2, AE_NONCE_USED);
+}
+
+anvil_err
 db_nonce_purge(struct db *db, int64_t now, int64_t limit, uint64_t *deleted)
 {
 	struct db_val p[] = { DB_PARAM_I64(now), DB_PARAM_I64(limit) };

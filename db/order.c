@@ -53,8 +53,16 @@ static const char SQL_AUTHZ_FIND_VALID[] =
 static const char SQL_AUTHZ_INSERT[] =
     "INSERT INTO authorizations (account_id, identifier_type, identifier_value, wildcard, "
     "status, expires, profile, created) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)";
-static const char SQL_CHALL_INSERT[] =
+/* An authorization's challenges in one statement per count (ids are never read back: the
+ * answers read challenges by authz_id, so any auto_increment_increment/offset is fine). */
+static const char SQL_CHALL_INSERT1[] =
     "INSERT INTO challenges (authz_id, type, token) VALUES (?, ?, ?)";
+static const char SQL_CHALL_INSERT2[] =
+    "INSERT INTO challenges (authz_id, type, token) VALUES (?, ?, ?), (?, ?, ?)";
+static const char SQL_CHALL_INSERT3[] =
+    "INSERT INTO challenges (authz_id, type, token) VALUES (?, ?, ?), (?, ?, ?), (?, ?, ?)";
+static const char *const sql_chall_insert[] = { SQL_CHALL_INSERT1, SQL_CHALL_INSERT2,
+	SQL_CHALL_INSERT3 };
 static const char SQL_ORDER_INSERT[] =
     "INSERT INTO orders (account_id, status, expires, identifiers, profile, not_before, "
     "not_after, replaces, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -65,14 +73,21 @@ static const char SQL_ORDER_DOMAIN_INSERT[] =
 static const char SQL_ORDER_GET[] =
     "SELECT account_id, status, expires, identifiers, profile, not_before, not_after, error, "
     "serial, replaces, created FROM orders WHERE id = ?";
-static const char SQL_ORDER_AUTHZ_NEXT[] =
+static const char SQL_ORDER_AUTHZ_LIST[] =
     "SELECT a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard, a.status, "
     "a.expires, a.profile, a.created FROM order_authorizations oa JOIN authorizations a ON "
-    "a.id = oa.authz_id WHERE oa.order_id = ? AND oa.authz_id > ? ORDER BY oa.authz_id LIMIT 1";
+    "a.id = oa.authz_id WHERE oa.order_id = ? ORDER BY oa.authz_id LIMIT ?";
 static const char SQL_ORDER_SET_STATUS[] =
     "UPDATE orders SET status = ?, error = ? WHERE id = ? AND status = ?";
-static const char SQL_ORDER_NEXT_OF_ACCOUNT[] =
-    "SELECT id FROM orders WHERE account_id = ? AND id > ? ORDER BY id LIMIT 1";
+/* Finalize: the status to move from is a parameter (see db_order_finalize_from). */
+static const char SQL_ORDER_PROCESSING_FROM[] =
+    "UPDATE orders SET status = 'processing', csr = ? WHERE id = ? AND status = ?";
+static const char SQL_JOB_FINALIZE[] =
+    "INSERT INTO jobs (kind, ref_id, state, run_after, created) VALUES ('finalize', ?, "
+    "'queued', ?, ?) ON DUPLICATE KEY UPDATE state = 'queued', run_after = VALUES(run_after), "
+    "attempts = 0, lease_owner = NULL, lease_until = 0, last_error = NULL";
+static const char SQL_ORDERS_OF_ACCOUNT[] =
+    "SELECT id FROM orders WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?";
 
 anvil_err
 db_authz_find_valid(struct db *db, int64_t account_id, enum db_ident_type type, const char *value,
@@ -123,16 +138,24 @@ authz_insert(struct db *db, int64_t account_id, const char *profile, int64_t exp
 	if ((e = db_exec(db, SQL_AUTHZ_INSERT, p, N(p), NULL, 0, &res)) != AE_OK)
 		return e;
 	a->id = (int64_t)res.insert_id;
-	for (size_t i = 0; i < a->nchall; i++) {
-		struct db_val cp[] = {
-			DB_PARAM_I64(a->id),
-			DB_PARAM_STR(a->chall_types[i], strlen(a->chall_types[i])),
-			DB_PARAM_STR(a->tokens[i], strlen(a->tokens[i])),
-		};
-		if ((e = db_exec(db, SQL_CHALL_INSERT, cp, N(cp), NULL, 0, &res)) != AE_OK)
-			return e;
+	if (a->nchall == 0)
+		return AE_OK;
+	if (a->nchall > N(sql_chall_insert))
+		return AE_INTERNAL;
+	{
+		struct db_val cp[3 * N(sql_chall_insert)];
+		for (size_t i = 0; i < a->nchall; i++) {
+			struct db_val *v = &cp[3 * i];
+			v[0] = (struct db_val)DB_PARAM_I64(a->id);
+			v[1] = (struct db_val)DB_PARAM_STR(a->chall_types[i],
+			    strlen(a->chall_types[i]));
+			v[2] = (struct db_val)DB_PARAM_STR(a->tokens[i], strlen(a->tokens[i]));
+		}
+		e = db_exec(db, sql_chall_insert[a->nchall - 1], cp, 3 * a->nchall, NULL, 0, &res);
+		if (e == AE_OK && res.affected != a->nchall)
+			e = AE_DB;
 	}
-	return AE_OK;
+	return e;
 }
 
 anvil_err
@@ -274,12 +297,57 @@ authz_from_cols(const struct db_val *c, const char *type, const char *status,
 	a->created = c[8].i;
 }
 
-anvil_err
-db_order_authz_next(struct db *db, int64_t order_id, int64_t after, struct db_authz *a)
-{
-	struct db_val p[] = { DB_PARAM_I64(order_id), DB_PARAM_I64(after) };
+/* Collects rows into an array (db_exec_rows callbacks below). */
+struct row_sink {
+	void *out;              /* array of the row type */
+	size_t n, max;
+	const char *type, *status;  /* the scratch row's enum columns */
+	const void *scratch;        /* the row the columns were fetched into */
+};
 
-	return db_authz_row(db, SQL_ORDER_AUTHZ_NEXT, p, N(p), a);
+static anvil_err
+authz_row_add(void *arg, const struct db_val *c, size_t ncols)
+{
+	struct row_sink *s = arg;
+	struct db_authz *a = (struct db_authz *)s->out + s->n;
+
+	(void)ncols;
+	if (s->n == s->max)     /* db_exec_rows stops first; never past the array */
+		return AE_INTERNAL;
+	*a = *(const struct db_authz *)s->scratch;
+	authz_from_cols(c, s->type, s->status, a);
+	s->n++;
+	return AE_OK;
+}
+
+anvil_err
+db_order_authz_list(struct db *db, int64_t order_id, struct db_authz *out, size_t max,
+    size_t *n)
+{
+	char type[8], status[16];
+	struct db_authz scratch;
+	struct db_val p[] = { DB_PARAM_I64(order_id), DB_PARAM_I64((int64_t)max + 1) };
+	struct db_val c[] = {
+		DB_COL_I64,
+		DB_COL_I64,
+		DB_COL_STR(type, sizeof(type)),
+		DB_COL_STR(scratch.value, sizeof(scratch.value)),
+		DB_COL_I64,
+		DB_COL_STR(status, sizeof(status)),
+		DB_COL_I64,
+		DB_COL_STR(scratch.profile, sizeof(scratch.profile)),
+		DB_COL_I64,
+	};
+	struct row_sink s = { .out = out, .max = max, .type = type, .status = status,
+		.scratch = &scratch };
+	anvil_err e;
+
+	memset(&scratch, 0, sizeof(scratch));
+	e = db_exec_rows(db, SQL_ORDER_AUTHZ_LIST, p, N(p), c, N(c), max, authz_row_add, &s,
+	    NULL);
+	*n = e == AE_OK ? s.n : 0;
+	/* More links than an order can have: the stored data is wrong, not the request. */
+	return e == AE_TOOBIG ? AE_DB : e;
 }
 
 anvil_err
@@ -307,19 +375,64 @@ db_order_set_status(struct db *db, int64_t id, enum db_order_status from,
 }
 
 anvil_err
-db_order_next_of_account(struct db *db, int64_t account_id, int64_t after, int64_t *id)
+db_order_finalize_from(struct db *db, int64_t id, enum db_order_status from, const uint8_t *csr,
+    size_t csr_len, int64_t now, int64_t run_after)
 {
-	struct db_val p[] = { DB_PARAM_I64(account_id), DB_PARAM_I64(after) };
-	struct db_val c[] = { DB_COL_I64 };
+	const char *f = db_order_status_name(from);
+	struct db_val up[] = { DB_PARAM_STR((const char *)csr, csr_len), DB_PARAM_I64(id),
+		DB_PARAM_STR(f, strlen(f)) };
+	struct db_val job[] = { DB_PARAM_I64(id), DB_PARAM_I64(run_after), DB_PARAM_I64(now) };
 	struct db_result res;
-	anvil_err e = db_exec(db, SQL_ORDER_NEXT_OF_ACCOUNT, p, N(p), c, N(c), &res);
+	anvil_err e;
 
+	if (from != DB_ORDER_PENDING && from != DB_ORDER_READY)
+		return AE_EXISTS;
+	if ((e = db_begin(db)) != AE_OK)
+		goto out;
+	if ((e = db_exec(db, SQL_ORDER_PROCESSING_FROM, up, N(up), NULL, 0, &res)) != AE_OK)
+		goto out;
+	if (res.affected != 1) {
+		e = AE_EXISTS;
+		goto out;
+	}
+	if ((e = db_exec(db, SQL_JOB_FINALIZE, job, N(job), NULL, 0, &res)) != AE_OK)
+		goto out;
+	e = db_commit(db);
+out:
 	if (e != AE_OK)
-		return e;
-	if (!res.found)
-		return AE_NOTFOUND;
-	*id = c[0].i;
+		db_rollback(db);
+	return e;
+}
+
+static anvil_err
+id_row_add(void *arg, const struct db_val *c, size_t ncols)
+{
+	struct row_sink *s = arg;
+
+	(void)ncols;
+	if (s->n == s->max)
+		return AE_INTERNAL;
+	((int64_t *)s->out)[s->n++] = c[0].i;
 	return AE_OK;
+}
+
+anvil_err
+db_orders_of_account(struct db *db, int64_t account_id, int64_t after, int64_t *ids, size_t max,
+    size_t *n)
+{
+	struct db_val p[] = { DB_PARAM_I64(account_id), DB_PARAM_I64(after),
+		DB_PARAM_I64((int64_t)max) };
+	struct db_val c[] = { DB_COL_I64 };
+	struct row_sink s = { .out = ids, .max = max };
+	anvil_err e;
+
+	if (max == 0 || max > INT64_MAX - 1) {
+		*n = 0;
+		return AE_INTERNAL;
+	}
+	e = db_exec_rows(db, SQL_ORDERS_OF_ACCOUNT, p, N(p), c, N(c), max, id_row_add, &s, NULL);
+	*n = e == AE_OK ? s.n : 0;
+	return e;
 }
 
 anvil_err

@@ -1,7 +1,8 @@
 /* Orders, authorizations and challenges (RFC 8555 §7.1.3-7.1.5), the validation jobs a challenge
  * response queues, and the counts the application rate limits need. Implemented in db/order.c,
  * db/authz.c and db/ratelimit.c; the tables are in migrations/0002_issuance.sql. Every query is
- * on a key: results with several rows are read one row at a time by keyset (id > after). */
+ * on a key: results with several rows are read in one statement (db_exec_rows), bounded by the
+ * caller's array. */
 #ifndef ANVIL_DB_ORDER_H
 #define ANVIL_DB_ORDER_H
 #include <stddef.h>
@@ -112,17 +113,23 @@ anvil_err db_authz_create(struct db *db, int64_t account_id, const char *profile
     int64_t expires, int64_t now, struct db_new_authz *a);
 
 anvil_err db_order_get(struct db *db, int64_t id, struct db_order *out);
-/* The next authorization of the order after authz id `after` (0: the first); AE_NOTFOUND at
- * the end. */
-anvil_err db_order_authz_next(struct db *db, int64_t order_id, int64_t after,
-    struct db_authz *out);
+/* The order's authorizations in authz id order, into out[0..*n); more than max is AE_TOOBIG. */
+anvil_err db_order_authz_list(struct db *db, int64_t order_id, struct db_authz *out, size_t max,
+    size_t *n);
 /* Moves a pending order to ready, or a pending/ready order to invalid with error (JSON):
  * only from `from`, so a concurrent change wins. *changed tells whether it moved. */
 anvil_err db_order_set_status(struct db *db, int64_t id, enum db_order_status from,
     enum db_order_status to, const char *error, int *changed);
-/* The account's next order id after `after`; AE_NOTFOUND at the end. */
-anvil_err db_order_next_of_account(struct db *db, int64_t account_id, int64_t after,
-    int64_t *id);
+/* Finalize (RFC 8555 §7.4), in one transaction: the order gets the CSR and turns processing,
+ * and a 'finalize' job (due at run_after) makes its completion durable; from the status
+ * `from` the caller read: ready, or pending when the caller found every authorization valid
+ * (the order turns ready and processing in one write). AE_EXISTS when the order is no longer
+ * in `from`. */
+anvil_err db_order_finalize_from(struct db *db, int64_t id, enum db_order_status from,
+    const uint8_t *csr, size_t csr_len, int64_t now, int64_t run_after);
+/* Up to max of the account's order ids after `after`, ascending, into ids[0..*n). */
+anvil_err db_orders_of_account(struct db *db, int64_t account_id, int64_t after, int64_t *ids,
+    size_t max, size_t *n);
 
 anvil_err db_authz_get(struct db *db, int64_t id, struct db_authz *out);
 /* pending|valid -> deactivated; *changed 0 when it was in another state. */
@@ -131,8 +138,10 @@ anvil_err db_authz_deactivate(struct db *db, int64_t id, int *changed);
 anvil_err db_authz_expire(struct db *db, int64_t id, int64_t now);
 
 anvil_err db_chall_get(struct db *db, int64_t id, struct db_chall *out);
-/* The next challenge of the authorization after challenge id `after` (0: the first). */
-anvil_err db_chall_next(struct db *db, int64_t authz_id, int64_t after, struct db_chall *out);
+/* The authorization's challenges in id order, into out[0..*n); more than max is AE_TOOBIG. */
+#define DB_AUTHZ_CHALL_MAX 3      /* one per type */
+anvil_err db_chall_list(struct db *db, int64_t authz_id, struct db_chall *out, size_t max,
+    size_t *n);
 /* Challenge response (RFC 8555 §7.5.1): in one transaction, a pending challenge of a pending,
  * unexpired authorization turns processing and a 'validate' job is queued for it (an existing
  * job for it means it is queued already). *queued is 1 when this call queued it. */

@@ -6,12 +6,6 @@
 static const char SQL_ORDER_FIN_GET[] =
     "SELECT o.id, o.account_id, o.status, o.expires, o.identifiers, o.profile, o.not_before, "
     "o.not_after, o.error, o.serial, o.csr, o.created FROM orders o WHERE o.id = ?";
-static const char SQL_ORDER_TO_PROCESSING[] =
-    "UPDATE orders SET status = 'processing', csr = ? WHERE id = ? AND status = 'ready'";
-static const char SQL_JOB_FINALIZE[] =
-    "INSERT INTO jobs (kind, ref_id, state, run_after, created) VALUES ('finalize', ?, "
-    "'queued', ?, ?) ON DUPLICATE KEY UPDATE state = 'queued', run_after = VALUES(run_after), "
-    "attempts = 0, lease_owner = NULL, lease_until = 0, last_error = NULL";
 static const char SQL_ORDER_FAIL[] =
     "UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status = 'processing'";
 static const char SQL_JOB_DONE[] =
@@ -53,32 +47,6 @@ db_order_fin_get(struct db *db, int64_t id, struct db_order_fin *o)
 	o->csr_len = cols[10].len;
 	o->created = cols[11].i;
 	return AE_OK;
-}
-
-anvil_err
-db_order_start_finalize(struct db *db, int64_t id, const uint8_t *csr, size_t csr_len,
-    int64_t now, int64_t run_after)
-{
-	struct db_val up[] = { DB_PARAM_STR((const char *)csr, csr_len), DB_PARAM_I64(id) };
-	struct db_val job[] = { DB_PARAM_I64(id), DB_PARAM_I64(run_after), DB_PARAM_I64(now) };
-	struct db_result res;
-	anvil_err e;
-
-	if ((e = db_begin(db)) != AE_OK)
-		goto out;
-	if ((e = db_exec(db, SQL_ORDER_TO_PROCESSING, up, 2, NULL, 0, &res)) != AE_OK)
-		goto out;
-	if (res.affected != 1) {
-		e = AE_EXISTS;
-		goto out;
-	}
-	if ((e = db_exec(db, SQL_JOB_FINALIZE, job, 3, NULL, 0, &res)) != AE_OK)
-		goto out;
-	e = db_commit(db);
-out:
-	if (e != AE_OK)
-		db_rollback(db);
-	return e;
 }
 
 anvil_err

@@ -82,13 +82,33 @@ out:
 	return rc;
 }
 
+/* Requests whose handler writes only inside transactions (besides the status refreshes of
+ * orders and authorizations, which any reader of them makes too): their nonce is redeemed by the
+ * first transaction instead of a durable commit of its own. Everywhere else an autocommit write
+ * (account update, key change, deactivation, a new account) would take effect before a replay
+ * could be found out, so the nonce is spent first. */
+static int
+nonce_rides_tx(const struct req *r)
+{
+	static const char chall[] = "/acme/chall/", order[] = "/acme/order/", fin[] = "/finalize";
+	const char *p = r->path;
+	size_t n;
+
+	if (p == NULL)
+		return 0;
+	n = strlen(p);
+	return strcmp(p, "/acme/new-order") == 0 || strncmp(p, chall, sizeof(chall) - 1) == 0 ||
+	    (strncmp(p, order, sizeof(order) - 1) == 0 && n > sizeof(order) - 1 + sizeof(fin) - 1 &&
+	    strcmp(p + n - (sizeof(fin) - 1), fin) == 0);
+}
+
 int
 auth_request(struct req *r, enum auth_mode mode, struct auth *a)
 {
 	const struct fcgi_conf *c = r->conf;
 	struct jws_verifier *ver = NULL;
 	uint8_t id[NONCE_ID_LEN];
-	int64_t issued = 0;
+	int64_t issued = 0, expires;
 	const char *detail = NULL;
 	anvil_err e;
 	int rc = -1;
@@ -176,7 +196,17 @@ auth_request(struct req *r, enum auth_mode mode, struct auth *a)
 	}
 	/* Spent only now, so that garbage cannot make us write. Kept until it could no longer
 	 * pass nonce_open (lifetime plus the 60 s of allowed clock skew). */
-	e = db_nonce_redeem(r->db, id, sizeof(id), issued + c->nonce_lifetime + 61);
+	expires = issued + c->nonce_lifetime + 61;
+	if (nonce_rides_tx(r)) {
+		/* Settled by req_send when no transaction committed it. */
+		if ((e = db_nonce_redeem_deferred(r->db, id, sizeof(id), expires)) != AE_OK) {
+			req_fail(r, e, "nonce redeem");
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	e = db_nonce_redeem(r->db, id, sizeof(id), expires);
 	if (e == AE_NONCE_USED) {
 		req_problem(r, PROB_BAD_NONCE, "the nonce has already been used");
 		goto out;

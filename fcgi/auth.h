@@ -22,8 +22,10 @@ struct auth {
 	struct db_account *acct;                 /* AUTH_KID: the signing account */
 };
 
-/* Returns 0 when the request is authentic and its nonce now spent; otherwise -1 with the
- * response set. Everything in *a is released with the request's arena. */
+/* Returns 0 when the request is authentic and its nonce now spent, or, for newOrder, challenges
+ * and finalize, to be spent by the request's first transaction (db_defer_first; req_send spends
+ * it if none committed, and answers badNonce for a replay whatever the handler answered);
+ * otherwise -1 with the response set. Everything in *a is released with the request's arena. */
 int auth_request(struct req *r, enum auth_mode mode, struct auth *a);
 /* Account id from an account URL of this server (base_url/acme/acct/ID), or -1. */
 int64_t auth_account_id(struct req *r, const char *url);

@@ -63,8 +63,8 @@ authz_object(struct req *r, const struct db_authz *a)
 {
 	json_object *o = json_object_new_object(), *id = json_object_new_object();
 	json_object *chs = json_object_new_array(), *all = json_object_new_array();
-	struct db_chall *ch = arena_alloc(&r->arena, sizeof(*ch));
-	int64_t after = 0;
+	struct db_chall *ch = arena_alloc(&r->arena, DB_AUTHZ_CHALL_MAX * sizeof(*ch));
+	size_t nch = 0;
 	int nvalid = 0;
 	char t[32];
 	anvil_err e;
@@ -81,21 +81,18 @@ authz_object(struct req *r, const struct db_authz *a)
 	    db_authz_status_name(a->status)));
 	orders_time(a->expires, t);
 	json_object_object_add(o, "expires", json_object_new_string(t));
-	for (int i = 0; i < 3; i++) {
+	if ((e = db_chall_list(r->db, a->id, ch, DB_AUTHZ_CHALL_MAX, &nch)) != AE_OK) {
+		req_fail(r, e, "challenges");
+		goto fail;
+	}
+	for (size_t i = 0; i < nch; i++) {
 		json_object *c;
-		if ((e = db_chall_next(r->db, a->id, after, ch)) == AE_NOTFOUND)
-			break;
-		if (e != AE_OK) {
-			req_fail(r, e, "challenges");
-			goto fail;
-		}
-		after = ch->id;
-		if ((c = chall_object(r, ch)) == NULL) {
+		if ((c = chall_object(r, &ch[i])) == NULL) {
 			req_fail(r, AE_NOMEM, "challenge object");
 			goto fail;
 		}
 		/* §7.1.4: a valid authorization lists the challenge that was validated. */
-		if (ch->status == DB_CHALL_VALID) {
+		if (ch[i].status == DB_CHALL_VALID) {
 			json_object_array_add(chs, json_object_get(c));
 			nvalid++;
 		}

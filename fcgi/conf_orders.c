@@ -58,6 +58,7 @@ fcgi_conf_orders_parse(struct conf_ctx *cc, json_object *root, json_object *acme
 	o->authz_lifetime = 7 * 86400;
 	o->authz_reuse = 30 * 86400;
 	o->validation_wait_ms = 1000;
+	o->validation_recheck_ms = 50;
 	o->orders_page_size = 100;
 	o->poll_after = 2;
 	if ((e = conf_get_int(cc, acme, "acme", "order_lifetime", 0, 60, 366 * 86400,
@@ -68,6 +69,8 @@ fcgi_conf_orders_parse(struct conf_ctx *cc, json_object *root, json_object *acme
 	    &o->authz_reuse)) != AE_OK ||
 	    (e = conf_get_int(cc, acme, "acme", "validation_wait_ms", 0, 0, 30000,
 	    &o->validation_wait_ms)) != AE_OK ||
+	    (e = conf_get_int(cc, acme, "acme", "validation_recheck_ms", 0, 1, 30000,
+	    &o->validation_recheck_ms)) != AE_OK ||
 	    (e = conf_get_int(cc, acme, "acme", "orders_page_size", 0, 1, 1000,
 	    &o->orders_page_size)) != AE_OK ||
 	    (e = conf_get_int(cc, acme, "acme", "poll_after", 0, 1, 3600,

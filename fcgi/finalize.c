@@ -11,8 +11,10 @@
 #include "db/order.h"
 #include "fcgi/api.h"
 #include "fcgi/auth.h"
+#include "fcgi/order_view.h"
 #include "fcgi/orders.h"
 #include "issue/csr.h"
+#include "issue/finish.h"
 #include "issue/issue.h"
 #include "lib/b64url.h"
 #include "lib/jwk.h"
@@ -35,17 +37,16 @@ rfc3339(int64_t t, char out[32])
 		snprintf(out, 32, "1970-01-01T00:00:00Z");
 }
 
-/* The order object (§7.1.3), from the finalize view of the order. */
+/* The order object (§7.1.3), from the finalize view of the order and the authorizations read
+ * at the start of the request (an order's authorizations never change). */
 static json_object *
-order_object(struct req *r, const struct db_order_fin *o)
+order_object(struct req *r, const struct db_order_fin *o, const struct order_view *v)
 {
 	json_object *obj = json_object_new_object(), *arr = json_object_new_array(), *x;
-	struct db_authz *az = arena_alloc(&r->arena, sizeof(*az));
-	int64_t after = 0;
 	const char *u;
 	char t[32];
 
-	if (obj == NULL || arr == NULL || az == NULL) {
+	if (obj == NULL || arr == NULL) {
 		json_object_put(obj);
 		json_object_put(arr);
 		return NULL;
@@ -64,13 +65,9 @@ order_object(struct req *r, const struct db_order_fin *o)
 		json_object_object_add(obj, "notAfter", json_object_new_string(t));
 	}
 	json_object_object_add(obj, "profile", json_object_new_string(o->profile));
-	/* Keyset over the order's authorizations (db/order.h), at most one per identifier. */
-	for (int i = 0; i < DB_ORDER_AUTHZ_MAX &&
-	    db_order_authz_next(r->db, o->id, after, az) == AE_OK; i++) {
-		after = az->id;
-		if ((u = req_url(r, "/acme/authz/%lld", (long long)az->id)) != NULL)
+	for (size_t i = 0; i < v->nauthz; i++)
+		if ((u = req_url(r, "/acme/authz/%lld", (long long)v->authz[i].id)) != NULL)
 			json_object_array_add(arr, json_object_new_string(u));
-	}
 	json_object_object_add(obj, "authorizations", arr);
 	if ((u = req_url(r, "/acme/order/%lld/finalize", (long long)o->id)) != NULL)
 		json_object_object_add(obj, "finalize", json_object_new_string(u));
@@ -83,9 +80,9 @@ order_object(struct req *r, const struct db_order_fin *o)
 }
 
 static void
-respond(struct req *r, const struct db_order_fin *o)
+respond(struct req *r, const struct db_order_fin *o, const struct order_view *v)
 {
-	json_object *obj = order_object(r, o);
+	json_object *obj = order_object(r, o, v);
 
 	if (obj == NULL) {
 		req_fail(r, AE_NOMEM, "order object");
@@ -103,7 +100,7 @@ key_allowed(struct req *r, struct csr_info *ci)
 {
 	json_object *jwk = NULL;
 	char tp[JWK_THUMBPRINT_LEN + 1];
-	struct db_account *acct = NULL;
+	int blocked = 0, account_key = 0;
 	anvil_err e;
 	int rc = -1;
 
@@ -112,27 +109,22 @@ key_allowed(struct req *r, struct csr_info *ci)
 		    "keys");
 		goto out;
 	}
-	if ((e = db_key_blocked(r->db, ci->spki_sha256)) == AE_OK) {
+	if (jwk_from_pkey(ci->key, &jwk) != AE_OK || jwk_thumbprint(jwk, tp) != AE_OK) {
+		req_fail(r, AE_NOMEM, "key thumbprint");
+		goto out;
+	}
+	if ((e = db_key_check(r->db, ci->spki_sha256, tp, &blocked, &account_key)) != AE_OK) {
+		req_fail(r, e, "key lookup");
+		goto out;
+	}
+	if (blocked) {
 		req_problem(r, PROB_BAD_PUBLIC_KEY, "the CSR's key is blocked: a certificate for "
 		    "it was revoked because the key was compromised");
 		goto out;
 	}
-	if (e != AE_NOTFOUND) {
-		req_fail(r, e, "blocked key lookup");
-		goto out;
-	}
-	if (jwk_from_pkey(ci->key, &jwk) != AE_OK || jwk_thumbprint(jwk, tp) != AE_OK ||
-	    (acct = arena_alloc(&r->arena, sizeof(*acct))) == NULL) {
-		req_fail(r, AE_NOMEM, "key thumbprint");
-		goto out;
-	}
-	if ((e = db_account_by_thumbprint(r->db, tp, acct)) == AE_OK) {
+	if (account_key) {
 		req_problem(r, PROB_BAD_CSR, "the CSR's key is an ACME account key: a certificate "
 		    "key must differ from every account key");
-		goto out;
-	}
-	if (e != AE_NOTFOUND) {
-		req_fail(r, e, "account key lookup");
 		goto out;
 	}
 	rc = 0;
@@ -169,17 +161,41 @@ payload_csr(struct req *r, json_object *pl, size_t *len)
 	return der;
 }
 
+/* payload_csr's cap keeps a CSR within orders.csr and db_order_fin.csr. */
+_Static_assert(CSR_MAX <= DB_CSR_MAX, "a CSR must fit orders.csr");
+
+/* The finalize view of the order in v, which finalize has just turned processing with the CSR
+ * der: what issue_finish_order takes. */
+static void
+fin_of_view(struct db_order_fin *o, const struct order_view *v, const uint8_t *der, size_t len)
+{
+	o->id = v->o.id;
+	o->account_id = v->o.account_id;
+	o->expires = v->o.expires;
+	o->created = v->o.created;
+	o->not_before = v->o.not_before;
+	o->not_after = v->o.not_after;
+	snprintf(o->status, sizeof(o->status), "processing");
+	snprintf(o->identifiers, sizeof(o->identifiers), "%s", v->o.identifiers);
+	snprintf(o->profile, sizeof(o->profile), "%s", v->o.profile);
+	o->serial[0] = '\0';
+	o->error[0] = '\0';
+	memcpy(o->csr, der, len);
+	o->csr_len = len;
+}
+
 void
 api_finalize(struct req *r, int64_t id)
 {
 	struct auth a;
+	struct order_view *v = NULL;
 	struct db_order_fin *o = NULL;
 	const struct issue_conf *ic;
 	const struct profile *prof;
 	struct csr_info ci;
 	json_object *ids = NULL;
 	char detail[CSR_DETAIL_MAX];
-	enum csr_verdict v;
+	enum csr_verdict verdict;
 	uint8_t *der;
 	size_t der_len = 0;
 	int64_t budget;
@@ -198,14 +214,12 @@ api_finalize(struct req *r, int64_t id)
 		req_problem(r, PROB_UNAVAILABLE, "issuance is not available (no signer)");
 		goto out;
 	}
-	if ((o = arena_alloc(&r->arena, sizeof(*o))) == NULL) {
+	if ((v = arena_alloc(&r->arena, sizeof(*v))) == NULL ||
+	    (o = arena_alloc(&r->arena, sizeof(*o))) == NULL) {
 		req_fail(r, AE_NOMEM, "finalize");
 		goto out;
 	}
-	/* The order turns ready from its authorizations (fcgi/order.c). */
-	if (order_status_refresh(r, id) != 0)
-		goto out;
-	if ((e = db_order_fin_get(r->db, id, o)) == AE_NOTFOUND) {
+	if ((e = db_order_get(r->db, id, &v->o)) == AE_NOTFOUND) {
 		req_problem(r, PROB_NOT_FOUND, "no such order");
 		goto out;
 	}
@@ -213,32 +227,43 @@ api_finalize(struct req *r, int64_t id)
 		req_fail(r, e, "order lookup");
 		goto out;
 	}
-	if (o->account_id != a.acct->id) {
+	if (v->o.account_id != a.acct->id) {
 		req_problem(r, PROB_UNAUTHORIZED, "this order belongs to another account");
 		goto out;
 	}
-	if (strcmp(o->status, "ready") != 0 || o->expires <= r->now) {
+	/* Clients such as certbot finalize as soon as the authorizations are valid, without
+	 * reading the order: it turns ready here (fcgi/order.c), and a pending order moves on to
+	 * processing in the one write below. */
+	v->nauthz = 0;
+	if ((v->o.status == DB_ORDER_PENDING || v->o.status == DB_ORDER_READY) &&
+	    order_view_authz(r, v) != 0)
+		goto out;
+	if (order_view_refresh(r, v, 0) != 0)
+		goto out;
+	if (v->o.status != DB_ORDER_READY || v->o.expires <= r->now) {
 		req_problem(r, PROB_ORDER_NOT_READY, "the order is %s, not ready",
-		    o->expires <= r->now && strcmp(o->status, "ready") == 0 ? "expired" : o->status);
+		    v->o.expires <= r->now && v->o.status == DB_ORDER_READY ? "expired" :
+		    db_order_status_name(v->o.status));
 		goto out;
 	}
 	if ((der = payload_csr(r, a.jws->payload_json, &der_len)) == NULL)
 		goto out;
-	if ((prof = issue_conf_profile(ic, o->profile)) == NULL) {
-		log_err("order %lld: profile %s is not configured", (long long)id, o->profile);
+	if ((prof = issue_conf_profile(ic, v->o.profile)) == NULL) {
+		log_err("order %lld: profile %s is not configured", (long long)id, v->o.profile);
 		req_problem(r, PROB_UNAVAILABLE, "the order's profile is not available");
 		goto out;
 	}
-	ids = json_tokener_parse(o->identifiers);
-	v = csr_check(der, der_len, ids, prof->key_types, &ci, detail);
-	if (v != CSR_OK) {
-		req_problem(r, v == CSR_BAD_KEY ? PROB_BAD_PUBLIC_KEY : PROB_BAD_CSR, "%s", detail);
+	ids = json_tokener_parse(v->o.identifiers);
+	verdict = csr_check(der, der_len, ids, prof->key_types, &ci, detail);
+	if (verdict != CSR_OK) {
+		req_problem(r, verdict == CSR_BAD_KEY ? PROB_BAD_PUBLIC_KEY : PROB_BAD_CSR, "%s",
+		    detail);
 		goto out;
 	}
 	if (key_allowed(r, &ci) != 0)
 		goto out;
 	budget = ic->finalize_budget_ms;
-	e = db_order_start_finalize(r->db, id, der, der_len, r->now,
+	e = db_order_finalize_from(r->db, id, v->stored, der, der_len, r->now,
 	    r->now + budget / 1000 + 1);
 	if (e == AE_EXISTS) {
 		req_problem(r, PROB_ORDER_NOT_READY, "the order is no longer ready");
@@ -248,7 +273,8 @@ api_finalize(struct req *r, int64_t id)
 		req_fail(r, e, "finalize");
 		goto out;
 	}
-	e = issue_finish(r->issue, id, issue_now_ms() + budget);
+	fin_of_view(o, v, der, der_len);
+	e = issue_finish_order(r->issue, o, issue_now_ms() + budget);
 	if (e == AE_BUSY || e == AE_TIMEOUT || e == AE_UNAVAILABLE || e == AE_DB_DOWN ||
 	    e == AE_DB || e == AE_NOMEM) {
 		log_info("order %lld: issuance continues in the background (%s)", (long long)id,
@@ -256,11 +282,13 @@ api_finalize(struct req *r, int64_t id)
 		if (r->conf->orders.wake_socket != NULL)
 			(void)wake_send(r->conf->orders.wake_socket);
 	}
-	if ((e = db_order_fin_get(r->db, id, o)) != AE_OK) {
+	/* Valid: o says so. Anything else (processing, invalid, finished by anvil-jobs): the
+	 * order as stored. */
+	if (e != AE_OK && (e = db_order_fin_get(r->db, id, o)) != AE_OK) {
 		req_fail(r, e, "order lookup");
 		goto out;
 	}
-	respond(r, o);
+	respond(r, o, v);
 out:
 	json_object_put(ids);
 	csr_info_free(&ci);

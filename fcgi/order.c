@@ -6,6 +6,7 @@
 #include "ca/profile.h"
 #include "fcgi/api.h"
 #include "fcgi/auth.h"
+#include "fcgi/order_view.h"
 #include "fcgi/orders.h"
 #include "lib/log.h"
 #include "lib/num.h"
@@ -91,17 +92,9 @@ orders_retry_after(struct req *r)
 	req_header(r, "Retry-After", "%lld", (long long)r->conf->orders.poll_after);
 }
 
-/* An order with its authorizations, loaded for the object and the status. */
-struct order_view {
-	struct db_order o;
-	struct db_authz *authz;
-	size_t nauthz;
-};
-
-static int
-load_authz(struct req *r, struct order_view *v)
+int
+order_view_authz(struct req *r, struct order_view *v)
 {
-	int64_t after = 0;
 	anvil_err e;
 
 	v->nauthz = 0;
@@ -109,18 +102,13 @@ load_authz(struct req *r, struct order_view *v)
 		req_fail(r, AE_NOMEM, "order authorizations");
 		return -1;
 	}
-	while (v->nauthz < DB_ORDER_AUTHZ_MAX) {
-		struct db_authz *a = &v->authz[v->nauthz];
-		if ((e = db_order_authz_next(r->db, v->o.id, after, a)) == AE_NOTFOUND)
-			break;
-		if (e != AE_OK) {
-			req_fail(r, e, "order authorizations");
-			return -1;
-		}
-		after = a->id;
-		authz_refresh(r, a);
-		v->nauthz++;
+	if ((e = db_order_authz_list(r->db, v->o.id, v->authz, DB_ORDER_AUTHZ_MAX,
+	    &v->nauthz)) != AE_OK) {
+		req_fail(r, e, "order authorizations");
+		return -1;
 	}
+	for (size_t i = 0; i < v->nauthz; i++)
+		authz_refresh(r, &v->authz[i]);
 	return 0;
 }
 
@@ -129,19 +117,17 @@ load_authz(struct req *r, struct order_view *v)
 static char *
 authz_failure(struct req *r, const struct db_authz *a)
 {
-	struct db_chall *ch = arena_alloc(&r->arena, sizeof(*ch));
+	struct db_chall *ch = arena_alloc(&r->arena, DB_AUTHZ_CHALL_MAX * sizeof(*ch));
 	json_object *err = NULL, *id;
-	int64_t after = 0;
+	size_t nch = 0;
 	char *out = NULL;
 	const char *s;
 
-	for (int i = 0; ch != NULL && i < 3 && err == NULL; i++) {
-		if (db_chall_next(r->db, a->id, after, ch) != AE_OK)
-			break;
-		after = ch->id;
-		if (ch->status == DB_CHALL_INVALID && ch->error[0] != '\0')
-			err = json_tokener_parse(ch->error);
-	}
+	if (ch != NULL && db_chall_list(r->db, a->id, ch, DB_AUTHZ_CHALL_MAX, &nch) != AE_OK)
+		nch = 0;
+	for (size_t i = 0; i < nch && err == NULL; i++)
+		if (ch[i].status == DB_CHALL_INVALID && ch[i].error[0] != '\0')
+			err = json_tokener_parse(ch[i].error);
 	if (err != NULL && !json_object_is_type(err, json_type_object)) {
 		json_object_put(err);
 		err = NULL;
@@ -175,8 +161,8 @@ authz_failure(struct req *r, const struct db_authz *a)
 /* RFC 8555 §7.1.6: a pending order turns ready when every authorization is valid, and a
  * pending or ready one invalid when one of them is not usable any more or it expired. The
  * change is stored (from the state read, so a concurrent finalize wins). */
-static int
-order_refresh(struct req *r, struct order_view *v)
+int
+order_view_refresh(struct req *r, struct order_view *v, int store_ready)
 {
 	enum db_order_status to = v->o.status;
 	const char *err = NULL;
@@ -184,6 +170,7 @@ order_refresh(struct req *r, struct order_view *v)
 	int changed = 0;
 	anvil_err e;
 
+	v->stored = v->o.status;
 	if (v->o.status != DB_ORDER_PENDING && v->o.status != DB_ORDER_READY)
 		return 0;
 	for (size_t i = 0; i < v->nauthz && err == NULL; i++) {
@@ -207,6 +194,10 @@ order_refresh(struct req *r, struct order_view *v)
 		to = DB_ORDER_READY;
 	if (to == v->o.status)
 		return 0;
+	if (to == DB_ORDER_READY && !store_ready) {
+		v->o.status = to;
+		return 0;
+	}
 	if ((e = db_order_set_status(r->db, v->o.id, v->o.status, to, err, &changed)) != AE_OK) {
 		req_fail(r, e, "order status");
 		return -1;
@@ -217,8 +208,10 @@ order_refresh(struct req *r, struct order_view *v)
 			req_fail(r, e, "order lookup");
 			return -1;
 		}
+		v->stored = v->o.status;
 		return 0;
 	}
+	v->stored = to;
 	v->o.status = to;
 	if (err != NULL)
 		snprintf(v->o.error, sizeof(v->o.error), "%s", err);
@@ -356,6 +349,62 @@ order_replaces(struct req *r, json_object *pl, const char **out)
 	return 0;
 }
 
+/* The view of the order db_order_create just stored, made from what it stored (the same values
+ * the rows hold), so newOrder answers without reading them back. aexp[i] is the expiry of the
+ * authorization of ids[i]. The authorizations are listed in id order as order_view_authz reads
+ * them: a reused one may be older than the new ones. */
+static int
+view_of_new(struct req *r, struct order_view *v, const struct db_new_order *no,
+    const int64_t *aexp, const struct order_ident *ids)
+{
+	struct db_order *o = &v->o;
+	size_t fresh = 0;
+
+	if ((v->authz = arena_alloc(&r->arena, no->nauthz * sizeof(*v->authz))) == NULL) {
+		req_fail(r, AE_NOMEM, "order object");
+		return -1;
+	}
+	v->nauthz = 0;
+	for (size_t i = 0; i < no->nauthz; i++) {
+		const struct db_new_authz *na = &no->authz[i];
+		struct db_authz a;
+		size_t k;
+		memset(&a, 0, sizeof(a));
+		a.id = na->id;
+		a.account_id = no->account_id;
+		a.type = ids[i].type;
+		snprintf(a.value, sizeof(a.value), "%s", ids[i].value);
+		a.wildcard = ids[i].wildcard;
+		a.status = na->reuse_id > 0 ? DB_AUTHZ_VALID : DB_AUTHZ_PENDING;
+		a.expires = aexp[i];
+		snprintf(a.profile, sizeof(a.profile), "%s", no->profile);
+		/* A reused authorization's creation time is not known here; nothing shows it. */
+		a.created = na->reuse_id > 0 ? 0 : no->now;
+		if (na->reuse_id <= 0)
+			fresh++;
+		/* Insertion by id; one link per authorization, as the join reads them. */
+		for (k = v->nauthz; k > 0 && v->authz[k - 1].id > a.id; k--)
+			;
+		if (k > 0 && v->authz[k - 1].id == a.id)
+			continue;
+		memmove(&v->authz[k + 1], &v->authz[k], (v->nauthz - k) * sizeof(a));
+		v->authz[k] = a;
+		v->nauthz++;
+	}
+	/* o->id, not_before and not_after are set already. */
+	o->account_id = no->account_id;
+	o->status = fresh == 0 ? DB_ORDER_READY : DB_ORDER_PENDING;
+	v->stored = o->status;
+	o->expires = no->expires;
+	snprintf(o->identifiers, sizeof(o->identifiers), "%s", no->identifiers);
+	snprintf(o->profile, sizeof(o->profile), "%s", no->profile);
+	o->error[0] = '\0';
+	o->serial[0] = '\0';
+	snprintf(o->replaces, sizeof(o->replaces), "%s", no->replaces != NULL ? no->replaces : "");
+	o->created = no->now;
+	return 0;
+}
+
 /* RFC 8555 §7.4. */
 void
 api_new_order(struct req *r)
@@ -368,6 +417,7 @@ api_new_order(struct req *r)
 	const struct profile *p;
 	json_object *pl, *prof = NULL, *arr = NULL, *idj = NULL;
 	const char *replaces = NULL, *text;
+	int64_t *authz_exp = NULL;
 	size_t n = 0, fresh = 0;
 	anvil_err e;
 
@@ -390,6 +440,7 @@ api_new_order(struct req *r)
 	    ident_parse_list(r, arr, p, &ids, &n) != 0 ||
 	    (no = arena_alloc(&r->arena, sizeof(*no))) == NULL ||
 	    (v = arena_alloc(&r->arena, sizeof(*v))) == NULL ||
+	    (authz_exp = arena_alloc(&r->arena, n * sizeof(*authz_exp))) == NULL ||
 	    (no->authz = arena_alloc(&r->arena, n * sizeof(*no->authz))) == NULL) {
 		if (r->status == 0)
 			req_fail(r, AE_NOMEM, "newOrder");
@@ -434,6 +485,7 @@ api_new_order(struct req *r)
 		/* An order is no use once one of its authorizations expired. */
 		if (aexp < no->expires)
 			no->expires = aexp;
+		authz_exp[i] = aexp;
 		if (dom != NULL) {
 			size_t k = 0;
 			while (k < no->ndomains && strcmp(no->domains[k], dom) != 0)
@@ -467,12 +519,8 @@ api_new_order(struct req *r)
 		req_fail(r, e, "order create");
 		goto out;
 	}
-	/* What was stored, read back: one source of truth for the object. */
-	if ((e = db_order_get(r->db, v->o.id, &v->o)) != AE_OK || load_authz(r, v) != 0) {
-		if (r->status == 0)
-			req_fail(r, e, "order lookup");
+	if (view_of_new(r, v, no, authz_exp, ids) != 0)
 		goto out;
-	}
 	log_info("order created id=%lld account=%lld identifiers=%zu new_authz=%zu profile=%s",
 	    (long long)v->o.id, (long long)au.acct->id, n, fresh, p->name);
 	respond_order(r, 201, v);
@@ -511,42 +559,20 @@ api_order(struct req *r, int64_t id)
 		req_problem(r, PROB_UNAUTHORIZED, "this order belongs to another account");
 		goto out;
 	}
-	if (load_authz(r, v) != 0 || order_refresh(r, v) != 0)
+	if (order_view_authz(r, v) != 0 || order_view_refresh(r, v, 1) != 0)
 		goto out;
 	respond_order(r, 200, v);
 out:
 	return;
 }
 
-int
-order_status_refresh(struct req *r, int64_t id)
-{
-	struct order_view *v = arena_alloc(&r->arena, sizeof(*v));
-	anvil_err e;
-
-	if (v == NULL) {
-		req_fail(r, AE_NOMEM, "order");
-		return -1;
-	}
-	if ((e = db_order_get(r->db, id, &v->o)) == AE_NOTFOUND)
-		return 0;
-	if (e != AE_OK) {
-		req_fail(r, e, "order lookup");
-		return -1;
-	}
-	if (v->o.status != DB_ORDER_PENDING && v->o.status != DB_ORDER_READY)
-		return 0;
-	if (load_authz(r, v) != 0 || order_refresh(r, v) != 0)
-		return -1;
-	return 0;
-}
-
 void
 orders_list(struct req *r, int64_t account_id)
 {
 	const char *q = strchr(r->uri, '?');
-	int64_t after = 0, id = 0, page = r->conf->orders.orders_page_size;
+	int64_t after = 0, page = r->conf->orders.orders_page_size, *ids = NULL;
 	json_object *o = NULL, *arr = NULL;
+	size_t nids = 0;
 	anvil_err e;
 
 	if (q != NULL) {
@@ -563,15 +589,20 @@ orders_list(struct req *r, int64_t account_id)
 		goto out;
 	}
 	json_object_object_add(o, "orders", arr);
-	for (int64_t i = 0; i <= page; i++) {
+	/* One more than a page: whether a next page exists. */
+	if ((ids = arena_alloc(&r->arena, (size_t)(page + 1) * sizeof(*ids))) == NULL) {
+		req_fail(r, AE_NOMEM, "orders list");
+		goto out;
+	}
+	if ((e = db_orders_of_account(r->db, account_id, after, ids, (size_t)page + 1,
+	    &nids)) != AE_OK) {
+		req_fail(r, e, "orders list");
+		goto out;
+	}
+	for (size_t i = 0; i < nids; i++) {
 		const char *u;
-		if ((e = db_order_next_of_account(r->db, account_id, after, &id)) == AE_NOTFOUND)
-			break;
-		if (e != AE_OK) {
-			req_fail(r, e, "orders list");
-			goto out;
-		}
-		if (i == page) {
+		int64_t id = ids[i];
+		if (i == (size_t)page) {
 			/* One more exists: the page ends at the last listed id. */
 			const char *next = req_url(r, "/acme/acct/%lld/orders?cursor=%lld",
 			    (long long)account_id, (long long)after);

@@ -54,12 +54,6 @@ json_object *authz_object(struct req *r, const struct db_authz *a);
 /* The challenge object (§8). */
 json_object *chall_object(struct req *r, const struct db_chall *ch);
 
-/* Brings a pending or ready order's stored status up to date from its authorizations (ready,
- * or invalid with an error) as a POST-as-GET of it does: finalize calls it first, since clients
- * such as certbot finalize as soon as the authorizations are valid, without reading the order.
- * 0 (also when there is no such order), or -1 with the problem set. */
-int order_status_refresh(struct req *r, int64_t id);
-
 /* meta.profiles of the directory (draft-ietf-acme-profiles): name -> description. */
 void directory_profiles(const struct fcgi_conf *c, json_object *meta);
 

@@ -190,7 +190,17 @@ req_send(struct req *r)
 	char nonce[NONCE_STR_LEN + 1];
 	struct buf h;
 	int head = r->method != NULL && strcmp(r->method, "HEAD") == 0;
+	anvil_err e;
 
+	/* A nonce left to the request's transaction (fcgi/auth.c) is spent before anything is
+	 * answered: now, if no transaction committed it. A replay is badNonce whatever the handler
+	 * made of it; the transaction it reached, if any, was rolled back. */
+	if (r->db != NULL && (e = db_settle_first(r->db)) != AE_OK) {
+		if (e == AE_NONCE_USED)
+			req_problem(r, PROB_BAD_NONCE, "the nonce has already been used");
+		else
+			req_fail(r, e, "nonce redeem");
+	}
 	if (r->status == 0)
 		req_fail(r, AE_INTERNAL, "handler set no response");
 	/* libfcgi's own printf lacks %zu and friends: format here, write once. */

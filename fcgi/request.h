@@ -61,7 +61,9 @@ void req_problem_obj(struct req *r, enum prob p, json_object *obj);
 /* Maps an inner error to its problem (one table, fcgi/problem.c), logging once when it is a
  * server-side failure; `what` says what was being done, for that log line. */
 void req_fail(struct req *r, anvil_err e, const char *what);
-/* Writes status, headers and body to nginx. */
+/* Writes status, headers and body to nginx, after spending a nonce that no transaction of the
+ * request committed (db_settle_first), which can replace the response with badNonce (a replay)
+ * or 503 (the database is down). */
 void req_send(struct req *r);
 
 /* base_url + path, in the arena (NULL when memory is short). */

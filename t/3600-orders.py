@@ -13,17 +13,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 import proc  # noqa: E402
 import tap  # noqa: E402
 from acme import Client  # noqa: E402
+from policy import ISSUERS  # noqa: E402
 from stack import start_or_skip  # noqa: E402
 
 ERR = "urn:ietf:params:acme:error:"
 
 # Issuers and profiles as the signer reads them; anvil-fcgi reads the same sections for the
 # name policy (no signer runs here).
-ISSUERS = {
-    "root": {"key_label": "r", "subject": "CN=Test Root", "cert": "/nonexistent/root.pem"},
-    "int": {"key_label": "i", "subject": "CN=Test Int", "cert": "/nonexistent/int.pem",
-            "parent": "root"},
-}
 PROFILES = {
     "default": {"issuer": "int", "validity_days": 90, "public": True, "backdate_seconds": 3600,
                 "ip_ranges": ["192.0.2.0/24", "2001:db8::/32"], "max_names": 20},

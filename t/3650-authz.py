@@ -14,14 +14,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 import proc  # noqa: E402
 import tap  # noqa: E402
 from acme import Client  # noqa: E402
+from policy import ISSUERS  # noqa: E402
 from stack import start_or_skip  # noqa: E402
 
 ERR = "urn:ietf:params:acme:error:"
-ISSUERS = {
-    "root": {"key_label": "r", "subject": "CN=Test Root", "cert": "/nonexistent/root.pem"},
-    "int": {"key_label": "i", "subject": "CN=Test Int", "cert": "/nonexistent/int.pem",
-            "parent": "root"},
-}
 PROFILES = {
     "default": {"issuer": "int", "validity_days": 90, "allow_wildcard": True,
                 "ip_ranges": ["192.0.2.0/24"]},

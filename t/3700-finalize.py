@@ -149,6 +149,22 @@ def main():
     tap.ok(problem(c.finalize(finalize_url(s, oid), csr), 403, "orderNotReady"),
            "finalize again: orderNotReady")
 
+    # --- a pending order whose authorizations are all valid (certbot finalizes without
+    # reading the order): ready and processing in finalize's one write; the answer is the
+    # order object, byte for byte what a POST-as-GET of it answers ---
+    pend = ["pending.example.com", "www.pending.example.com"]
+    poid = ready_order(s, c, pend, status="pending", authz_status="valid")
+    r = c.finalize(finalize_url(s, poid), acme.make_csr(pend)[1])
+    tap.is_((r.status_code, r.json().get("status")), (200, "valid"),
+            "stored pending, authorizations valid: finalize issues")
+    g = c.get_order(issuance.order_url(s, poid))
+    tap.is_(r.text, g.text, "finalize's answer is the order object a POST-as-GET answers")
+    poid = ready_order(s, c, pend, status="pending", authz_status="pending")
+    tap.ok(problem(c.finalize(finalize_url(s, poid), acme.make_csr(pend)[1]), 403,
+                   "orderNotReady"), "an authorization still pending: orderNotReady")
+    tap.is_(s.mysql_rows("SELECT status, csr IS NULL FROM orders WHERE id = %d" % poid),
+            [["pending", "1"]], "and the order stays pending, no CSR stored")
+
     # --- alternate chain ---
     links = d.headers.get("Link", "")
     alt = cert_url + "/1"

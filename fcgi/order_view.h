@@ -1,0 +1,27 @@
+/* An order with its authorizations as fcgi/order.c loads it for the order object and its status
+ * (RFC 8555 §7.1.3, §7.1.6), shared with finalize (fcgi/finalize.c) so that a request reads an
+ * order and its authorizations once. */
+#ifndef ANVIL_FCGI_ORDER_VIEW_H
+#define ANVIL_FCGI_ORDER_VIEW_H
+#include <stddef.h>
+#include "db/order.h"
+#include "fcgi/request.h"
+
+struct order_view {
+	struct db_order o;
+	enum db_order_status stored;  /* the status the database holds (o.status may be ahead) */
+	struct db_authz *authz;       /* in authorization id order, as the object lists them */
+	size_t nauthz;
+};
+
+/* Reads the order's authorizations into v (in the arena), a pending or valid one past its
+ * expiry turned expired (authz_refresh). 0, or -1 with the problem set. */
+int order_view_authz(struct req *r, struct order_view *v);
+/* Brings a pending or ready order's status up to date from v's authorizations: ready, or
+ * invalid with an error, stored from the status read so that a concurrent change wins (then v
+ * is read again). With store_ready 0, a pending order that turns ready is ready in v only and
+ * v->stored stays pending: for finalize, whose own write moves it on from pending. 0, or -1
+ * with the problem set. */
+int order_view_refresh(struct req *r, struct order_view *v, int store_ready);
+
+#endif
