@@ -21,12 +21,7 @@ BURST = 4
 
 def main():
     proc.alarm(85)
-    slow = proc.builddir_path("tools", "slowhsm", ".libs", "anvil-slowhsm.so")
-    if not os.path.exists(slow):
-        tap.skip_all("slow-HSM module not built")
-    if not os.access(proc.builddir_path("jobs", "anvil-jobs"), os.X_OK):
-        tap.skip_all("anvil-jobs not built")
-    os.environ.update(ANVIL_SLOWHSM_SIGN_US="1000000", ANVIL_SLOWHSM_MAX_CONCURRENT="1")
+    slow = issuance.slow_hsm(1000000, 1)
     s = issuance.stack(config={"signer": {"module": slow},
                                "acme": {"finalize_budget_ms": 300}}, jobs=True)
     time.sleep(0.5)

@@ -25,12 +25,7 @@ SIGN_US = 1500000
 
 def main():
     proc.alarm(85)
-    slow = proc.builddir_path("tools", "slowhsm", ".libs", "anvil-slowhsm.so")
-    if not os.path.exists(slow):
-        tap.skip_all("slow-HSM module not built")
-    if not os.access(proc.builddir_path("jobs", "anvil-jobs"), os.X_OK):
-        tap.skip_all("anvil-jobs not built")
-    os.environ.update(ANVIL_SLOWHSM_SIGN_US=str(SIGN_US), ANVIL_SLOWHSM_MAX_CONCURRENT="4")
+    slow = issuance.slow_hsm(SIGN_US, 4)
     web = HTTPTarget()
     s = issuance.stack(config={"signer": {"module": slow}},
                        jobs={"finalize_concurrency": 4, "validation": {"http01_port": web.port}})

@@ -133,12 +133,7 @@ def acme_err(t):
 
 def main():
     proc.alarm(115)
-    slow = proc.builddir_path("tools", "slowhsm", ".libs", "anvil-slowhsm.so")
-    if not os.path.exists(slow):
-        tap.skip_all("slow-HSM module not built")
-    if not os.access(proc.builddir_path("jobs", "anvil-jobs"), os.X_OK):
-        tap.skip_all("anvil-jobs not built")
-    os.environ.update(ANVIL_SLOWHSM_SIGN_US=str(SIGN_US), ANVIL_SLOWHSM_MAX_CONCURRENT="1")
+    slow = issuance.slow_hsm(SIGN_US, 1)
     s = issuance.stack(workers=WORKERS, jobs=True,
                        config={"signer": {"module": slow},
                                "profiles": {"burst": PROFILE},

@@ -18,6 +18,21 @@ from stack import start_or_skip
 ERR = "urn:ietf:params:acme:error:"
 
 
+def slow_hsm(sign_us, max_concurrent):
+    """The slow-HSM PKCS#11 module (tools/slowhsm) set to sign_us per signature on
+    max_concurrent units, for the signer to load; skips the test when it or anvil-jobs is not
+    built."""
+    import tap
+    slow = proc.builddir_path("tools", "slowhsm", ".libs", "anvil-slowhsm.so")
+    if not os.path.exists(slow):
+        tap.skip_all("slow-HSM module not built")
+    if not os.access(proc.builddir_path("jobs", "anvil-jobs"), os.X_OK):
+        tap.skip_all("anvil-jobs not built")
+    os.environ.update(ANVIL_SLOWHSM_SIGN_US=str(sign_us),
+                      ANVIL_SLOWHSM_MAX_CONCURRENT=str(max_concurrent))
+    return slow
+
+
 def stack(config=None, before_start=None, **kw):
     """A started Stack(signer=True); before_start(s) may edit s.config (written after)."""
     s = start_or_skip(signer=True, start=False, config=config, **kw)
