@@ -6,10 +6,12 @@
 static const char SQL_CERT_INSERT[] =
     "INSERT INTO certificates (serial, account_id, order_id, issuer, profile, not_before, "
     "not_after, der, spki_sha256, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/* The order valid and its finalize job done in one statement; the job joined LEFT so that an
+ * order without one still turns valid, and no row changes unless the order was processing. */
 static const char SQL_ORDER_VALID[] =
-    "UPDATE orders SET status = 'valid', serial = ? WHERE id = ? AND status = 'processing'";
-static const char SQL_JOB_DONE[] =
-    "UPDATE jobs SET state = 'done' WHERE kind = 'finalize' AND ref_id = ?";
+    "UPDATE orders o LEFT JOIN jobs j ON j.kind = 'finalize' AND j.ref_id = o.id "
+    "SET o.status = 'valid', o.serial = ?, j.state = 'done' "
+    "WHERE o.id = ? AND o.status = 'processing'";
 static const char SQL_CERT_GET[] =
     "SELECT serial, account_id, order_id, issuer, profile, not_before, not_after, der, "
     "spki_sha256, status, revoked_at, revoked_reason, created FROM certificates WHERE serial = ?";
@@ -45,7 +47,6 @@ db_cert_issued(struct db *db, const struct db_cert *c)
 	};
 	struct db_val up[] = { DB_PARAM_STR(c->serial, strlen(c->serial)),
 		DB_PARAM_I64(c->order_id) };
-	struct db_val job[] = { DB_PARAM_I64(c->order_id) };
 	struct db_result res;
 	anvil_err e;
 
@@ -56,14 +57,13 @@ db_cert_issued(struct db *db, const struct db_cert *c)
 	if ((e = db_exec(db, SQL_CERT_INSERT, ins, 10, NULL, 0, &res)) != AE_OK ||
 	    (e = db_exec(db, SQL_ORDER_VALID, up, 2, NULL, 0, &res)) != AE_OK)
 		goto out;
-	if (res.affected != 1) {
+	if (res.affected == 0) {
 		/* Finished meanwhile by another process (the same serial: the certificate insert
-		 * would have been a duplicate), or no longer processing. */
+		 * would have been a duplicate), or no longer processing. (The job, when it changes,
+		 * counts as a second row.) */
 		e = AE_EXISTS;
 		goto out;
 	}
-	if ((e = db_exec(db, SQL_JOB_DONE, job, 1, NULL, 0, &res)) != AE_OK)
-		goto out;
 	e = db_commit(db);
 out:
 	if (e != AE_OK)

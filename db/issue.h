@@ -20,6 +20,7 @@
 #define DB_SERIAL_HEX_MAX 40      /* serials.serial: lowercase hex, at most 20 bytes */
 #define DB_NAME_MAX 64            /* profile and issuer names */
 #define DB_SPKI_HASH_LEN 32
+#define DB_SERIAL_TRIES 3         /* serials made before a collision is an error */
 
 struct db_order_fin {
 	int64_t id, account_id, expires, created;
@@ -45,6 +46,19 @@ anvil_err db_serial_of_order(struct db *db, int64_t order_id, char serial[DB_SER
  * one (the caller reads db_serial_of_order to tell). */
 anvil_err db_serial_insert(struct db *db, const char *serial, int64_t order_id, int64_t now);
 
+/* A serial to record with finalize's own write (db_order_finalize_from): make writes a new one
+ * (lowercase hex) into hex; serial is the one recorded. */
+struct db_serial_new {
+	anvil_err (*make)(void *arg, char hex[DB_SERIAL_HEX_MAX + 1]);
+	void *arg;
+	char serial[DB_SERIAL_HEX_MAX + 1];
+};
+/* Inside the caller's transaction: records a serial made by s->make for the order, created at
+ * now. A collision undoes the INSERT only, not the transaction: another serial is made, up to
+ * tries in all (AE_DB_DUPLICATE after the last). */
+anvil_err db_serial_record(struct db *db, struct db_serial_new *s, int64_t order_id, int64_t now,
+    int tries);
+
 struct db_cert {
 	char serial[DB_SERIAL_HEX_MAX + 1];
 	int64_t account_id, order_id;
@@ -59,7 +73,8 @@ struct db_cert {
 	int revoked_reason;              /* -1 when none */
 };
 
-/* In one transaction: the certificate row, the order valid with its serial, the job done. */
+/* In one transaction: the certificate row, the order valid with its serial, the job done.
+ * AE_EXISTS when the order was no longer processing. */
 anvil_err db_cert_issued(struct db *db, const struct db_cert *c);
 /* AE_NOTFOUND when there is no such certificate. */
 anvil_err db_cert_get(struct db *db, const char *serial, struct db_cert *out);

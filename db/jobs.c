@@ -12,9 +12,17 @@ static const char SQL_JOB_ENQUEUE[] =
 static const char SQL_JOB_PICK[] =
     "SELECT id, kind, ref_id, attempts, waiter FROM jobs "
     "WHERE state = 'queued' AND run_after <= ? AND lease_until < ? "
-    "ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED";
+    "AND (? OR kind <> 'finalize') "
+    "ORDER BY run_after, id LIMIT ? FOR UPDATE SKIP LOCKED";
+/* One statement text for any batch up to DB_JOB_CLAIM_MAX (the handle caches statements by
+ * text): the unused places repeat the first id. */
 static const char SQL_JOB_LEASE[] =
-    "UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id = ?";
+    "UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 "
+    "WHERE id IN (?, ?, ?, ?, ?, ?, ?, ?)";
+/* Not locking and outside any transaction: the poll's question whether a claim is worth one. */
+static const char SQL_JOB_DUE[] =
+    "SELECT id FROM jobs WHERE state = 'queued' AND run_after <= ? AND lease_until < ? "
+    "AND (? OR kind <> 'finalize') LIMIT 1";
 static const char SQL_JOB_RENEW[] =
     "UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND state = 'queued'";
 static const char SQL_JOB_DONE[] =
@@ -27,67 +35,124 @@ static const char SQL_JOB_RELEASE[] =
     "UPDATE jobs SET lease_owner = NULL, lease_until = 0, attempts = GREATEST(attempts - 1, 0) "
     "WHERE id = ? AND lease_owner = ? AND state = 'queued'";
 
-/* One per process: an API worker has one wake socket and waits for one request at a time. */
-static char job_waiter[DB_JOB_WAITER_MAX + 1];
-
-void
-db_job_set_waiter(const char *path)
-{
-	size_t n = path != NULL ? strlen(path) : 0;
-
-	if (n > DB_JOB_WAITER_MAX)
-		n = 0;
-	memcpy(job_waiter, n > 0 ? path : "", n);
-	job_waiter[n] = '\0';
-}
-
 anvil_err
-db_job_enqueue(struct db *db, const char *kind, int64_t ref_id, int64_t run_after, int64_t now)
+db_job_enqueue(struct db *db, const char *kind, int64_t ref_id, int64_t run_after, int64_t now,
+    const char *waiter)
 {
-	size_t wlen = strlen(job_waiter);
+	size_t wlen = waiter != NULL ? strlen(waiter) : 0;
 	struct db_val p[] = { DB_PARAM_STR(kind, strlen(kind)), DB_PARAM_I64(ref_id),
 		DB_PARAM_I64(run_after), DB_PARAM_I64(now),
-		wlen > 0 ? (struct db_val)DB_PARAM_STR(job_waiter, wlen) :
-		    (struct db_val)DB_PARAM_NULL };
+		wlen > 0 && wlen <= DB_JOB_WAITER_MAX ?
+		    (struct db_val)DB_PARAM_STR(waiter, wlen) : (struct db_val)DB_PARAM_NULL };
 	struct db_result res;
 
 	return db_exec(db, SQL_JOB_ENQUEUE, p, 5, NULL, 0, &res);
 }
 
-anvil_err
-db_job_claim(struct db *db, const char *owner, int64_t now, int64_t lease, struct db_job *out)
+struct pick {
+	struct db_job *out;
+	size_t fin_max, n, nfin;
+	int64_t now, lease;
+	int skipped;
+};
+
+static anvil_err
+pick_row(void *arg, const struct db_val *cols, size_t ncols)
 {
-	struct db_val p[] = { DB_PARAM_I64(now), DB_PARAM_I64(now) };
-	struct db_val cols[] = { DB_COL_I64, DB_COL_STR(out->kind, sizeof(out->kind)), DB_COL_I64,
-		DB_COL_I64, DB_COL_STR(out->waiter, sizeof(out->waiter)) };
-	struct db_result res;
+	struct pick *pk = arg;
+	struct db_job *j = &pk->out[pk->n];
+	int fin;
+
+	(void)ncols;
+	if (cols[1].len >= sizeof(j->kind) || cols[4].len >= sizeof(j->waiter))
+		return AE_TOOBIG;
+	fin = cols[1].len == 8 && memcmp(cols[1].buf, "finalize", 8) == 0;
+	/* Beyond the free lanes: left unleased (its row lock ends with our commit) for a runner
+	 * that has a lane free. */
+	if (fin && pk->nfin >= pk->fin_max) {
+		pk->skipped = 1;
+		return AE_OK;
+	}
+	memset(j, 0, sizeof(*j));
+	j->id = cols[0].i;
+	memcpy(j->kind, cols[1].buf, cols[1].len);
+	j->ref_id = cols[2].i;
+	j->attempts = cols[3].i + 1;
+	if (!cols[4].is_null)
+		memcpy(j->waiter, cols[4].buf, cols[4].len);
+	j->lease_until = pk->now + pk->lease;
+	pk->nfin += fin;
+	pk->n++;
+	return AE_OK;
+}
+
+anvil_err
+db_job_claim(struct db *db, const char *owner, int64_t now, int64_t lease, size_t max,
+    size_t fin_max, struct db_job *out, size_t *n, int *more)
+{
+	char kind[DB_JOB_KIND_MAX + 1], waiter[DB_JOB_WAITER_MAX + 1];
+	struct pick pk = { .out = out, .fin_max = fin_max, .now = now, .lease = lease };
+	struct db_val p[] = { DB_PARAM_I64(now), DB_PARAM_I64(now),
+		DB_PARAM_I64(fin_max > 0), DB_PARAM_I64((int64_t)max) };
+	struct db_val cols[] = { DB_COL_I64, DB_COL_STR(kind, sizeof(kind)), DB_COL_I64,
+		DB_COL_I64, DB_COL_STR(waiter, sizeof(waiter)) };
+	size_t rows = 0;
 	anvil_err e;
 
-	memset(out, 0, sizeof(*out));
+	*n = 0;
+	*more = 0;
+	if (max == 0)
+		return AE_NOTFOUND;
+	if (max > DB_JOB_CLAIM_MAX)
+		max = DB_JOB_CLAIM_MAX;
+	p[3].i = (int64_t)max;
 	if ((e = db_begin(db)) != AE_OK)
 		goto out;
-	if ((e = db_exec(db, SQL_JOB_PICK, p, 2, cols, 5, &res)) != AE_OK)
+	if ((e = db_exec_rows(db, SQL_JOB_PICK, p, 4, cols, 5, max, pick_row, &pk, &rows))
+	    != AE_OK)
 		goto out;
-	if (!res.found) {
+	if (pk.n == 0) {
 		e = AE_NOTFOUND;
 		goto out;
 	}
-	out->id = cols[0].i;
-	out->ref_id = cols[2].i;
-	out->attempts = cols[3].i + 1;
-	if (cols[4].is_null)
-		out->waiter[0] = '\0';
-	out->lease_until = now + lease;
 	{
-		struct db_val u[] = { DB_PARAM_STR(owner, strlen(owner)),
-			DB_PARAM_I64(out->lease_until), DB_PARAM_I64(out->id) };
-		if ((e = db_exec(db, SQL_JOB_LEASE, u, 3, NULL, 0, &res)) != AE_OK)
+		struct db_val u[2 + DB_JOB_CLAIM_MAX];
+		struct db_result res;
+
+		u[0] = (struct db_val)DB_PARAM_STR(owner, strlen(owner));
+		u[1] = (struct db_val)DB_PARAM_I64(now + lease);
+		for (size_t i = 0; i < DB_JOB_CLAIM_MAX; i++)
+			u[2 + i] = (struct db_val)DB_PARAM_I64(out[i < pk.n ? i : 0].id);
+		if ((e = db_exec(db, SQL_JOB_LEASE, u, 2 + DB_JOB_CLAIM_MAX, NULL, 0, &res))
+		    != AE_OK)
 			goto out;
+		/* Every row is locked by our SELECT: anything else is a bug, not a race. */
+		if (res.affected != pk.n) {
+			e = AE_INTERNAL;
+			goto out;
+		}
 	}
-	e = db_commit(db);
+	if ((e = db_commit(db)) != AE_OK)
+		goto out;
+	*n = pk.n;
+	*more = rows == max || pk.skipped;
 out:
 	if (e != AE_OK)
 		db_rollback(db);
+	return e;
+}
+
+anvil_err
+db_job_due(struct db *db, int64_t now, int with_finalize)
+{
+	struct db_val p[] = { DB_PARAM_I64(now), DB_PARAM_I64(now),
+		DB_PARAM_I64(with_finalize != 0) };
+	struct db_val cols[] = { DB_COL_I64 };
+	struct db_result res;
+	anvil_err e = db_exec(db, SQL_JOB_DUE, p, 3, cols, 1, &res);
+
+	if (e == AE_OK && !res.found)
+		e = AE_NOTFOUND;
 	return e;
 }
 

@@ -21,23 +21,29 @@ struct db_job {
 	char waiter[DB_JOB_WAITER_MAX + 1]; /* "" when no API worker waits for the result */
 };
 
-/* The wake socket of this process (an API worker) that db_job_enqueue records with every job it
- * queues from now on (jobs.waiter, migrations/0003), so anvil-jobs can tell it the result is in;
- * NULL or "" records none. A process-wide setting: a worker has one socket and serves one
- * request at a time. A path over DB_JOB_WAITER_MAX is not recorded. */
-void db_job_set_waiter(const char *path);
-
 /* Queues (kind, ref_id) to run at run_after, or re-queues the existing row for it (one live
- * job per kind and ref, attempts reset), with this process's waiter (db_job_set_waiter). For the
- * API workers; wake anvil-jobs afterwards. */
+ * job per kind and ref, attempts reset). waiter: the wake socket of the API worker waiting for
+ * the result (jobs.waiter, migrations/0003), so anvil-jobs can tell it the result is in; NULL
+ * or "" records none (anvil-jobs' own requeues), and so does a path over DB_JOB_WAITER_MAX.
+ * Wake anvil-jobs afterwards. */
 anvil_err db_job_enqueue(struct db *db, const char *kind, int64_t ref_id, int64_t run_after,
-    int64_t now);
+    int64_t now, const char *waiter);
 
-/* Claims one due job (queued, run_after <= now, lease expired) for owner until now + lease, in a
- * short transaction with SELECT ... FOR UPDATE SKIP LOCKED so runners on other hosts skip the
- * rows this one is claiming. AE_NOTFOUND when nothing is due. */
-anvil_err db_job_claim(struct db *db, const char *owner, int64_t now, int64_t lease,
-    struct db_job *out);
+#define DB_JOB_CLAIM_MAX 8     /* jobs one claim leases at most */
+
+/* Claims up to max (at most DB_JOB_CLAIM_MAX) due jobs (queued, run_after <= now, lease
+ * expired), oldest first, for owner until now + lease, in one short transaction: SELECT ...
+ * FOR UPDATE SKIP LOCKED, so runners on other hosts skip the rows this one is claiming, and one
+ * UPDATE for the batch. Of kind 'finalize' at most fin_max (0: none is even looked at); a due
+ * finalize job beyond that stays unleased for another runner. out holds max entries; *n gets
+ * the number claimed, *more 1 when more may be due (the batch was full, or finalize jobs were
+ * left). AE_NOTFOUND when nothing is claimed. */
+anvil_err db_job_claim(struct db *db, const char *owner, int64_t now, int64_t lease, size_t max,
+    size_t fin_max, struct db_job *out, size_t *n, int *more);
+
+/* AE_OK when some job is due (as db_job_claim would see it, finalize jobs only with
+ * with_finalize), AE_NOTFOUND when none: one plain read, no locks, no transaction. */
+anvil_err db_job_due(struct db *db, int64_t now, int with_finalize);
 
 /* Extends the lease; AE_DENIED when the lease is no longer ours. */
 anvil_err db_job_renew(struct db *db, int64_t id, const char *owner, int64_t until);

@@ -1,6 +1,7 @@
 #include "config.h"
 #include <stdio.h>
 #include <string.h>
+#include "db/issue.h"
 #include "db/order.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -376,7 +377,7 @@ db_order_set_status(struct db *db, int64_t id, enum db_order_status from,
 
 anvil_err
 db_order_finalize_from(struct db *db, int64_t id, enum db_order_status from, const uint8_t *csr,
-    size_t csr_len, int64_t now, int64_t run_after)
+    size_t csr_len, int64_t now, int64_t run_after, struct db_serial_new *serial)
 {
 	const char *f = db_order_status_name(from);
 	struct db_val up[] = { DB_PARAM_STR((const char *)csr, csr_len), DB_PARAM_I64(id),
@@ -396,6 +397,9 @@ db_order_finalize_from(struct db *db, int64_t id, enum db_order_status from, con
 		goto out;
 	}
 	if ((e = db_exec(db, SQL_JOB_FINALIZE, job, N(job), NULL, 0, &res)) != AE_OK)
+		goto out;
+	if (serial != NULL &&
+	    (e = db_serial_record(db, serial, id, now, DB_SERIAL_TRIES)) != AE_OK)
 		goto out;
 	e = db_commit(db);
 out:
@@ -439,8 +443,15 @@ anvil_err
 db_authz_row(struct db *db, const char *sql, const struct db_val *params, size_t nparams,
     struct db_authz *a)
 {
+	return db_authz_row_ext(db, sql, params, nparams, a, NULL, 0);
+}
+
+anvil_err
+db_authz_row_ext(struct db *db, const char *sql, const struct db_val *params, size_t nparams,
+    struct db_authz *a, struct db_val *extra, size_t nextra)
+{
 	char type[8], status[16];
-	struct db_val c[] = {
+	struct db_val c[9 + DB_AUTHZ_ROW_EXTRA_MAX] = {
 		DB_COL_I64,
 		DB_COL_I64,
 		DB_COL_STR(type, sizeof(type)),
@@ -452,12 +463,18 @@ db_authz_row(struct db *db, const char *sql, const struct db_val *params, size_t
 		DB_COL_I64,
 	};
 	struct db_result res;
-	anvil_err e = db_exec(db, sql, params, nparams, c, N(c), &res);
+	anvil_err e;
 
-	if (e != AE_OK)
+	if (nextra > DB_AUTHZ_ROW_EXTRA_MAX)
+		return AE_INTERNAL;
+	for (size_t i = 0; i < nextra; i++)
+		c[9 + i] = extra[i];
+	if ((e = db_exec(db, sql, params, nparams, c, 9 + nextra, &res)) != AE_OK)
 		return e;
 	if (!res.found)
 		return AE_NOTFOUND;
+	for (size_t i = 0; i < nextra; i++)
+		extra[i] = c[9 + i];
 	authz_from_cols(c, type, status, a);
 	return AE_OK;
 }

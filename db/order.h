@@ -123,10 +123,13 @@ anvil_err db_order_set_status(struct db *db, int64_t id, enum db_order_status fr
 /* Finalize (RFC 8555 §7.4), in one transaction: the order gets the CSR and turns processing,
  * and a 'finalize' job (due at run_after) makes its completion durable; from the status
  * `from` the caller read: ready, or pending when the caller found every authorization valid
- * (the order turns ready and processing in one write). AE_EXISTS when the order is no longer
- * in `from`. */
+ * (the order turns ready and processing in one write). With serial (db/issue.h), the order's
+ * serial is recorded in the same transaction (its commit precedes any signature: DESIGN.md
+ * invariant 2). AE_EXISTS when the order is no longer in `from`. */
+struct db_serial_new;
 anvil_err db_order_finalize_from(struct db *db, int64_t id, enum db_order_status from,
-    const uint8_t *csr, size_t csr_len, int64_t now, int64_t run_after);
+    const uint8_t *csr, size_t csr_len, int64_t now, int64_t run_after,
+    struct db_serial_new *serial);
 /* Up to max of the account's order ids after `after`, ascending, into ids[0..*n). */
 anvil_err db_orders_of_account(struct db *db, int64_t account_id, int64_t after, int64_t *ids,
     size_t max, size_t *n);
@@ -138,15 +141,20 @@ anvil_err db_authz_deactivate(struct db *db, int64_t id, int *changed);
 anvil_err db_authz_expire(struct db *db, int64_t id, int64_t now);
 
 anvil_err db_chall_get(struct db *db, int64_t id, struct db_chall *out);
+/* The challenge and its authorization in one read; AE_NOTFOUND when there is no such
+ * challenge. */
+anvil_err db_chall_authz_get(struct db *db, int64_t id, struct db_chall *ch, struct db_authz *a);
 /* The authorization's challenges in id order, into out[0..*n); more than max is AE_TOOBIG. */
 #define DB_AUTHZ_CHALL_MAX 3      /* one per type */
 anvil_err db_chall_list(struct db *db, int64_t authz_id, struct db_chall *out, size_t max,
     size_t *n);
 /* Challenge response (RFC 8555 §7.5.1): in one transaction, a pending challenge of a pending,
  * unexpired authorization turns processing and a 'validate' job is queued for it (an existing
- * job for it means it is queued already). *queued is 1 when this call queued it. */
+ * job for it means it is queued already). *queued is 1 when this call queued it; 0 when the
+ * challenge or its authorization was in another state (the caller answers with the state).
+ * waiter: the caller's wake socket, recorded with the job (db_job_enqueue), or NULL. */
 anvil_err db_chall_respond(struct db *db, int64_t chall_id, int64_t authz_id, int64_t now,
-    int *queued);
+    const char *waiter, int *queued);
 
 /* Rate limit counts (db/ratelimit.c). The windowed ones also give the creation time of the
  * oldest counted row (0 when none), from which Retry-After follows. */
@@ -166,6 +174,11 @@ anvil_err db_rl_certs_since(struct db *db, const char *domain, int64_t since, in
  * fills a from its one row; AE_NOTFOUND when there is none. */
 anvil_err db_authz_row(struct db *db, const char *sql, const struct db_val *params,
     size_t nparams, struct db_authz *a);
+/* db_authz_row for sql selecting more columns after the authorization's: fetched into
+ * extra[0..nextra), nextra at most DB_AUTHZ_ROW_EXTRA_MAX. */
+#define DB_AUTHZ_ROW_EXTRA_MAX 7  /* with the 9: db/db.c's 16 */
+anvil_err db_authz_row_ext(struct db *db, const char *sql, const struct db_val *params,
+    size_t nparams, struct db_authz *a, struct db_val *extra, size_t nextra);
 int db_chall_status_index(const char *s);
 
 #endif

@@ -98,3 +98,24 @@ db_serial_insert(struct db *db, const char *serial, int64_t order_id, int64_t no
 	/* Outside any transaction: autocommit makes it durable before the first signature. */
 	return db_exec(db, SQL_SERIAL_INSERT, p, 3, NULL, 0, &res);
 }
+
+anvil_err
+db_serial_record(struct db *db, struct db_serial_new *s, int64_t order_id, int64_t now,
+    int tries)
+{
+	anvil_err e = AE_DB_DUPLICATE;
+
+	for (int i = 0; e == AE_DB_DUPLICATE && i < tries; i++) {
+		struct db_val p[] = { DB_PARAM_STR(s->serial, 0), DB_PARAM_I64(order_id),
+			DB_PARAM_I64(now) };
+		struct db_result res;
+
+		if ((e = s->make(s->arg, s->serial)) != AE_OK)
+			break;
+		p[0].len = strlen(s->serial);
+		e = db_exec(db, SQL_SERIAL_INSERT, p, 3, NULL, 0, &res);
+	}
+	if (e != AE_OK)
+		s->serial[0] = '\0';
+	return e;
+}

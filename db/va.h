@@ -1,5 +1,5 @@
 /* What validation reads and writes: a challenge with its authorization and account, and the
- * outcome written together with the job's completion in one transaction. */
+ * outcome written together with the job's completion in one statement. */
 #ifndef ANVIL_DB_VA_H
 #define ANVIL_DB_VA_H
 #include <stdint.h>
@@ -23,7 +23,14 @@ struct db_va_chall {
 /* AE_NOTFOUND when the challenge (or its authorization or account) does not exist. */
 anvil_err db_va_load(struct db *db, int64_t chall_id, struct db_va_chall *out);
 
-/* In one transaction: the challenge valid or invalid with its validation record and error
+#define DB_VA_LOAD_MAX 8
+
+/* db_va_load for up to DB_VA_LOAD_MAX distinct challenges in one read: out (n entries) gets
+ * the ones that exist, in no particular order, *nout of them. */
+anvil_err db_va_load_many(struct db *db, const int64_t *ids, size_t n, struct db_va_chall *out,
+    size_t *nout);
+
+/* In one statement: the challenge valid or invalid with its validation record and error
  * (NULL when valid), the authorization likewise (only from pending), and the job done under
  * owner's lease. AE_DENIED (nothing written) when the lease is no longer owner's. */
 anvil_err db_va_finish(struct db *db, const struct db_va_chall *c, int valid, int64_t now,

@@ -101,12 +101,12 @@ api_challenge(struct req *r, int64_t id)
 		req_fail(r, AE_NOMEM, "challenge");
 		goto out;
 	}
-	if ((e = db_chall_get(r->db, id, ch)) == AE_NOTFOUND) {
+	if ((e = db_chall_authz_get(r->db, id, ch, a)) == AE_NOTFOUND) {
 		req_problem(r, PROB_NOT_FOUND, "no such challenge");
 		goto out;
 	}
-	if (e != AE_OK || (e = db_authz_get(r->db, ch->authz_id, a)) != AE_OK) {
-		req_fail(r, e == AE_NOTFOUND ? AE_INTERNAL : e, "challenge lookup");
+	if (e != AE_OK) {
+		req_fail(r, e, "challenge lookup");
 		goto out;
 	}
 	if (a->account_id != au.acct->id) {
@@ -136,7 +136,8 @@ api_challenge(struct req *r, int64_t id)
 	 * answer) must not be taken for this one's, and this one's cannot be here yet. */
 	if (fd >= 0)
 		wake_drain(fd);
-	if ((e = db_chall_respond(r->db, ch->id, a->id, r->now, &queued)) != AE_OK) {
+	if ((e = db_chall_respond(r->db, ch->id, a->id, r->now, worker_wake_path(),
+	    &queued)) != AE_OK) {
 		req_fail(r, e, "challenge response");
 		goto out;
 	}

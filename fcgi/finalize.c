@@ -199,6 +199,7 @@ api_finalize(struct req *r, int64_t id)
 	uint8_t *der;
 	size_t der_len = 0;
 	int64_t budget;
+	struct db_serial_new serial = { .make = issue_serial_make, .arg = r->issue }, *sn;
 	anvil_err e;
 
 	memset(&ci, 0, sizeof(ci));
@@ -263,10 +264,20 @@ api_finalize(struct req *r, int64_t id)
 	if (key_allowed(r, &ci) != 0)
 		goto out;
 	budget = ic->finalize_budget_ms;
+	/* The serial goes in with the order's move to processing: committed before the
+	 * signature (DESIGN.md invariant 2) without a commit of its own; a retry by anvil-jobs
+	 * finds it (issue_finish). */
+	sn = issue_profile_signs(r->issue, v->o.profile) ? &serial : NULL;
 	e = db_order_finalize_from(r->db, id, v->stored, der, der_len, r->now,
-	    r->now + budget / 1000 + 1);
+	    r->now + budget / 1000 + 1, sn);
 	if (e == AE_EXISTS) {
 		req_problem(r, PROB_ORDER_NOT_READY, "the order is no longer ready");
+		goto out;
+	}
+	if (e == AE_DB_DUPLICATE) {
+		/* Every serial made collided (or the order had one): nothing is written, and
+		 * another attempt makes new ones. */
+		req_fail(r, AE_UNAVAILABLE, "finalize: recording a serial");
 		goto out;
 	}
 	if (e != AE_OK) {
@@ -274,7 +285,8 @@ api_finalize(struct req *r, int64_t id)
 		goto out;
 	}
 	fin_of_view(o, v, der, der_len);
-	e = issue_finish_order(r->issue, o, issue_now_ms() + budget);
+	e = issue_finish_order(r->issue, o, sn != NULL ? sn->serial : NULL, r->now,
+	    issue_now_ms() + budget);
 	if (e == AE_BUSY || e == AE_TIMEOUT || e == AE_UNAVAILABLE || e == AE_DB_DOWN ||
 	    e == AE_DB || e == AE_NOMEM) {
 		log_info("order %lld: issuance continues in the background (%s)", (long long)id,

@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <fcgiapp.h>
 #include "db/acme.h"
-#include "db/jobs.h"
 #include "fcgi/api.h"
 #include "fcgi/request.h"
 #include "fcgi/worker.h"
@@ -51,13 +50,18 @@ worker_wake_open(const struct fcgi_conf *conf)
 		wake_path[0] = '\0';
 		return;
 	}
-	db_job_set_waiter(wake_path);
 }
 
 int
 worker_wake_fd(void)
 {
 	return wake_fd;
+}
+
+const char *
+worker_wake_path(void)
+{
+	return wake_fd >= 0 ? wake_path : NULL;
 }
 
 void
@@ -81,7 +85,6 @@ wake_close(void)
 	/* Fails when fcgi.user cannot write the directory: the master removes it then. */
 	unlink(wake_path);
 	wake_fd = -1;
-	db_job_set_waiter(NULL);
 }
 
 static void

@@ -18,6 +18,8 @@ int worker_run(const struct fcgi_conf *conf, int listen_fd);
 void worker_wake_open(const struct fcgi_conf *conf);
 /* Its descriptor, or -1. */
 int worker_wake_fd(void);
+/* Its path, or NULL: the waiter a challenge response records with its job (jobs.waiter). */
+const char *worker_wake_path(void);
 /* For the master, after reaping worker pid: removes its socket (a worker that died, or dropped
  * to a user that cannot unlink in the runtime directory, leaves it behind). */
 void worker_wake_remove(const struct fcgi_conf *conf, pid_t pid);

@@ -22,7 +22,6 @@
 #include "lib/log.h"
 
 #define SERIAL_RANDOM_BYTES 16    /* 128 random bits after the prefix byte (DESIGN.md) */
-#define SERIAL_TRIES 3
 #define BACKDATE 60               /* seconds before the serial was recorded: client clock skew */
 #define ACME_ERR "urn:ietf:params:acme:error:"
 
@@ -64,21 +63,31 @@ hex_of(const uint8_t *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+anvil_err
+issue_serial_make(void *arg, char hex[DB_SERIAL_HEX_MAX + 1])
+{
+	const struct issue_ctx *ic = arg;
+	uint8_t b[1 + SERIAL_RANDOM_BYTES];
+
+	b[0] = (uint8_t)ic->conf.serial_prefix;
+	if (RAND_bytes(b + 1, SERIAL_RANDOM_BYTES) != 1)
+		return AE_CRYPTO;
+	hex_of(b, sizeof(b), hex);
+	return AE_OK;
+}
+
 /* The order's serial: the one recorded, or a new one recorded (committed) now. With fresh (the
- * order has just turned processing, so none is expected) the insert comes first: the unique
- * serial per order still turns up one recorded meanwhile. */
+ * order has just turned processing without one, so none is expected) the insert comes first:
+ * the unique serial per order still turns up one recorded meanwhile. */
 static anvil_err
 serial_for(struct issue_ctx *ic, int64_t order_id, int fresh, char hex[DB_SERIAL_HEX_MAX + 1],
     int64_t *created)
 {
-	uint8_t b[1 + SERIAL_RANDOM_BYTES];
 	anvil_err e = fresh ? AE_NOTFOUND : db_serial_of_order(ic->db, order_id, hex, created);
 
-	for (int i = 0; e == AE_NOTFOUND && i < SERIAL_TRIES; i++) {
-		b[0] = (uint8_t)ic->conf.serial_prefix;
-		if (RAND_bytes(b + 1, SERIAL_RANDOM_BYTES) != 1)
-			return AE_CRYPTO;
-		hex_of(b, sizeof(b), hex);
+	for (int i = 0; e == AE_NOTFOUND && i < DB_SERIAL_TRIES; i++) {
+		if ((e = issue_serial_make(ic, hex)) != AE_OK)
+			return e;
 		*created = (int64_t)time(NULL);
 		e = db_serial_insert(ic->db, hex, order_id, *created);
 		if (e == AE_DB_DUPLICATE)  /* another process recorded one first, or a collision */
@@ -269,9 +278,11 @@ sign(struct issue_ctx *ic, struct request *req, int64_t deadline_ms, struct buf 
 	return signer_call(ic->signer, req, out, &retry);
 }
 
-/* issue_finish for the order o as read (fresh: see serial_for). */
+/* issue_finish for the order o as read (fresh: see serial_for), with the serial recorded
+ * (created then) when the caller knows it, NULL otherwise. */
 static anvil_err
-finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, int64_t deadline_ms)
+finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *serial,
+    int64_t serial_created, int64_t deadline_ms)
 {
 	int64_t order_id = o->id;
 	struct db_cert *c = NULL;
@@ -332,7 +343,10 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, int64_t deadline
 		    "the key or the identifiers cannot be signed");
 		goto out;
 	}
-	if ((e = serial_for(ic, order_id, fresh, c->serial, &created)) != AE_OK) {
+	if (serial != NULL && strlen(serial) < sizeof(c->serial)) {
+		memcpy(c->serial, serial, strlen(serial) + 1);
+		created = serial_created;
+	} else if ((e = serial_for(ic, order_id, fresh, c->serial, &created)) != AE_OK) {
 		/* Nothing is signed without a recorded serial: retry later. */
 		if (transient(e) == AE_OK)
 			e = AE_UNAVAILABLE;
@@ -414,15 +428,25 @@ issue_finish(struct issue_ctx *ic, int64_t order_id, int64_t deadline_ms)
 	if (o == NULL)
 		return AE_NOMEM;
 	if ((e = db_order_fin_get(ic->db, order_id, o)) == AE_OK)
-		e = finish(ic, o, 0, deadline_ms);
+		e = finish(ic, o, 0, NULL, 0, deadline_ms);
 	free(o);
 	return e;
 }
 
 anvil_err
-issue_finish_order(struct issue_ctx *ic, struct db_order_fin *o, int64_t deadline_ms)
+issue_finish_order(struct issue_ctx *ic, struct db_order_fin *o, const char *serial,
+    int64_t serial_created, int64_t deadline_ms)
 {
 	if (strcmp(o->status, "processing") != 0)
 		return AE_INTERNAL;
-	return finish(ic, o, 1, deadline_ms);
+	return finish(ic, o, 1, serial, serial_created, deadline_ms);
+}
+
+int
+issue_profile_signs(const struct issue_ctx *ic, const char *profile)
+{
+	const struct profile *prof = issue_conf_profile(&ic->conf, profile);
+
+	/* finish refuses these before any serial is spent. */
+	return ic->signer != NULL && prof != NULL && !(prof->ct && !issue_ct_available(ic));
 }

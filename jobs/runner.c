@@ -15,6 +15,7 @@ struct slot {
 	struct db_job job;
 	struct db_va_chall ch;
 	struct va_task *task;
+	int loaded;             /* ch read with the rest of its claim's batch */
 	int done;
 	int lane_wait;          /* a finalize job waiting for a free lane */
 	int on_lane;            /* a finalize job whose attempt runs on a lane */
@@ -114,7 +115,8 @@ run_validate(struct runner *r, struct slot *s)
 	struct va_input in;
 	anvil_err e;
 
-	if ((e = db_va_load(env->db, s->job.ref_id, &s->ch)) == AE_NOTFOUND) {
+	e = s->loaded ? AE_OK : db_va_load(env->db, s->job.ref_id, &s->ch);
+	if (e == AE_NOTFOUND) {
 		s->done = 1;
 		return db_job_retry(env->db, s->job.id, env->conf->runner_id, now_s(),
 		    "no such challenge", 1);
@@ -254,35 +256,125 @@ dispatch(struct runner *r, struct slot *s)
 	}
 }
 
-/* Returns 1 when it stopped at jobs.concurrency (more may be due). */
+/* Room for jobs of kind finalize, given room for general ones: the lanes not taken by the
+ * finalize jobs we hold, so a runner whose lanes are all busy leaves them to another host.
+ * Without lanes they are claimed like any job, to be retried and then failed. */
+static size_t
+finalize_room(const struct runner *r, size_t general)
+{
+	size_t held = 0, lanes = (size_t)r->env->conf->finalize_concurrency;
+
+	if (r->env->finalize == NULL)
+		return general;
+	for (const struct slot *s = r->slots; s != NULL; s = s->next)
+		if (!s->done && strcmp(s->job.kind, "finalize") == 0)
+			held++;
+	return held < lanes ? lanes - held : 0;
+}
+
+static size_t
+room(const struct runner *r)
+{
+	size_t max = (size_t)r->env->conf->concurrency;
+
+	return r->nslots < max ? max - r->nslots : 0;
+}
+
+/* Reads the challenges of a batch's validate jobs in one query instead of one each. A job whose
+ * challenge is not among the rows loads it alone in run_validate (and fails if it is gone). */
+static void
+preload(struct runner *r, struct slot **batch, size_t n)
+{
+	int64_t ids[DB_VA_LOAD_MAX];
+	struct db_va_chall ch[DB_VA_LOAD_MAX];
+	size_t nids = 0, nch = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (batch[i] != NULL && strcmp(batch[i]->job.kind, "validate") == 0 &&
+		    nids < DB_VA_LOAD_MAX)
+			ids[nids++] = batch[i]->job.ref_id;
+	/* A lone job reads its challenge as before: the same one query. */
+	if (nids < 2 || db_va_load_many(r->env->db, ids, nids, ch, &nch) != AE_OK)
+		return;
+	for (size_t k = 0; k < nch; k++)
+		for (size_t i = 0; i < n; i++)
+			if (batch[i] != NULL && !batch[i]->loaded &&
+			    strcmp(batch[i]->job.kind, "validate") == 0 &&
+			    batch[i]->job.ref_id == ch[k].id) {
+				batch[i]->ch = ch[k];
+				batch[i]->loaded = 1;
+				break;
+			}
+}
+
+/* Claims due jobs in batches within the free room. Returns 1 when it stopped at
+ * jobs.concurrency (more may be due). */
 static int
 claim(struct runner *r)
 {
 	const struct jobs_conf *c = r->env->conf;
+	struct db_job jobs[DB_JOB_CLAIM_MAX];
+	struct slot *batch[DB_JOB_CLAIM_MAX];
 
-	while (r->nslots < (size_t)c->concurrency) {
-		struct slot *s = calloc(1, sizeof(*s));
+	for (;;) {
+		size_t free = room(r), n = 0;
+		int more = 0;
 		anvil_err e;
 
-		if (s == NULL)
-			return 0;
-		s->env = r->env;
-		if ((e = db_job_claim(r->env->db, c->runner_id, now_s(), c->lease, &s->job))
-		    != AE_OK) {
+		if (free == 0)
+			return 1;
+		if (free > DB_JOB_CLAIM_MAX)
+			free = DB_JOB_CLAIM_MAX;
+		if ((e = db_job_claim(r->env->db, c->runner_id, now_s(), c->lease, free,
+		    finalize_room(r, free), jobs, &n, &more)) != AE_OK) {
 			if (e != AE_NOTFOUND)
 				log_warn("claiming jobs: %s (%s)", anvil_strerror(e),
 				    db_error(r->env->db));
-			free(s);
 			return 0;
 		}
-		log_debug("job=%lld kind=%s ref=%lld attempt=%lld claimed", (long long)s->job.id,
-		    s->job.kind, (long long)s->job.ref_id, (long long)s->job.attempts);
-		s->next = r->slots;
-		r->slots = s;
-		r->nslots++;
-		dispatch(r, s);
+		for (size_t i = 0; i < n; i++) {
+			struct slot *s = calloc(1, sizeof(*s));
+
+			batch[i] = s;
+			if (s == NULL) {
+				db_job_release(r->env->db, jobs[i].id, c->runner_id);
+				continue;
+			}
+			s->env = r->env;
+			s->job = jobs[i];
+			log_debug("job=%lld kind=%s ref=%lld attempt=%lld claimed",
+			    (long long)s->job.id, s->job.kind, (long long)s->job.ref_id,
+			    (long long)s->job.attempts);
+			s->next = r->slots;
+			r->slots = s;
+			r->nslots++;
+		}
+		preload(r, batch, n);
+		for (size_t i = 0; i < n; i++)
+			if (batch[i] != NULL)
+				dispatch(r, batch[i]);
+		/* A batch that came back short saw everything due: asking again now would find
+		 * nothing. */
+		if (!more)
+			return 0;
 	}
-	return 1;
+}
+
+/* The poll fallback (no wake-up came): one plain read says whether a claim is worth its
+ * transaction. */
+static int
+poll_claim(struct runner *r)
+{
+	size_t free = room(r);
+	anvil_err e;
+
+	if (free == 0)
+		return 1;
+	if ((e = db_job_due(r->env->db, now_s(), finalize_room(r, free) > 0)) == AE_OK)
+		return claim(r);
+	if (e != AE_NOTFOUND)
+		log_warn("polling jobs: %s (%s)", anvil_strerror(e), db_error(r->env->db));
+	return 0;
 }
 
 /* Renews leases at half-life; a lease we could not renew is someone else's now: drop the work
@@ -327,9 +419,12 @@ runner_run(struct runner_env *env)
 		int timeout;
 
 		housekeep(&r);
-		if (woken || now >= next_poll ||
-		    (capped && r.nslots < (size_t)env->conf->concurrency)) {
+		/* A wake-up means work was queued (or a lane freed): claim straight away. */
+		if (woken || (capped && room(&r) > 0)) {
 			capped = claim(&r);
+			next_poll = now + env->conf->poll_interval;
+		} else if (now >= next_poll) {
+			capped = poll_claim(&r);
 			next_poll = now + env->conf->poll_interval;
 		}
 		/* Short waits: signals, lease renewals and the poll fallback are all checked here. */

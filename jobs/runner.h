@@ -1,6 +1,7 @@
-/* The job loop of anvil-jobs: claims due jobs up to jobs.concurrency, hands each to the handler
- * of its kind, renews the leases of the ones in flight, and waits on one event loop (the
- * validation engine's) for network events, wake-ups and timers. */
+/* The job loop of anvil-jobs: claims due jobs in batches up to jobs.concurrency (finalize jobs
+ * only up to its free lanes), hands each to the handler of its kind, renews the leases of the
+ * ones in flight, and waits on one event loop (the validation engine's) for network events,
+ * wake-ups and timers. */
 #ifndef ANVIL_JOBS_RUNNER_H
 #define ANVIL_JOBS_RUNNER_H
 #include <signal.h>
