@@ -11,6 +11,7 @@
 #include "tools/bench/acmeb.h"
 #include "tools/bench/acmeb_xfer.h"
 #include "tools/bench/curlbuf.h"
+#include "tools/bench/benchjws.h"
 
 double
 now_s(void)
@@ -119,24 +120,10 @@ int
 xfer_post(struct xfer *x, const char *url, EVP_PKEY *key, const char *kid,
     const char *payload, int want_pem)
 {
-	json_object *hdr = NULL;
 	int rc = -1;
 
 	xfer_reset(x);
-	if ((hdr = json_object_new_object()) == NULL)
-		goto out;
-	json_object_object_add(hdr, "alg", json_object_new_string("ES256"));
-	if (kid != NULL) {
-		json_object_object_add(hdr, "kid", json_object_new_string(kid));
-	} else {
-		json_object *jwk = NULL;
-		if (jwk_from_pkey(key, &jwk) != AE_OK)
-			goto out;
-		json_object_object_add(hdr, "jwk", jwk);
-	}
-	json_object_object_add(hdr, "nonce", json_object_new_string(x->nonce));
-	json_object_object_add(hdr, "url", json_object_new_string(url));
-	if (jws_sign(key, "ES256", hdr, payload, strlen(payload), &x->jws) != AE_OK)
+	if (benchjws_es256(key, kid, x->nonce, url, payload, &x->jws) != AE_OK)
 		goto out;
 	x->nonce[0] = '\0';  /* spent: the next request needs the answer's Replay-Nonce */
 	curl_easy_setopt(x->h, CURLOPT_URL, url);
@@ -147,7 +134,6 @@ xfer_post(struct xfer *x, const char *url, EVP_PKEY *key, const char *kid,
 	curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, want_pem ? x->pem : x->jose);
 	rc = 0;
 out:
-	json_object_put(hdr);
 	return rc;
 }
 

@@ -21,6 +21,7 @@
 #include "lib/jws.h"
 #include "lib/num.h"
 #include "tools/bench/curlbuf.h"
+#include "tools/bench/benchjws.h"
 
 #define BODY_MAX (256 * 1024)
 #define NONCE_MAX 128
@@ -89,7 +90,6 @@ static int
 conn_request(struct conn *c, const char *url, EVP_PKEY *key, const char *kid,
     const char *payload)
 {
-	json_object *hdr = NULL;
 	int rc = -1;
 
 	buf_reset(&c->body);
@@ -102,20 +102,7 @@ conn_request(struct conn *c, const char *url, EVP_PKEY *key, const char *kid,
 		rc = 0;
 		goto out;
 	}
-	if ((hdr = json_object_new_object()) == NULL)
-		goto out;
-	json_object_object_add(hdr, "alg", json_object_new_string("ES256"));
-	if (kid != NULL) {
-		json_object_object_add(hdr, "kid", json_object_new_string(kid));
-	} else {
-		json_object *jwk = NULL;
-		if (jwk_from_pkey(key, &jwk) != AE_OK)
-			goto out;
-		json_object_object_add(hdr, "jwk", jwk);
-	}
-	json_object_object_add(hdr, "nonce", json_object_new_string(c->nonce));
-	json_object_object_add(hdr, "url", json_object_new_string(url));
-	if (jws_sign(key, "ES256", hdr, payload, strlen(payload), &c->jws) != AE_OK)
+	if (benchjws_es256(key, kid, c->nonce, url, payload, &c->jws) != AE_OK)
 		goto out;
 	curl_easy_setopt(c->h, CURLOPT_NOBODY, 0L);
 	curl_easy_setopt(c->h, CURLOPT_POST, 1L);
@@ -123,7 +110,6 @@ conn_request(struct conn *c, const char *url, EVP_PKEY *key, const char *kid,
 	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->hdrs);
 	rc = 0;
 out:
-	json_object_put(hdr);
 	return rc;
 }
 
