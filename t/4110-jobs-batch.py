@@ -13,6 +13,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import proc  # noqa: E402
 import tap  # noqa: E402
+import jobs as jobslib  # noqa: E402
 from acme import Client  # noqa: E402
 from challsrv import HTTPTarget  # noqa: E402
 from stack import start_or_skip  # noqa: E402
@@ -42,37 +43,26 @@ def main():
         held.append((ch, path, ev))
     ids = ",".join(str(ch["id"]) for ch, _, _ in held)
 
-    peak = {}
-    stop = threading.Event()
+    with jobslib.LeasePeaks(s) as leases:
+        s.mysql("INSERT INTO jobs (kind, ref_id, state, run_after, created) SELECT 'validate', "
+                "id, 'queued', UNIX_TIMESTAMP(), UNIX_TIMESTAMP() FROM challenges WHERE id IN "
+                "(%s)" % ids)
+        s.jobs.wake()
+        s.jobs.wake(os.path.join(s.dir, "run", "rival.wake"))
+        # Let the targets answer a few at a time, so both runners claim again and again while
+        # the rest of the queue waits.
+        released = 0
+        deadline = time.time() + 50
+        while released < N and time.time() < deadline:
+            asked = [i for i, (_, p, ev) in enumerate(held)
+                     if web.count(p) >= 1 and not ev.is_set()]
+            for i in asked[:2]:
+                held[i][2].set()
+                released += 1
+            time.sleep(0.1)
+        rows = [s.jobs.wait_challenge(ch["id"]) for ch, _, _ in held]
 
-    def sample():
-        while not stop.is_set():
-            rows = s.mysql_rows("SELECT lease_owner, COUNT(*) FROM jobs WHERE state = 'queued' "
-                                "AND lease_owner IS NOT NULL GROUP BY lease_owner")
-            for owner, n in rows:
-                peak[owner] = max(peak.get(owner, 0), int(n))
-            time.sleep(0.02)
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-
-    s.mysql("INSERT INTO jobs (kind, ref_id, state, run_after, created) SELECT 'validate', id, "
-            "'queued', UNIX_TIMESTAMP(), UNIX_TIMESTAMP() FROM challenges WHERE id IN (%s)" % ids)
-    s.jobs.wake()
-    s.jobs.wake(os.path.join(s.dir, "run", "rival.wake"))
-    # Let the targets answer a few at a time, so both runners claim again and again while
-    # the rest of the queue waits.
-    released = 0
-    deadline = time.time() + 50
-    while released < N and time.time() < deadline:
-        asked = [i for i, (_, p, ev) in enumerate(held) if web.count(p) >= 1 and not ev.is_set()]
-        for i in asked[:2]:
-            held[i][2].set()
-            released += 1
-        time.sleep(0.1)
-    rows = [s.jobs.wait_challenge(ch["id"]) for ch, _, _ in held]
-    stop.set()
-    th.join()
-
+    peak = leases.peak
     tap.diag("peak leases per runner: %r" % peak)
     tap.ok(set(peak) <= set(CAP), "only the two runners held leases")
     tap.ok(all(peak.get(o, 0) <= CAP[o] for o in CAP),

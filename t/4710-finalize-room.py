@@ -7,7 +7,6 @@ finalize job and let them wait for its one lane); every order ends valid with on
 certificate, each job done after one attempt."""
 import os
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -15,6 +14,7 @@ import proc  # noqa: E402
 import tap  # noqa: E402
 import acme  # noqa: E402
 import issuance  # noqa: E402
+import jobs as jobslib  # noqa: E402
 
 N = 4
 SIGN_US = 1000000
@@ -42,32 +42,19 @@ def main():
         oids.append(oid)
     ids = ",".join(map(str, oids))
 
-    peak = {}
-    stop = threading.Event()
+    with jobslib.LeasePeaks(s, kind="finalize") as leases:
+        s.mysql("INSERT INTO jobs (kind, ref_id, state, run_after, created) SELECT 'finalize', "
+                "id, 'queued', %d, %d FROM orders WHERE id IN (%s)" % (now, now, ids))
+        s.jobs.wake()
+        s.jobs.wake(os.path.join(s.dir, "run", "rival.wake"))
 
-    def sample():
-        while not stop.is_set():
-            rows = s.mysql_rows("SELECT lease_owner, COUNT(*) FROM jobs WHERE kind = 'finalize' "
-                                "AND state = 'queued' AND lease_owner IS NOT NULL "
-                                "GROUP BY lease_owner")
-            for owner, n in rows:
-                peak[owner] = max(peak.get(owner, 0), int(n))
-            time.sleep(0.02)
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    s.mysql("INSERT INTO jobs (kind, ref_id, state, run_after, created) SELECT 'finalize', id, "
-            "'queued', %d, %d FROM orders WHERE id IN (%s)" % (now, now, ids))
-    s.jobs.wake()
-    s.jobs.wake(os.path.join(s.dir, "run", "rival.wake"))
+        def all_valid():
+            rows = s.mysql_rows("SELECT COUNT(*) FROM orders WHERE id IN (%s) AND "
+                                "status = 'valid'" % ids)
+            return int(rows[0][0]) == N
+        done = proc.wait_for(all_valid, 60, 0.1, "orders valid")
 
-    def all_valid():
-        rows = s.mysql_rows("SELECT COUNT(*) FROM orders WHERE id IN (%s) AND status = 'valid'"
-                            % ids)
-        return int(rows[0][0]) == N
-    done = proc.wait_for(all_valid, 60, 0.1, "orders valid")
-    stop.set()
-    th.join()
-
+    peak = leases.peak
     tap.diag("peak finalize leases per runner: %r" % peak)
     tap.ok(done, "every order ends valid")
     tap.ok(peak and all(n <= 1 for n in peak.values()),

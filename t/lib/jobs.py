@@ -52,6 +52,34 @@ def _unbatch(v):
     return "".join(out)
 
 
+class LeasePeaks:
+    """The most leases each runner held at once while the block ran, sampled every 20 ms from
+    the jobs table (kind: only jobs of that kind): `with LeasePeaks(s) as p: ...; p.peak`."""
+
+    def __init__(self, stack, kind=None):
+        import threading
+        self.stack, self.peak = stack, {}
+        self.sql = ("SELECT lease_owner, COUNT(*) FROM jobs WHERE state = 'queued' AND "
+                    "lease_owner IS NOT NULL%s GROUP BY lease_owner"
+                    % (" AND kind = '%s'" % kind if kind else ""))
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self.stop.is_set():
+            for owner, n in self.stack.mysql_rows(self.sql):
+                self.peak[owner] = max(self.peak.get(owner, 0), int(n))
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
 class ChallTestSrv:
     """pebble-challtestsrv with only its DNS server and management API, on loopback."""
 
