@@ -6,6 +6,7 @@
 #include "fcgi/auth.h"
 #include "fcgi/orders.h"
 #include "fcgi/worker.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/wake.h"
 
@@ -20,15 +21,6 @@ challenge_wake(const char *path)
 		log_warn("wake anvil-jobs at jobs.wake_socket: %s", anvil_strerror(e));
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits up to acme.validation_wait_ms for anvil-jobs to finish the validation, so that a client
  * next to us sees the result in this answer. anvil-jobs sends a datagram to this worker's wake
  * socket (fcgi/worker.h) once the result is committed: the challenge is re-read then, and
@@ -39,11 +31,11 @@ mono_ms(void)
 static void
 wait_result(struct req *r, struct db_chall *ch, int fd)
 {
-	int64_t now = mono_ms();
+	int64_t now = (int64_t)clock_mono_ms();
 	int64_t end = now + r->conf->orders.validation_wait_ms;
 	int64_t next = now + r->conf->orders.validation_recheck_ms;
 
-	while (ch->status == DB_CHALL_PROCESSING && (now = mono_ms()) < end) {
+	while (ch->status == DB_CHALL_PROCESSING && (now = (int64_t)clock_mono_ms()) < end) {
 		int64_t until = next < end ? next : end;
 		int woken = 0;
 
@@ -58,7 +50,7 @@ wait_result(struct req *r, struct db_chall *ch, int fd)
 				.tv_nsec = (long)((until - now) % 1000) * 1000000 };
 			nanosleep(&ts, NULL);
 		}
-		now = mono_ms();
+		now = (int64_t)clock_mono_ms();
 		if (!woken && now < next)
 			continue;   /* interrupted, or the end of the budget before the next re-read */
 		next = now + r->conf->orders.validation_recheck_ms;
