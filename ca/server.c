@@ -343,7 +343,8 @@ accept_one(struct server *srv, int lfd)
 }
 
 anvil_err
-server_run(struct signer *s, volatile int *stop)
+server_run(struct signer *s, volatile int *stop, volatile int *hup,
+    void (*reload)(struct signer *s))
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	int lfd = -1;
@@ -365,6 +366,10 @@ server_run(struct signer *s, volatile int *stop)
 		struct pollfd pfd = { lfd, POLLIN, 0 };
 		if (poll(&pfd, 1, 250) > 0)
 			accept_one(srv, lfd);
+		if (*hup) {
+			*hup = 0;
+			reload(s);
+		}
 	}
 	/* Wake every connection thread and wait until none is left. */
 	pthread_mutex_lock(&srv->mu);

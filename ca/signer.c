@@ -14,13 +14,44 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 
-static volatile int stop_flag;
+static volatile int stop_flag, hup_flag;
+static const char *config_path;
 
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	stop_flag = 1;
+	if (sig == SIGHUP)
+		hup_flag = 1;
+	else
+		stop_flag = 1;
+}
+
+/* SIGHUP (a log rotation, `systemctl reload`) must never stop signing. What can change safely
+ * in a running signer is its logging: the `log` section is read again and applied (stderr is
+ * the supervisor's to rotate; syslog needs no reopening). The keys, issuers, profiles and the
+ * session pool stay as loaded: they change only with a restart, which finishes the requests in
+ * hand first. A file that no longer parses is refused and logged; nothing changes then. */
+static void
+reload(struct signer *s)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+	struct conf_ctx cc;
+	json_object *root = NULL;
+	enum log_level level;
+	int use_syslog;
+
+	(void)s;
+	memset(&cc, 0, sizeof(cc));
+	if (conf_load(&cc, config_path, &root) != AE_OK ||
+	    conf_parse_log(&cc, root, &level, &use_syslog) != AE_OK) {
+		log_err("event=reload result=refused error=\"%s\"", cc.err);
+		json_object_put(root);
+		return;
+	}
+	log_set_level(level);
+	log_info("event=reload result=ok log_level=%s note=\"signer, issuers and profiles apply "
+	    "at restart\"", names[level]);
+	json_object_put(root);
 }
 
 static anvil_err
@@ -110,7 +141,8 @@ main(int argc, char **argv)
 	json_object *root = NULL;
 	const char *path = NULL;
 	char err[512] = "";
-	int ch, check = 0, rc = 1;
+	int ch, check = 0, rc = 1, use_syslog = 0;
+	enum log_level level = LOG_LVL_INFO;
 	struct sigaction sa;
 
 	memset(&cc, 0, sizeof(cc));
@@ -133,15 +165,23 @@ main(int argc, char **argv)
 		fprintf(stderr, "anvil-signer: %s\n", cc.err);
 		goto out;
 	}
+	if (conf_parse_log(&cc, root, &level, &use_syslog) != AE_OK) {
+		fprintf(stderr, "anvil-signer: %s\n", cc.err);
+		goto out;
+	}
 	if (check) {
 		printf("anvil-signer: %s: ok\n", path);
 		rc = 0;
 		goto out;
 	}
+	log_init("anvil-signer", use_syslog, level);
+	config_path = path;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
 	s.started_ms = clock_wall_ms();
@@ -160,7 +200,7 @@ main(int argc, char **argv)
 		log_err("event=pool_start error=\"%s\"", err);
 		goto out;
 	}
-	if (server_run(&s, &stop_flag) == AE_OK)
+	if (server_run(&s, &stop_flag, &hup_flag, reload) == AE_OK)
 		rc = 0;
 	log_info("event=stopped");
 out:

@@ -29,7 +29,9 @@ struct peer {
 anvil_err ops_handle(struct signer *s, const struct peer *peer, struct request *req,
     struct buf *out, uint32_t *retry_ms, const char **msg);
 
-/* Serves the socket until *stop is set (by a signal). */
-anvil_err server_run(struct signer *s, volatile int *stop);
+/* Serves the socket until *stop is set (by a signal). When *hup is set (SIGHUP), clears it and
+ * calls reload(s) from the accepting thread, between two accepts. */
+anvil_err server_run(struct signer *s, volatile int *stop, volatile int *hup,
+    void (*reload)(struct signer *s));
 
 #endif

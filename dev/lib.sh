@@ -1,40 +1,61 @@
-# Shared by dev/up and dev/test (sourced, bash): the Debian packages the stack and the tests
-# need (the list of the design, plus iproute2 for `ss` in the tests), installed when missing,
-# and an out-of-tree build.
-
+# Shared by dev/up, dev/test, dev/down, dev/fuzz and dev/fresh (sourced, bash): the Debian
+# packages the stack and the tests need, installed when missing, and an out-of-tree build.
+#
+# Every package a fresh Debian 12 (debootstrap --variant=minbase) lacks is named here, even
+# when another one happens to pull it in: the build (build-essential, autotools, pkg-config and
+# the -dev packages configure.ac checks, libp11-kit-dev for PKCS#11's pkcs11.h), the stack
+# (mariadb, nginx, softhsm2, opensc's pkcs11-tool), the tests (python3 with cryptography and
+# requests, perl for prove, openssl as the relying party, iproute2 for `ss`, the ACME clients,
+# pebble's challtestsrv as the validation DNS, wrk, clang with its sanitizer runtime for
+# dev/fuzz), and ca-certificates for the clients' own TLS stacks.
 ANVIL_PACKAGES="build-essential autoconf automake libtool pkg-config libfcgi-dev libssl-dev
-libjson-c-dev libp11-dev libmariadb-dev libcurl4-openssl-dev libc-ares-dev mariadb-server
-mariadb-client nginx softhsm2 opensc python3 python3-cryptography python3-requests certbot lego
-uacme dehydrated pebble wrk clang libclang-rt-14-dev iproute2"
+libjson-c-dev libp11-kit-dev libmariadb-dev libcurl4-openssl-dev libc-ares-dev mariadb-server
+mariadb-client nginx softhsm2 opensc python3 python3-cryptography python3-requests perl openssl
+ca-certificates certbot lego uacme dehydrated pebble wrk clang libclang-rt-14-dev iproute2"
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "$(basename "$0"): $*"; exit 1; }
 
+# No silent exit under `set -e`: whatever command ends a script unexpectedly is named, with
+# where it was (functions and subshells included, through errtrace).
+set -E
+trap 'say "$(basename "$0"): failed (exit $?) at ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND"' ERR
+
 # Installs the packages that dpkg does not report as installed (one dpkg-query when all are
 # present, so a second run costs nothing). apt-get update runs once, only when needed.
 ensure_packages() {
-	local missing=() p installed
+	local missing=() p installed status
+	# dpkg-query exits 1 when any package is unknown to dpkg (the normal case on a fresh
+	# machine): its output for the others is still what counts.
 	# shellcheck disable=SC2086
-	installed=" $(dpkg-query -W -f='${Package}:${Status}\n' $ANVIL_PACKAGES 2>/dev/null |
-	    sed -n 's/:install ok installed$//p' | tr '\n' ' ') "
+	status=$(dpkg-query -W -f='${Package}:${Status}\n' $ANVIL_PACKAGES 2>/dev/null || true)
+	installed=" $(printf '%s\n' "$status" | sed -n 's/:install ok installed$//p' | tr '\n' ' ') "
 	for p in $ANVIL_PACKAGES; do
 		case "$installed" in *" $p "*) ;; *) missing+=("$p") ;; esac
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
-	say "installing: ${missing[*]}"
+	say "installing Debian packages: ${missing[*]}"
 	local sudo=
 	if [ "$(id -u)" != 0 ]; then
 		command -v sudo >/dev/null || die "need root (or sudo) to install: ${missing[*]}"
 		sudo=sudo
 	fi
 	export DEBIAN_FRONTEND=noninteractive
-	# Fresh machines (and CI images) often have empty package lists.
+	local log="${TMPDIR:-/tmp}/anvil-apt.log"
+	# Fresh machines (and CI images) often have empty package lists: update first then.
 	if ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 ||
-	    ! $sudo apt-get install -y --no-install-recommends "${missing[@]}"; then
-		$sudo apt-get update -q || die "apt-get update failed"
-		$sudo apt-get install -y --no-install-recommends "${missing[@]}" ||
-		    die "apt-get install failed"
+	    ! $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
+		say "running apt-get update (log: $log)"
+		$sudo apt-get update -q >"$log" 2>&1 || {
+			tail -20 "$log" >&2
+			die "apt-get update failed (log: $log)"
+		}
+		$sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >"$log" 2>&1 || {
+			tail -30 "$log" >&2
+			die "apt-get install failed (log: $log)"
+		}
 	fi
+	say "installed ${#missing[@]} packages (log: $log)"
 }
 
 # build DIR [CONFIGURE-ARGS...]: autogen when needed; configure DIR when it has no Makefile, or

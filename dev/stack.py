@@ -43,12 +43,16 @@ def rel(path):
 def up(args, stack):
     os.makedirs(args.state, exist_ok=True)
     # The signer (SoftHSM2 token, key ceremony) comes along once it is built.
+    # The dev settings go into the generated file once, when it is written: afterwards the
+    # file is the operator's to edit, and every later dev/up keeps what it says.
+    first = not args.config and not os.path.exists(os.path.join(args.state, "anvil.json"))
     s = stack.Stack(dir=args.state, detached=True, config_file=args.config, ports=DEV_PORTS,
                     nginx={"WORKERS": "auto"}, signer="auto", jobs="auto",
-                    config=None if args.config else DEV_CONFIG)
+                    config=DEV_CONFIG if first else None)
     notes = [s.signer_note or "anvil-signer: %s (log %s%s)" % (
         s.signer_socket, rel(s.signer_log),
-        "" if s.operator_config else ", token %s, CA certificates %s" % (
+        (", " + s.signer_note_extra if s.signer_note_extra else "") if s.operator_config
+        else ", token %s, CA certificates %s" % (
             rel(os.path.join(args.state, "softhsm")), rel(os.path.join(args.state, "pki"))))]
     ca = s.ca_file
     cb = os.path.join(args.state, "certbot")
@@ -62,10 +66,13 @@ def up(args, stack):
     print("  database:    mariadb -S %s -u root %s" % (rel(s.db.socket),
                                                       s.config["database"].get("name", "anvil")))
     print("  logs:        %s, %s, %s" % (rel(s.db.log), rel(s.fcgi.log), rel(s.nginx.error_log)))
-    if s.jobs is not None:
+    if s.jobs is not None and s.dns is not None:
         notes.append("anvil-jobs: log %s; mock DNS (every name is 127.0.0.1) at %s, records "
                      "via http://127.0.0.1:%d (pebble-challtestsrv API)" % (
                          rel(s.jobs.log_path()), s.dns.resolver, s.dns.mgmt_port))
+    elif s.jobs is not None:
+        notes.append("anvil-jobs: log %s; validation asks the resolvers of %s" % (
+            rel(s.jobs.log_path()), s.config_path))
     elif s.jobs_note:
         notes.append(s.jobs_note)
     for n in notes:
@@ -80,11 +87,14 @@ def up(args, stack):
         shlex.quote(os.path.join(cb, "logs"))))
     print("      --agree-tos -m you@example.com --non-interactive")
     print()
-    if s.jobs is not None and s.signer_socket and not s.operator_config:
-        print("Get a certificate (http-01; the mock DNS answers 127.0.0.1 for every name):")
+    if s.jobs is not None and s.signer_proc is not None:
+        http01 = s.config["jobs"].get("validation", {}).get("http01_port", 80)
+        print("Get a certificate (http-01 on port %d%s):" % (
+            http01, "; the mock DNS answers 127.0.0.1 for every name" if s.dns else
+            "; www.example.test must resolve to this machine for the configured resolvers"))
         print()
         print("  REQUESTS_CA_BUNDLE=%s certbot certonly --standalone --http-01-port %d \\" % (
-            shlex.quote(ca), DEV_HTTP01_PORT))
+            shlex.quote(ca), http01))
         print("      --server %s -d www.example.test \\" % s.directory_url)
         print("      --config-dir %s --work-dir %s --logs-dir %s \\" % (
             shlex.quote(os.path.join(cb, "config")), shlex.quote(os.path.join(cb, "work")),

@@ -335,15 +335,34 @@ def prepare(stack, base, opts):
     return dict(base, jobs=section)
 
 
+def prepare_operator(stack, config):
+    """dev/up --config FILE: anvil-jobs runs whenever the file has a jobs section; the mock DNS
+    only when the file's validation asks it (a resolver on its dev port), as in a copy of the
+    generated file. Sets stack.jobs (and stack.dns), or stack.jobs_note saying why not."""
+    if "jobs" not in config:
+        stack.jobs_note = "anvil-jobs: not started: %s has no jobs section" % stack.config_path
+        return
+    if not os.access(proc.builddir_path("jobs", "anvil-jobs"), os.X_OK):
+        stack.jobs_note = "anvil-jobs: not started: jobs/anvil-jobs is not built"
+        return
+    stack.jobs = Jobs(stack)
+    ports = _dev_ports(stack) if stack.detached else None
+    resolvers = config["jobs"].get("validation", {}).get("resolvers", [])
+    if ports and "127.0.0.1:%d" % ports["dns"] in resolvers:
+        stack.dns = ChallTestSrv(stack.dir, stack.runner, ports)
+
+
 def start(stack):
     if not os.access(proc.builddir_path("jobs", "anvil-jobs"), os.X_OK):
         import stack as stacklib
         raise stacklib.StackUnavailable("jobs/anvil-jobs is not built")
-    if not os.access(stack.dns.exe, os.X_OK):
-        import stack as stacklib
-        raise stacklib.StackUnavailable("pebble-challtestsrv not found (Debian package pebble)")
-    if stack.dns.start():
-        stack.started.append("pebble-challtestsrv")
+    if stack.dns is not None:
+        if not os.access(stack.dns.exe, os.X_OK):
+            import stack as stacklib
+            raise stacklib.StackUnavailable(
+                "pebble-challtestsrv not found (Debian package pebble)")
+        if stack.dns.start():
+            stack.started.append("pebble-challtestsrv")
     if stack.jobs.start_runner() is not None:
         stack.started.append("anvil-jobs")
 

@@ -381,10 +381,13 @@ def _user():
 
 class MariaDB:
     """A private mariadbd: its own data dir, socket and loopback port; root@localhost without a
-    password on the socket. Tuned for tests (no binlog, small pool, no fsync per commit)."""
+    password on the socket. Tests trade durability across a host crash for speed (no fsync per
+    commit, no doublewrite, a small pool); durable=True (dev/up: the stack people evaluate)
+    syncs every commit with the doublewrite buffer on, as production should."""
 
-    def __init__(self, dir, port, runner, socket_path=None):
+    def __init__(self, dir, port, runner, socket_path=None, durable=False):
         self.dir = dir
+        self.durable = durable
         self.port = port
         self.runner = runner
         self.datadir = os.path.join(dir, "data")
@@ -414,10 +417,13 @@ class MariaDB:
                 ] + (
                 # Benchmarks measure durable commits (ANVIL_DB_DURABLE=1) on a server sized
                 # like a production one (a redo log of 8 MiB forces a checkpoint every few
-                # thousand certificates); tests trade durability across a host crash for speed.
+                # thousand certificates).
                 ["--innodb-flush-log-at-trx-commit=1", "--innodb-doublewrite=1",
                  "--innodb-buffer-pool-size=1G", "--innodb-log-file-size=512M"]
                 if os.environ.get("ANVIL_DB_DURABLE") == "1" else
+                ["--innodb-flush-log-at-trx-commit=1", "--innodb-doublewrite=1",
+                 "--innodb-buffer-pool-size=128M", "--innodb-log-file-size=64M"]
+                if self.durable else
                 ["--innodb-flush-log-at-trx-commit=2", "--innodb-doublewrite=0",
                  "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M"]) + [
                 "--skip-innodb-adaptive-hash-index", "--max-connections=300",
@@ -673,6 +679,7 @@ class Stack:
         self.detached = detached
         self.signer_mode = signer
         self.signer_env = self.signer_note = self.signer_proc = self.hsm = None
+        self.signer_note_extra = None
         self.dir = os.path.abspath(dir) if dir else proc.tmpdir("anvil-s-")
         os.makedirs(self.dir, exist_ok=True)
         for sub in ("db", "tls", "run", "nginx", "pids", "state/ocsp", "state/crl",
@@ -690,6 +697,9 @@ class Stack:
             self._ports_from_config()
             if signer:
                 self._signer_prepare(self.config)
+            if jobs:
+                import jobs as jobslib
+                jobslib.prepare_operator(self, self.config)
         else:
             self.config_path = os.path.join(self.dir, "anvil.json")
             base = self._load_or_generate(workers)
@@ -706,7 +716,7 @@ class Stack:
         self.signer_log = os.path.join(self.dir, "run", "anvil-signer.log")
         self.nginx_vars = dict(DEFAULT_NGINX, **(nginx or {}))
         self.db = MariaDB(os.path.join(self.dir, "db"), self.ports["db"], self.runner,
-                          self.config.get("database", {}).get("unix_socket"))
+                          self.config.get("database", {}).get("unix_socket"), durable=detached)
         self.nginx = Nginx(os.path.join(self.dir, "nginx"), self.runner)
         self.fcgi = None
         self.started = []  # names of the daemons this call started (dev/up reports them)
@@ -813,9 +823,9 @@ class Stack:
             return base
         if self.operator_config:
             if "signer" not in base:
-                self._signer_skip("the configuration has no signer section")
+                self._signer_skip("not started: %s has no signer section" % self.config_path)
             else:
-                self.signer_env = dict(os.environ)
+                self.signer_env = self._operator_signer_env(base["signer"])
             return base
         self.hsm = _softhsm(self.dir, signerlib)
         self.signer_env = self.hsm.env()
@@ -829,6 +839,19 @@ class Stack:
                     iss["crl_url"] = "%s/crl/%s/" % (self.http_base, name)
             base = dict(base, **sc)
         return base
+
+    def _operator_signer_env(self, sc):
+        """The environment for an operator's signer section: when it names SoftHSM2's module
+        and the dev token's label, and SOFTHSM2_CONF is not set, the dev token of this state
+        dir (dev/up --config with a copy of the generated file finds its keys)."""
+        env = dict(os.environ)
+        conf = os.path.join(self.dir, "softhsm", "softhsm2.conf")
+        if ("softhsm" in os.path.basename(str(sc.get("module", ""))) and
+                "SOFTHSM2_CONF" not in env and os.path.exists(conf) and
+                sc.get("token_label") == "anvil"):
+            env["SOFTHSM2_CONF"] = conf
+            self.signer_note_extra = "SoftHSM2 token of %s (SOFTHSM2_CONF=%s)" % (self.dir, conf)
+        return env
 
     def _publish_issuers(self):
         """The CA certificates as DER where the generated issuer URLs point (state/issuer/)."""
