@@ -55,7 +55,7 @@ ensure_packages() {
 			die "apt-get install failed (log: $log)"
 		}
 	fi
-	say "installed ${#missing[@]} packages (log: $log)"
+	say "installed the ${#missing[@]} missing packages and their dependencies (log: $log)"
 }
 
 # build DIR [CONFIGURE-ARGS...]: autogen when needed; configure DIR when it has no Makefile, or
