@@ -125,6 +125,12 @@ def main():
         sys.exit("dev/stack.py: %s" % e)
     except RuntimeError as e:
         sys.exit("dev/stack.py: %s\n(logs under %s)" % (e, rel(args.state)))
+    except KeyError as e:
+        sys.exit("dev/stack.py: %s: a key dev/up needs is missing: %s" % (
+            args.config or os.path.join(args.state, "anvil.json"), e))
+    except (OSError, ValueError) as e:
+        sys.exit("dev/stack.py: %s: %s" % (args.config or os.path.join(args.state, "anvil.json"),
+                                           e))
 
 
 if __name__ == "__main__":
