@@ -19,7 +19,7 @@ die() { say "$(basename "$0"): $*"; exit 1; }
 # No silent exit under `set -e`: whatever command ends a script unexpectedly is named, with
 # where it was (functions and subshells included, through errtrace).
 set -E
-trap 'say "$(basename "$0"): failed (exit $?) at ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND"' ERR
+trap 'anvil_rc=$?; say "$(basename "$0"): failed (exit $anvil_rc) at ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND"' ERR
 
 # Installs the packages that dpkg does not report as installed (one dpkg-query when all are
 # present, so a second run costs nothing). apt-get update runs once, only when needed.
