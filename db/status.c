@@ -4,7 +4,7 @@
 
 #define COLS "serial, issuer, shard, not_after, status, revoked_at, revoked_reason, " \
     "ocsp_this_update, ocsp_next_update, ocsp_refresh_at"
-#define LEASE_CHUNK 32
+#define LEASE_CHUNK 64   /* serials per lease statement (DB_PARAMS_MAX in db/db.c) */
 
 static const char SQL_STATUS_INSERT[] =
     "INSERT INTO cert_status (serial, issuer, shard, not_after, ocsp_this_update, "
@@ -26,6 +26,8 @@ static const char SQL_STATUS_PICK[] =
 /* One statement text for any chunk: the unused places repeat the first serial. */
 static const char SQL_STATUS_LEASE[] =
     "UPDATE cert_status SET lease_owner = ?, lease_until = ? WHERE serial IN ("
+    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
     "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
     "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_STATUS_DUE[] =
