@@ -1,4 +1,5 @@
 #include "config.h"
+#include <stdint.h>
 #include <string.h>
 #include "db/status.h"
 
@@ -50,6 +51,11 @@ static const char SQL_STATUS_DELETE[] =
     "DELETE FROM cert_status WHERE serial = ?";
 static const char SQL_STATUS_GET[] =
     "SELECT " COLS " FROM cert_status WHERE serial = ?";
+
+static const char SQL_READ_COUNTERS[] =
+    "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE "
+    "VARIABLE_NAME IN ('HANDLER_READ_KEY', 'HANDLER_READ_NEXT', 'HANDLER_READ_FIRST', "
+    "'HANDLER_READ_RND_NEXT', 'ROWS_READ') LIMIT 6";
 
 anvil_err
 db_status_insert(struct db *db, const struct db_status *s)
@@ -284,4 +290,39 @@ db_status_get(struct db *db, const char *serial, struct db_status *out)
 	if (!res.found)
 		return AE_NOTFOUND;
 	return cols_take(c.v, out);
+}
+
+static anvil_err
+counter_row(void *arg, const struct db_val *cols, size_t ncols)
+{
+	struct db_read_counters *c = arg;
+	int64_t v = 0;
+
+	(void)ncols;
+	for (size_t i = 0; i < cols[1].len; i++) {
+		if (cols[1].buf[i] < '0' || cols[1].buf[i] > '9' || v > INT64_MAX / 10 - 10)
+			return AE_DB;
+		v = v * 10 + (cols[1].buf[i] - '0');
+	}
+	if (strcmp(cols[0].buf, "HANDLER_READ_KEY") == 0)
+		c->read_key = v;
+	else if (strcmp(cols[0].buf, "HANDLER_READ_NEXT") == 0)
+		c->read_next = v;
+	else if (strcmp(cols[0].buf, "HANDLER_READ_FIRST") == 0)
+		c->read_first = v;
+	else if (strcmp(cols[0].buf, "HANDLER_READ_RND_NEXT") == 0)
+		c->read_rnd_next = v;
+	else if (strcmp(cols[0].buf, "ROWS_READ") == 0)
+		c->rows_read = v;
+	return AE_OK;
+}
+
+anvil_err
+db_read_counters(struct db *db, struct db_read_counters *out)
+{
+	char name[64], val[32];
+	struct db_val cols[] = { DB_COL_STR(name, sizeof(name)), DB_COL_STR(val, sizeof(val)) };
+
+	memset(out, 0, sizeof(*out));
+	return db_exec_rows(db, SQL_READ_COUNTERS, NULL, 0, cols, 2, 6, counter_row, out, NULL);
 }

@@ -68,4 +68,12 @@ anvil_err db_status_delete(struct db *db, const char *serial);
 /* The row of serial (AE_NOTFOUND without one). */
 anvil_err db_status_get(struct db *db, const char *serial, struct db_status *out);
 
+/* For the refresh benchmark (tools/bench/ocsp-refresh): this session's handler read counters
+ * and rows read (MariaDB's Rows_read; it has no Innodb_rows_read), so a batch's reads can be
+ * told from the table's size. */
+struct db_read_counters {
+	int64_t read_key, read_next, read_first, read_rnd_next, rows_read;
+};
+anvil_err db_read_counters(struct db *db, struct db_read_counters *out);
+
 #endif
