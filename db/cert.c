@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 #include "db/issue.h"
+#include "db/status.h"
+#include "lib/log.h"
 
 static const char SQL_CERT_INSERT[] =
     "INSERT INTO certificates (serial, account_id, order_id, issuer, profile, not_before, "
@@ -31,7 +33,7 @@ static const char SQL_ORDER_REPLACING[] =
     "SELECT id FROM orders WHERE replaces = ?";
 
 anvil_err
-db_cert_issued(struct db *db, const struct db_cert *c)
+db_cert_issued(struct db *db, const struct db_cert *c, const struct db_status *st)
 {
 	struct db_val ins[] = {
 		DB_PARAM_STR(c->serial, strlen(c->serial)),
@@ -55,6 +57,7 @@ db_cert_issued(struct db *db, const struct db_cert *c)
 	if ((e = db_begin(db)) != AE_OK)
 		goto out;
 	if ((e = db_exec(db, SQL_CERT_INSERT, ins, 10, NULL, 0, &res)) != AE_OK ||
+	    (e = db_status_insert(db, st)) != AE_OK ||
 	    (e = db_exec(db, SQL_ORDER_VALID, up, 2, NULL, 0, &res)) != AE_OK)
 		goto out;
 	if (res.affected == 0) {
@@ -131,6 +134,14 @@ db_cert_revoke(struct db *db, const char *serial, int reason, int64_t now,
 		goto out;
 	}
 	if (block && (e = db_exec(db, SQL_KEY_BLOCK, bk, 3, NULL, 0, &res)) != AE_OK)
+		goto out;
+	/* A certificate issued before cert_status existed (migration 0004) has no row: its
+	 * revocation is stored, and published by nothing. */
+	if ((e = db_status_revoke(db, serial, reason, now)) == AE_NOTFOUND) {
+		log_warn("revoked serial=%s has no cert_status row: not published", serial);
+		e = AE_OK;
+	}
+	if (e != AE_OK)
 		goto out;
 	e = db_commit(db);
 out:

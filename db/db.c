@@ -11,7 +11,7 @@
 #include "lib/log.h"
 
 #define DB_STMT_MAX 128   /* distinct statements one process prepares */
-#define DB_PARAMS_MAX 16
+#define DB_PARAMS_MAX 66  /* db/status.c leases 64 rows per statement */
 #define DB_COLS_MAX 16
 
 struct db_stmt {

@@ -73,13 +73,17 @@ struct db_cert {
 	int revoked_reason;              /* -1 when none */
 };
 
-/* In one transaction: the certificate row, the order valid with its serial, the job done.
- * AE_EXISTS when the order was no longer processing. */
-anvil_err db_cert_issued(struct db *db, const struct db_cert *c);
+struct db_status;
+
+/* In one transaction: the certificate row, its cert_status row st (db/status.h: the first OCSP
+ * response is already published), the order valid with its serial, the job done. AE_EXISTS
+ * when the order was no longer processing. */
+anvil_err db_cert_issued(struct db *db, const struct db_cert *c, const struct db_status *st);
 /* AE_NOTFOUND when there is no such certificate. */
 anvil_err db_cert_get(struct db *db, const char *serial, struct db_cert *out);
 /* Marks a good certificate revoked; with block, its key goes into blocked_keys in the same
- * transaction. AE_EXISTS when it was revoked already. */
+ * transaction, and so does the publishing of the revocation (db_status_revoke: its OCSP
+ * response and CRL shard due at once). AE_EXISTS when it was revoked already. */
 anvil_err db_cert_revoke(struct db *db, const char *serial, int reason, int64_t now,
     const uint8_t spki_sha256[DB_SPKI_HASH_LEN], int block);
 

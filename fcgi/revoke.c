@@ -3,8 +3,8 @@
  * (jwk). Reasons per RFC 5280 with the subscriber restrictions of the CA/B Forum baseline
  * requirements: unspecified (0), keyCompromise (1), affiliationChanged (3), superseded (4),
  * cessationOfOperation (5), privilegeWithdrawn (9). keyCompromise also blocks the key for future
- * issuance. The revocation is stored in `certificates` (status, revoked_at, revoked_reason),
- * where OCSP and CRL refresh pick it up. */
+ * issuance. The revocation itself is issue/revoke.c's (shared with the operator's command): it
+ * makes the OCSP response and the CRL shard due, and anvil-jobs publishes them. */
 #include "config.h"
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -17,6 +17,7 @@
 #include "fcgi/api.h"
 #include "fcgi/auth.h"
 #include "issue/csr.h"
+#include "issue/revoke.h"
 #include "lib/b64url.h"
 #include "lib/log.h"
 
@@ -113,7 +114,7 @@ api_revoke_cert(struct req *r)
 	struct auth a;
 	struct db_cert *c = NULL;
 	json_object *pl, *v = NULL;
-	char serial[DB_SERIAL_HEX_MAX + 1];
+	char serial[DB_SERIAL_HEX_MAX + 1], by[64];
 	const unsigned char *p;
 	uint8_t *der = NULL, spki[32];
 	size_t der_len = 0;
@@ -184,8 +185,12 @@ api_revoke_cert(struct req *r)
 		    "valid authorizations for all of its names");
 		goto out;
 	}
-	e = db_cert_revoke(r->db, serial, (int)reason, r->now, c->spki_sha256,
-	    reason == REASON_KEY_COMPROMISE);
+	if (a.jws->jwk != NULL)
+		snprintf(by, sizeof(by), "certificate-key");
+	else
+		snprintf(by, sizeof(by), "account-%lld", (long long)a.acct->id);
+	e = issue_revoke(r->db, serial, (int)reason, r->now, c->spki_sha256,
+	    reason == REASON_KEY_COMPROMISE, r->conf->orders.wake_socket, by);
 	if (e == AE_EXISTS) {
 		req_problem(r, PROB_ALREADY_REVOKED, "the certificate is already revoked");
 		goto out;
@@ -194,14 +199,6 @@ api_revoke_cert(struct req *r)
 		req_fail(r, e, "revoke");
 		goto out;
 	}
-	/* Hook for the OCSP/CRL issue: queue the refresh of this serial's OCSP response and
-	 * its CRL shard here, so revocation reaches them within the configured bound. */
-	if (a.jws->jwk != NULL)
-		log_audit("revoked serial=%s reason=%lld by=certificate-key", serial,
-		    (long long)reason);
-	else
-		log_audit("revoked serial=%s reason=%lld by=account-%lld", serial,
-		    (long long)reason, (long long)a.acct->id);
 	req_empty(r, 200);
 out:
 	X509_free(x);

@@ -48,6 +48,21 @@ parse_policy(struct conf_ctx *cc, json_object *root, struct issue_conf *c)
 	return signer_conf_parse(cc, root, SIGNER_CONF_POLICY, c->policy);
 }
 
+/* Every certificate of an issuer that names an OCSP responder gets its response at issuance:
+ * there must be somewhere to write it. */
+static anvil_err
+check_ocsp(struct conf_ctx *cc, struct issue_conf *c)
+{
+	for (size_t i = 0; c->policy != NULL && i < c->policy->nissuers; i++) {
+		const struct issuer *is = &c->policy->issuers[i];
+
+		if (is->parent != NULL && is->ocsp_url != NULL && c->ocsp.dir == NULL)
+			return conf_fail(cc, "ocsp", "dir", "is required: issuers.%s.ocsp_url is "
+			    "set, and its responses are published there", is->name);
+	}
+	return AE_OK;
+}
+
 anvil_err
 issue_conf_parse(struct conf_ctx *cc, json_object *root, struct issue_conf *c)
 {
@@ -61,7 +76,9 @@ issue_conf_parse(struct conf_ctx *cc, json_object *root, struct issue_conf *c)
 	    (e = conf_get_object(cc, root, "", "signer", 0, &signer)) != AE_OK ||
 	    (signer != NULL && (e = conf_get_string(cc, signer, "signer", "socket", 1,
 	    &c->signer_socket)) != AE_OK) ||
-	    (e = parse_policy(cc, root, c)) != AE_OK)
+	    (e = parse_policy(cc, root, c)) != AE_OK ||
+	    (e = ocsp_conf_parse(cc, root, &c->ocsp, &c->crl)) != AE_OK ||
+	    (e = check_ocsp(cc, c)) != AE_OK)
 		return e;
 	if (acme == NULL)
 		return AE_OK;

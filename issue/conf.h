@@ -1,7 +1,8 @@
 /* What issuance needs from the deployment file: the signer's socket, the issuers and profiles
  * (parsed by the signer's own parser, ca/profile.c, in policy mode: one definition of the policy,
  * and the HSM PIN is never read), and the issuance keys of the `acme` section (serial prefix,
- * finalize budget, alternate chains, weak-key list). Used by anvil-fcgi (validated with its own
+ * finalize budget, alternate chains, weak-key list), and the `ocsp` and `crl` sections (ocsp/conf.h):
+ * issuance publishes the first OCSP response. Used by anvil-fcgi (validated with its own
  * sections at start and in --check) and by anvil-jobs, through issue_ctx_new. */
 #ifndef ANVIL_ISSUE_CONF_H
 #define ANVIL_ISSUE_CONF_H
@@ -10,6 +11,7 @@
 #include <json-c/json.h>
 #include "ca/profile.h"
 #include "lib/conf.h"
+#include "ocsp/conf.h"
 
 #define ISSUE_CHAINS_MAX 4       /* alternate chains per issuer */
 
@@ -23,6 +25,8 @@ struct issue_conf {
 		const char *paths[ISSUE_CHAINS_MAX];
 		size_t n;
 	} alt[MAX_ISSUERS];
+	struct ocsp_conf ocsp;        /* where the first OCSP response goes, and its validity */
+	struct crl_conf crl;
 };
 
 /* Fills out from root; strings point into root. On error cc->err names the dotted key.

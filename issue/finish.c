@@ -1,7 +1,8 @@
 /* issue_finish: one order from processing to valid (or invalid). The steps, in order: the
  * serial (recorded and committed before any signature, reused after a crash), the
- * precertificate and SCTs when the profile asks for CT, the certificate, its storage together
- * with the order's new status, and the first OCSP response (hook below). */
+ * precertificate and SCTs when the profile asks for CT, the certificate, its first OCSP
+ * response (issue/status.c), and its storage together with its status row and the order's new
+ * status: no certificate is handed out before its response is published. */
 #include "config.h"
 #include <arpa/inet.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include <openssl/x509.h>
 #include "ca/client.h"
 #include "db/issue.h"
+#include "db/status.h"
 #include "issue/csr.h"
 #include "issue/finish.h"
 #include "issue/issue.h"
@@ -256,16 +258,6 @@ transient(anvil_err e)
 	}
 }
 
-/* Hook for the OCSP issue: sign and store the first OCSP response of a new certificate.
- * Until then the certificate is valid without a precomputed response. */
-static anvil_err
-first_ocsp(struct issue_ctx *ic, const struct db_cert *c)
-{
-	(void)ic;
-	(void)c;
-	return AE_OK;
-}
-
 static anvil_err
 sign(struct issue_ctx *ic, struct request *req, int64_t deadline_ms, struct buf *out)
 {
@@ -286,6 +278,7 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 {
 	int64_t order_id = o->id;
 	struct db_cert *c = NULL;
+	struct db_status st;
 	const struct profile *prof;
 	struct csr_info ci;
 	struct request req;
@@ -395,7 +388,10 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 	memcpy(c->der, der.data, der.len);
 	c->der_len = der.len;
 	memcpy(c->spki_sha256, ci.spki_sha256, sizeof(c->spki_sha256));
-	e = db_cert_issued(ic->db, c);
+	if ((e = issue_status_first(ic, c->issuer, c->serial, c->not_after, deadline_ms, &st))
+	    != AE_OK)
+		goto out;
+	e = db_cert_issued(ic->db, c, &st);
 	if (e == AE_EXISTS || e == AE_DB_DUPLICATE) {
 		/* Someone else stored it first (anvil-jobs racing the request). */
 		e = db_order_fin_get(ic->db, order_id, o) == AE_OK &&
@@ -409,8 +405,6 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 	log_audit("issued serial=%s order=%lld account=%lld profile=%s issuer=%s names=%zu",
 	    c->serial, (long long)order_id, (long long)o->account_id, c->profile, c->issuer,
 	    req.u.cert.nids);
-	if (first_ocsp(ic, c) != AE_OK)
-		log_warn("serial=%s: first OCSP response not signed", c->serial);
 out:
 	free(req.u.cert.ids);
 	csr_info_free(&ci);

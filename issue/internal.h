@@ -23,4 +23,16 @@ struct issue_ctx {
 	size_t nweak;
 };
 
+struct db_status;
+
+/* The status step of every signed serial (DESIGN.md invariant 5), for a certificate now and for
+ * a precertificate whose certificate may never come (CT): signs the first OCSP response (good)
+ * through the signer before deadline_ms (issue_now_ms), publishes it durably under ocsp.dir,
+ * and fills st, the cert_status row the caller stores in the transaction that records the
+ * certificate (db_cert_issued) or precertificate. Without ocsp.dir nothing is signed and the
+ * row is due at once (a refresher configured later publishes it). Nothing is handed out until
+ * this succeeds: any failure comes back as a "retry later" code of issue_finish. */
+anvil_err issue_status_first(struct issue_ctx *ic, const char *issuer, const char *serial,
+    int64_t not_after, int64_t deadline_ms, struct db_status *st);
+
 #endif

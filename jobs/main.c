@@ -14,6 +14,7 @@
 #include "db/db.h"
 #include "jobs/finalize.h"
 #include "jobs/conf.h"
+#include "jobs/ocsp.h"
 #include "lib/privdrop.h"
 #include "jobs/runner.h"
 #include "lib/fileio.h"
@@ -49,11 +50,12 @@ main(int argc, char **argv)
 	};
 	struct jobs_conf conf;
 	struct runner_env env;
-	struct conf_ctx cc, icc;
+	struct conf_ctx cc, icc, occ;
 	struct sigaction sa;
 	struct db *db = NULL;
 	struct va *va = NULL;
 	struct jobs_finalize *finalize = NULL;
+	struct jobs_ocsp *ocsp = NULL;
 	const char *path = NULL;
 	char *abs_path = NULL;
 	int ch, check = 0, foreground = 0, rc = 1, wake_fd = -1, loaded = 0, wrote_pid = 0;
@@ -61,6 +63,7 @@ main(int argc, char **argv)
 
 	memset(&cc, 0, sizeof(cc));
 	memset(&icc, 0, sizeof(icc));
+	memset(&occ, 0, sizeof(occ));
 	memset(&conf, 0, sizeof(conf));
 	while ((ch = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -82,6 +85,13 @@ main(int argc, char **argv)
 		goto out;
 	}
 	loaded = 1;
+	/* The OCSP refresher (jobs/ocsp.h), validated with the rest: a publisher must not start
+	 * with a section it cannot honour. */
+	occ.file = path;
+	if (jobs_ocsp_new(&conf, &occ, &ocsp) != AE_OK) {
+		fprintf(stderr, "anvil-jobs: %s\n", occ.err);
+		goto out;
+	}
 	if (check) {
 		printf("anvil-jobs: %s: configuration OK\n", path);
 		rc = 0;
@@ -143,6 +153,10 @@ main(int argc, char **argv)
 		log_err("finalize: cannot start %lld threads", (long long)conf.finalize_concurrency);
 		goto out;
 	}
+	if (ocsp != NULL && jobs_ocsp_start(ocsp) != AE_OK) {
+		log_err("ocsp: cannot start the refresher's threads");
+		goto out;
+	}
 	log_info("runner %s: concurrency %lld, finalize concurrency %lld, lease %llds, "
 	    "wake socket %s", conf.runner_id, (long long)conf.concurrency,
 	    (long long)(finalize != NULL ? conf.finalize_concurrency : 0), (long long)conf.lease,
@@ -153,11 +167,14 @@ main(int argc, char **argv)
 	env.va = va;
 	env.finalize = finalize;
 	env.wake_fd = wake_fd;
+	env.on_wake = ocsp != NULL ? jobs_ocsp_wake : NULL;
+	env.on_wake_arg = ocsp;
 	env.stop = &stop;
 	if (runner_run(&env) == AE_OK)
 		rc = 0;
 	log_info("stopped");
 out:
+	jobs_ocsp_free(ocsp);
 	jobs_finalize_free(finalize);
 	va_free(va);
 	db_free(db);

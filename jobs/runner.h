@@ -17,6 +17,10 @@ struct runner_env {
 	struct va *va;
 	struct jobs_finalize *finalize; /* NULL: finalize jobs wait (retried) */
 	int wake_fd;                /* -1 without jobs.wake_socket */
+	/* Told of each wake-up too (work queued elsewhere than the jobs table: a revocation to
+	 * publish), from the loop's thread; NULL: nobody. */
+	void (*on_wake)(void *arg);
+	void *on_wake_arg;
 	volatile sig_atomic_t *stop;
 };
 

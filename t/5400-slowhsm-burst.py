@@ -2,7 +2,8 @@
 """A burst of complete issuances at ten times what the HSM signs in a second (seeds 000 and
 004): the slow-HSM module (tools/slowhsm) makes every signature take SIGN_US with one signing
 unit, so the HSM signs 1e6/SIGN_US signatures per second; a certificate of a non-CT profile
-costs one signature (anvil-signer's audit log counts them). BURST = 10 x that rate orders, each
+costs two signatures, the certificate and its first OCSP response (anvil-signer's audit log
+counts the certificates'). BURST = 10 x that rate orders, each
 `ready` (valid authorizations made in SQL), are finalized at once from as many threads, each
 with its own connection, with acme.finalize_budget_ms short. Every response, finalize and the
 polls after it, is 200 `valid`, 200 `processing` with Retry-After, or 503/429 with Retry-After
@@ -163,8 +164,9 @@ def main():
     every = collections.Counter("%s %d %s" % (w, c, st) for th in threads
                                 for (w, c, st, _) in th.responses)
     made, refused, replayed = (a - b for a, b in zip(signer_signs(s), signs_before))
-    tap.diag("HSM: %d us a signature, 1 unit = %d signatures/s; a certificate costs one "
-             "signature (non-CT profile)" % (SIGN_US, HSM_RATE))
+    tap.diag("HSM: %d us a signature, 1 unit = %d signatures/s; a certificate costs two "
+             "signatures (certificate and first OCSP response, non-CT profile)"
+             % (SIGN_US, HSM_RATE))
     tap.diag("burst: %d finalizes at once (10x the HSM's rate), finalize_budget_ms %d, "
              "%d workers" % (BURST, BUDGET_MS, WORKERS))
     tap.diag("first answers: %s" % dict(sorted(first.items())))

@@ -753,9 +753,11 @@ class Stack:
     def _load_or_generate(self, workers):
         if self.detached and os.path.exists(self.config_path):
             with open(self.config_path) as f:
-                return json.load(f)   # keep the nonce key, ports and any local edits
+                kept = json.load(f)   # keep the nonce key, ports and any local edits
+            # A config written before OCSP/CRL publishing gains their sections.
+            return dict(self._published_sections(), **kept)
         base = "https://127.0.0.1:%d" % self.ports["api"]
-        return {
+        return dict(self._published_sections(), **{
             "log": {"level": "info", "syslog": False},
             "database": {
                 # TCP, as to a remote server (and so a worker's session can be told apart by
@@ -776,7 +778,12 @@ class Stack:
                 "max_contacts": 4,
             },
             "nonce": {"key": secrets.token_hex(32), "lifetime": 3600},
-        }
+        })
+
+    def _published_sections(self):
+        """OCSP responses and CRLs under state/, where nginx serves /ocsp/ and /crl/."""
+        return {"ocsp": {"dir": os.path.join(self.dir, "state", "ocsp")},
+                "crl": {"dir": os.path.join(self.dir, "state", "crl")}}
 
     def write_config(self, cfg=None):
         """Writes cfg (default: self.config) as the config file and makes it self.config.
