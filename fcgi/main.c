@@ -11,15 +11,13 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include "fcgi/conf.h"
 #include "lib/privdrop.h"
 #include "fcgi/worker.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
+#include "lib/usock.h"
 
 struct child {
 	pid_t pid;
@@ -41,55 +39,6 @@ usage(FILE *f)
 	    "  -c CONFIG  deployment file (doc/config.md)\n"
 	    "  --check    validate the configuration and exit (0 valid, 1 not)\n"
 	    "  -f         stay in the foreground and log to stderr\n");
-}
-
-/* A Unix socket at path; a stale socket file is replaced, a live one (another master) or
- * anything that is not a socket is refused. */
-static int
-open_socket(const char *path, mode_t mode, int backlog)
-{
-	struct sockaddr_un sun;
-	struct stat st;
-	int fd = -1, probe = -1;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		log_err("fcgi.socket %s: path too long", path);
-		goto fail;
-	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_err("fcgi.socket %s exists and is not a socket", path);
-			goto fail;
-		}
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-			log_err("fcgi.socket %s is in use by a running server", path);
-			goto fail;
-		}
-		if (unlink(path) != 0) {
-			log_err("fcgi.socket %s: cannot remove stale socket: %s", path,
-			    strerror(errno));
-			goto fail;
-		}
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(path, mode) != 0 || listen(fd, backlog) != 0) {
-		log_err("fcgi.socket %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (probe >= 0)
-		close(probe);
-	return fd;
-fail:
-	if (probe >= 0)
-		close(probe);
-	if (fd >= 0)
-		close(fd);
-	return -1;
 }
 
 static void
@@ -294,7 +243,8 @@ main(int argc, char **argv)
 	if ((sock_path = strdup(conf.socket)) == NULL ||
 	    (conf.pid_file != NULL && (pid_path = strdup(conf.pid_file)) == NULL))
 		goto out;
-	if ((fd = open_socket(sock_path, conf.socket_mode, (int)conf.backlog)) < 0)
+	if ((fd = usock_listen(sock_path, conf.socket_mode, (int)conf.backlog,
+	    "fcgi.socket")) < 0)
 		goto out;
 	if (pid_path != NULL) {
 		char pid[32];

@@ -19,7 +19,8 @@ printed as TAP diagnostics at exit.
 
 Attributes: base (https://127.0.0.1:PORT), directory_url, ca_file (the TLS root), config_path,
 config (dict), dir, http_base (plain-HTTP server for /ocsp/, /crl/, /issuer/ = dir/state/...),
-db (MariaDB), nginx_vars, signer_socket, hsm (signer.SoftHSM, with signer=True).
+db (MariaDB), nginx_vars, signer_socket, hsm (signer.SoftHSM, with signer=True), ocsp_url and
+responder (anvil-ocsp, started with nginx when the config has ocsp.responder: t/lib/responder.py).
 
 Methods: anvilctl(*args, check=True) -> CompletedProcess (text); mysql(sql) -> raw rows text;
 mysql_rows(sql) -> [[str]]; mysql_session() -> a held-open session (LOCK TABLES ...);
@@ -51,6 +52,7 @@ import datetime
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import proc  # noqa: E402
+import responder as responderlib  # noqa: E402
 
 DB_NAME = "anvil"
 DB_USER = "anvil"
@@ -705,6 +707,7 @@ class Stack:
             base = self._load_or_generate(workers)
             if signer:
                 base = self._signer_prepare(base)
+                base = responderlib.prepare(self, base)
             if jobs:
                 import jobs as jobslib
                 base = jobslib.prepare(self, base, jobs)
@@ -719,6 +722,8 @@ class Stack:
                           self.config.get("database", {}).get("unix_socket"), durable=detached)
         self.nginx = Nginx(os.path.join(self.dir, "nginx"), self.runner)
         self.fcgi = None
+        self.responder = responderlib.Responder(self)
+        self.ocsp_url = self.http_base + "/ocsp/"
         self.started = []  # names of the daemons this call started (dev/up reports them)
         if not detached:
             import atexit
@@ -804,6 +809,7 @@ class Stack:
                     HTTP_LISTEN="127.0.0.1:%d" % self.ports["http"],
                     CERT=self.cert_file, KEY=self.key_file,
                     FCGI_SOCKET=self.config["fcgi"]["socket"],
+                    OCSP_SOCKET=responderlib.socket_path(self),
                     RETRY_AFTER=self.config.get("fcgi", {}).get("retry_after", 1))
 
     def _local_db(self):
@@ -932,6 +938,8 @@ class Stack:
                 self.signer_note = "anvil-signer: not started: %s" % e
         if self.fcgi.start():
             self.started.append("anvil-fcgi")
+        if self.responder.start():
+            self.started.append("anvil-ocsp")
         if not self.nginx.running():
             self.nginx.render(self._nginx_values())
         if self.nginx.start(self.ports["api"]):
@@ -962,6 +970,7 @@ class Stack:
         self.nginx.stop()
         if self.fcgi is not None:
             self.fcgi.stop()
+        self.responder.stop()
         self.stop_signer()
         self.db.stop()
 
@@ -974,6 +983,7 @@ class Stack:
         for name, exe, log in (("nginx", which("nginx"), os.path.join(dir, "nginx", "error.log")),
                                ("anvil-signer", proc.builddir_path("ca/anvil-signer"), ""),
                                ("anvil-fcgi", proc.builddir_path("fcgi/anvil-fcgi"), ""),
+                               ("anvil-ocsp", proc.builddir_path(responderlib.EXE), ""),
                                ("anvil-jobs", proc.builddir_path("jobs/anvil-jobs"), ""),
                                ("pebble-challtestsrv", shutil.which("pebble-challtestsrv") or
                                 "/usr/bin/pebble-challtestsrv", ""),
@@ -1133,6 +1143,7 @@ class Stack:
                            ("anvil-fcgi", os.path.join(self.dir, "run", "anvil-fcgi.log")),
                            ("anvil-signer", self.signer_log),
                            ("anvil-jobs", os.path.join(self.dir, "run", "anvil-jobs.log")),
+                           ("anvil-ocsp", self.responder.log),
                            ("nginx error", self.nginx.error_log),
                            ("nginx access", self.nginx.access_log)):
             parts.append("--- %s (%s) ---\n%s" % (name, path, _tail(path, lines)))

@@ -24,6 +24,14 @@ def is_(got, want, name):
     return True
 
 
+def todo(cond, name, why):
+    """A test of something not done yet (TAP TODO: reported, not counted as a failure)."""
+    global _n
+    _n += 1
+    print("%sok %d - %s # TODO %s" % ("" if cond else "not ", _n, name, why), flush=True)
+    return bool(cond)
+
+
 def diag(msg):
     for line in str(msg).splitlines() or [""]:
         print("# " + line, flush=True)
