@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "db/db.h"
+#include "jobs/crl.h"
 #include "jobs/finalize.h"
 #include "jobs/conf.h"
 #include "lib/privdrop.h"
@@ -49,11 +50,12 @@ main(int argc, char **argv)
 	};
 	struct jobs_conf conf;
 	struct runner_env env;
-	struct conf_ctx cc, icc;
+	struct conf_ctx cc, icc, ccc;
 	struct sigaction sa;
 	struct db *db = NULL;
 	struct va *va = NULL;
 	struct jobs_finalize *finalize = NULL;
+	struct jobs_crl *crl = NULL;
 	const char *path = NULL;
 	char *abs_path = NULL;
 	int ch, check = 0, foreground = 0, rc = 1, wake_fd = -1, loaded = 0, wrote_pid = 0;
@@ -61,6 +63,7 @@ main(int argc, char **argv)
 
 	memset(&cc, 0, sizeof(cc));
 	memset(&icc, 0, sizeof(icc));
+	memset(&ccc, 0, sizeof(ccc));
 	memset(&conf, 0, sizeof(conf));
 	while ((ch = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -128,6 +131,11 @@ main(int argc, char **argv)
 		log_warn("finalize jobs wait: %s", icc.err);
 		finalize = NULL;
 	}
+	if ((e = jobs_crl_new(&conf.db, conf.root, &ccc, conf.runner_id, conf.poll_interval,
+	    &crl)) != AE_OK && e != AE_NOTFOUND) {
+		log_err("CRLs: %s", ccc.err[0] ? ccc.err : anvil_strerror(e));
+		goto out;
+	}
 	/* Validation talks to hostile servers: from here on, run as jobs.user (the socket, the
 	 * PID file and the issuers' files are already open or read). */
 	if (privdrop_apply(&conf.run_as) != AE_OK) {
@@ -143,6 +151,10 @@ main(int argc, char **argv)
 		log_err("finalize: cannot start %lld threads", (long long)conf.finalize_concurrency);
 		goto out;
 	}
+	if (crl != NULL && jobs_crl_start(crl) != AE_OK) {
+		log_err("CRLs: cannot start the builder thread");
+		goto out;
+	}
 	log_info("runner %s: concurrency %lld, finalize concurrency %lld, lease %llds, "
 	    "wake socket %s", conf.runner_id, (long long)conf.concurrency,
 	    (long long)(finalize != NULL ? conf.finalize_concurrency : 0), (long long)conf.lease,
@@ -153,11 +165,14 @@ main(int argc, char **argv)
 	env.va = va;
 	env.finalize = finalize;
 	env.wake_fd = wake_fd;
+	env.on_wake = crl != NULL ? jobs_crl_kick : NULL;
+	env.on_wake_arg = crl;
 	env.stop = &stop;
 	if (runner_run(&env) == AE_OK)
 		rc = 0;
 	log_info("stopped");
 out:
+	jobs_crl_free(crl);
 	jobs_finalize_free(finalize);
 	va_free(va);
 	db_free(db);

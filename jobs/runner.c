@@ -437,8 +437,11 @@ runner_run(struct runner_env *env)
 			log_err("event loop: %s", anvil_strerror(e));
 			break;
 		}
-		if (woken)
+		if (woken) {
 			wake_drain(env->wake_fd);
+			if (env->on_wake != NULL)
+				env->on_wake(env->on_wake_arg);
+		}
 	}
 	/* Attempts on the lanes end within their budget: their results are recorded, not
 	 * thrown away with the lease. */

@@ -17,6 +17,8 @@ struct runner_env {
 	struct va *va;
 	struct jobs_finalize *finalize; /* NULL: finalize jobs wait (retried) */
 	int wake_fd;                /* -1 without jobs.wake_socket */
+	void (*on_wake)(void *);    /* told of each wake-up (work that is not a job: CRLs) */
+	void *on_wake_arg;
 	volatile sig_atomic_t *stop;
 };
 

@@ -766,6 +766,7 @@ class Stack:
                 "max_contacts": 4,
             },
             "nonce": {"key": secrets.token_hex(32), "lifetime": 3600},
+            "crl": {"dir": os.path.join(self.dir, "state", "crl")},
         }
 
     def write_config(self, cfg=None):
