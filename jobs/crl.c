@@ -349,6 +349,8 @@ crl_main(void *arg)
 			if (e == AE_OK)
 				ensured = 1;
 			else
+				wait = c->poll;
+			if (e != AE_OK)
 				log_warn("crl: cannot list the shards yet: %s (%s)", anvil_strerror(e),
 				    db_error(c->db));
 		}
