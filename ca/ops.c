@@ -198,6 +198,51 @@ signing_issuer(struct signer *s, const char *name)
 	return is != NULL && is->key != NULL ? is : NULL;
 }
 
+/* Clocks of the signer and its callers are one host's: a little slack for the time a request
+ * spends queued, no more. */
+#define TIME_SKEW 300
+
+/* thisUpdate may lie back_s in the past (plus the skew), never ahead; the validity at most
+ * max_s. */
+static int
+times_ok(uint64_t this_update, uint64_t next_update, int64_t back_s, int64_t max_s)
+{
+	int64_t now = (int64_t)time(NULL);
+	int64_t tu = (int64_t)this_update, nu = (int64_t)next_update;
+
+	if (this_update > INT64_MAX / 2 || next_update > INT64_MAX / 2)
+		return 0;
+	return tu >= now - back_s - TIME_SKEW && tu <= now + TIME_SKEW && nu > tu &&
+	    nu - tu <= max_s;
+}
+
+/* Whether the journal shows a precertificate or certificate of this serial signed by this
+ * issuer: the signer vouches only for what it signed. */
+static anvil_err
+signed_here(struct signer *s, const struct issuer *is, const uint8_t *serial, size_t slen)
+{
+	static const int kinds[] = { J_CERT, J_PRECERT };
+	anvil_err e = AE_SIGNER_UNSIGNED;
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]) && e == AE_SIGNER_UNSIGNED; k++) {
+		uint8_t *der = NULL;
+		size_t derlen = 0;
+		const unsigned char *p;
+		X509 *x;
+
+		if (journal_get(s->journal, kinds[k], serial, slen, &der, &derlen) != AE_OK)
+			continue;
+		p = der;
+		if ((x = d2i_X509(NULL, &p, (long)derlen)) == NULL)
+			e = AE_INTERNAL;
+		else if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(is->cert)) == 0)
+			e = AE_OK;
+		X509_free(x);
+		free(der);
+	}
+	return e;
+}
+
 static anvil_err
 handle_ocsp(struct signer *s, const struct peer *peer, struct request *req, struct buf *out,
     uint32_t *retry_ms)
@@ -212,7 +257,13 @@ handle_ocsp(struct signer *s, const struct peer *peer, struct request *req, stru
 	anvil_err e = AE_SIGNER_PROFILE;
 
 	memset(&j, 0, sizeof(j));
-	if (is == NULL || (e = tbs_build_ocsp(is, r, &oj.bs)) != AE_OK)
+	if (is == NULL)
+		goto out;
+	e = AE_SIGNER_VALIDITY;
+	if (!times_ok(r->this_update, r->next_update, s->ocsp.backdate, s->ocsp.validity))
+		goto out;
+	if ((e = signed_here(s, is, r->serial, r->serial_len)) != AE_OK ||
+	    (e = tbs_build_ocsp(is, r, &oj.bs)) != AE_OK)
 		goto out;
 	j.fn = sign_ocsp;
 	j.arg = &oj;
@@ -247,7 +298,12 @@ handle_crl(struct signer *s, const struct peer *peer, struct request *req, struc
 	memset(&j, 0, sizeof(j));
 	for (int i = 0; i < 8; i++)
 		num[i] = (uint8_t)(r->number >> (8 * (7 - i)));
-	if (is == NULL || (e = tbs_build_crl(is, r, &crl)) != AE_OK)
+	if (is == NULL)
+		goto out;
+	e = AE_SIGNER_VALIDITY;
+	/* A CRL is signed when it is built: thisUpdate is now. */
+	if (!times_ok(r->this_update, r->next_update, 0, s->crl.validity) ||
+	    (e = tbs_build_crl(is, r, &crl)) != AE_OK)
 		goto out;
 	j.fn = sign_crl;
 	j.arg = crl;

@@ -70,8 +70,8 @@ struct signer_conf {
 	size_t n_allow_uids;
 	gid_t allow_gids[MAX_LIST];
 	size_t n_allow_gids;
-	/* Per-operation permissions: a uid listed here may use only its ops (bit 1 << op);
-	 * a uid not listed may use every op. */
+	/* Per-operation permissions, deny by default: a uid may use the ops listed for it
+	 * (bit 1 << op) and health; a uid not listed, health only. */
 	struct { uid_t uid; unsigned ops; } perms[MAX_LIST];
 	size_t nperms;
 	int64_t max_conns, max_conns_per_peer;

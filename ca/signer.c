@@ -161,7 +161,8 @@ main(int argc, char **argv)
 	}
 	if (conf_load(&cc, path, &root) != AE_OK ||
 	    conf_check_keys(&cc, root, "", sections) != AE_OK ||
-	    signer_conf_parse(&cc, root, SIGNER_CONF_DAEMON, &s.conf) != AE_OK) {
+	    signer_conf_parse(&cc, root, SIGNER_CONF_DAEMON, &s.conf) != AE_OK ||
+	    ocsp_conf_parse(&cc, root, &s.ocsp, &s.crl) != AE_OK) {
 		fprintf(stderr, "anvil-signer: %s\n", cc.err);
 		goto out;
 	}

@@ -9,9 +9,12 @@
 #include "ca/profile.h"
 #include "ca/proto.h"
 #include "lib/buf.h"
+#include "ocsp/conf.h"
 
 struct signer {
 	struct signer_conf conf;
+	struct ocsp_conf ocsp;      /* the bounds of what OCSP and CRL requests may ask for */
+	struct crl_conf crl;
 	struct p11_module hsm;
 	struct journal *journal;
 	struct pool *pool;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "db/db.h"
+#include "jobs/crl.h"
 #include "jobs/finalize.h"
 #include "jobs/conf.h"
 #include "jobs/ocsp.h"
@@ -29,6 +30,24 @@ on_stop(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+/* Work that is not in the jobs table (a revocation to publish) arrives with a wake-up too:
+ * both publishers look at once. */
+struct wake_targets {
+	struct jobs_ocsp *ocsp;
+	struct jobs_crl *crl;
+};
+
+static void
+on_wake(void *arg)
+{
+	struct wake_targets *t = arg;
+
+	if (t->ocsp != NULL)
+		jobs_ocsp_wake(t->ocsp);
+	if (t->crl != NULL)
+		jobs_crl_kick(t->crl);
 }
 
 static void
@@ -50,12 +69,14 @@ main(int argc, char **argv)
 	};
 	struct jobs_conf conf;
 	struct runner_env env;
-	struct conf_ctx cc, icc, occ;
+	struct conf_ctx cc, icc, occ, ccc;
 	struct sigaction sa;
 	struct db *db = NULL;
 	struct va *va = NULL;
 	struct jobs_finalize *finalize = NULL;
 	struct jobs_ocsp *ocsp = NULL;
+	struct jobs_crl *crl = NULL;
+	struct wake_targets wake_targets;
 	const char *path = NULL;
 	char *abs_path = NULL;
 	int ch, check = 0, foreground = 0, rc = 1, wake_fd = -1, loaded = 0, wrote_pid = 0;
@@ -64,6 +85,7 @@ main(int argc, char **argv)
 	memset(&cc, 0, sizeof(cc));
 	memset(&icc, 0, sizeof(icc));
 	memset(&occ, 0, sizeof(occ));
+	memset(&ccc, 0, sizeof(ccc));
 	memset(&conf, 0, sizeof(conf));
 	while ((ch = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -138,6 +160,11 @@ main(int argc, char **argv)
 		log_warn("finalize jobs wait: %s", icc.err);
 		finalize = NULL;
 	}
+	if ((e = jobs_crl_new(&conf.db, conf.root, &ccc, conf.runner_id, conf.poll_interval,
+	    &crl)) != AE_OK && e != AE_NOTFOUND) {
+		log_err("CRLs: %s", ccc.err[0] ? ccc.err : anvil_strerror(e));
+		goto out;
+	}
 	/* Validation talks to hostile servers: from here on, run as jobs.user (the socket, the
 	 * PID file and the issuers' files are already open or read). */
 	if (privdrop_apply(&conf.run_as) != AE_OK) {
@@ -157,6 +184,10 @@ main(int argc, char **argv)
 		log_err("ocsp: cannot start the refresher's threads");
 		goto out;
 	}
+	if (crl != NULL && jobs_crl_start(crl) != AE_OK) {
+		log_err("CRLs: cannot start the builder thread");
+		goto out;
+	}
 	log_info("runner %s: concurrency %lld, finalize concurrency %lld, lease %llds, "
 	    "wake socket %s", conf.runner_id, (long long)conf.concurrency,
 	    (long long)(finalize != NULL ? conf.finalize_concurrency : 0), (long long)conf.lease,
@@ -167,14 +198,17 @@ main(int argc, char **argv)
 	env.va = va;
 	env.finalize = finalize;
 	env.wake_fd = wake_fd;
-	env.on_wake = ocsp != NULL ? jobs_ocsp_wake : NULL;
-	env.on_wake_arg = ocsp;
+	wake_targets.ocsp = ocsp;
+	wake_targets.crl = crl;
+	env.on_wake = on_wake;
+	env.on_wake_arg = &wake_targets;
 	env.stop = &stop;
 	if (runner_run(&env) == AE_OK)
 		rc = 0;
 	log_info("stopped");
 out:
 	jobs_ocsp_free(ocsp);
+	jobs_crl_free(crl);
 	jobs_finalize_free(finalize);
 	va_free(va);
 	db_free(db);

@@ -46,6 +46,7 @@ anvil_strerror(anvil_err e)
 	case AE_SIGNER_PERM: return "operation not permitted for this peer";
 	case AE_SIGNER_SERIAL: return "refused: invalid serial number";
 	case AE_SIGNER_CT: return "refused: SCT list does not match the profile";
+	case AE_SIGNER_UNSIGNED: return "refused: serial not signed by this issuer here";
 	}
 	return "unknown error";
 }

@@ -54,6 +54,7 @@ typedef enum anvil_err {
 	AE_SIGNER_PERM = 310,
 	AE_SIGNER_SERIAL = 311,    /* serial not a positive integer of at most 20 octets */
 	AE_SIGNER_CT = 312,        /* SCT list missing, malformed, or not wanted by the profile */
+	AE_SIGNER_UNSIGNED = 313,  /* OCSP for a serial this signer never signed for the issuer */
 } anvil_err;
 
 const char *anvil_strerror(anvil_err e);

@@ -31,8 +31,14 @@ def main():
     import pwd
     nobody = pwd.getpwnam("nobody").pw_uid
     # nobody may ask for health only; "daemon" is not allowed at all.
-    conf = signer.signer_config(t, hsm, max_per_peer=3, allow_uids=[os.getuid(), nobody],
+    binuid = pwd.getpwnam("bin").pw_uid
+    # bin is admitted but not in the permissions table (deny by default: health only).
+    conf = signer.signer_config(t, hsm, max_per_peer=3,
+                                allow_uids=[os.getuid(), nobody, binuid],
                                 permissions={str(nobody): ["health"]})
+    # The bounds the signer enforces on OCSP and CRL times come from these sections.
+    conf["ocsp"] = {"dir": t + "/ocsp", "validity_seconds": 2 * 86400, "backdate_seconds": 600}
+    conf["crl"] = {"dir": t + "/crl", "validity_seconds": 86400, "interval_seconds": 3600}
     signer.ceremony(t, conf, hsm)
     p, sock = signer.start_signer(t, conf, hsm)
     c = signer.Client(sock)
@@ -115,6 +121,40 @@ def main():
     tap.is_(code(c.ocsp("int-ec", s1, this_update=now, next_update=now)), "SIGNER_VALIDITY",
             "OCSP nextUpdate not after thisUpdate")
 
+    # OCSP only for what this signer signed, for the issuer that signed it.
+    tap.is_(code(c.ocsp("int-ec", s1, next_update=now + 86400)), "OK",
+            "OCSP for a certificate it signed")
+    tap.is_(code(c.ocsp("int-ec", s3, next_update=now + 86400)), "OK",
+            "OCSP for a precertificate whose certificate never came")
+    tap.is_(code(c.ocsp("int-ec", signer.new_serial(), next_update=now + 86400)),
+            "SIGNER_UNSIGNED", "OCSP for a serial never signed")
+    tap.is_(code(c.ocsp("int-ec", s2, next_update=now + 86400)), "SIGNER_UNSIGNED",
+            "OCSP by int-ec for a serial int-rsa signed")
+    tap.is_(code(c.ocsp("int-rsa", s2, next_update=now + 86400)), "OK",
+            "OCSP by int-rsa for its own serial")
+    # thisUpdate/nextUpdate within ocsp.validity_seconds (2 days) and ocsp.backdate_seconds
+    # (600) plus the 300 s skew.
+    tap.is_(code(c.ocsp("int-ec", s1, this_update=now, next_update=now + 2 * 86400)), "OK",
+            "OCSP validity of exactly ocsp.validity_seconds")
+    tap.is_(code(c.ocsp("int-ec", s1, this_update=now, next_update=now + 2 * 86400 + 1)),
+            "SIGNER_VALIDITY", "OCSP validity over ocsp.validity_seconds")
+    tap.is_(code(c.ocsp("int-ec", s1, this_update=now - 600, next_update=now + 86400)), "OK",
+            "OCSP thisUpdate backdated by ocsp.backdate_seconds")
+    tap.is_(code(c.ocsp("int-ec", s1, this_update=now - 2000, next_update=now + 86400)),
+            "SIGNER_VALIDITY", "OCSP thisUpdate backdated beyond ocsp.backdate_seconds")
+    tap.is_(code(c.ocsp("int-ec", s1, this_update=now + 3600, next_update=now + 86400)),
+            "SIGNER_VALIDITY", "OCSP thisUpdate in the future")
+    # CRLs: validity within crl.validity_seconds (1 day), thisUpdate now.
+    tap.is_(code(c.crl("int-ec", 5, [], this_update=now, next_update=now + 86400)), "OK",
+            "CRL validity of exactly crl.validity_seconds")
+    tap.is_(code(c.crl("int-ec", 5, [], this_update=now, next_update=now + 86401)),
+            "SIGNER_VALIDITY", "CRL validity over crl.validity_seconds")
+    tap.is_(code(c.crl("int-ec", 5, [], this_update=now - 3600, next_update=now + 3600)),
+            "SIGNER_VALIDITY", "CRL thisUpdate an hour in the past")
+    tap.is_(code(c.crl("int-ec", 5, [], this_update=now + 3600, next_update=now + 7200)),
+            "SIGNER_VALIDITY", "CRL thisUpdate in the future")
+    tap.is_(code(c.crl("root", 5, [])), "SIGNER_PROFILE", "CRL by a root (offline) refused")
+
     # Malformed frames: an error reply, then the connection is closed.
     r = c.raw(struct.pack(">I", 20) + bytes(20))
     tap.is_(code(r), "SIGNER_PROTO", "a frame of version 0 is a protocol error")
@@ -131,10 +171,12 @@ def main():
     c.close()
 
     # A peer outside the allow-list (uid "daemon"), and nobody limited to health.
+    # Each argument: an op, or op:hex body.
     script = ("import socket,struct,sys\n"
               "s=socket.socket(socket.AF_UNIX);s.connect(sys.argv[1])\n"
-              "for op in sys.argv[2:]:\n"
-              "  s.sendall(struct.pack('>IBBIQ',14,1,int(op),1,2**62))\n"
+              "for a in sys.argv[2:]:\n"
+              "  op,_,b=a.partition(':');b=bytes.fromhex(b)\n"
+              "  s.sendall(struct.pack('>IBBIQ',14+len(b),1,int(op),1,2**62)+b)\n"
               "  d=s.recv(4096);print(struct.unpack('>BBIH',d[4:12])[3])\n"
               "if len(sys.argv)==2:\n"
               "  d=s.recv(64);print(struct.unpack('>BBIH',d[4:12])[3])\n")
@@ -149,6 +191,15 @@ def main():
     tap.is_(as_user("nobody", signer.OP_HEALTH, signer.OP_STATS, signer.OP_HEALTH),
             ["0", str(AE["SIGNER_PERM"]), "0"],
             "per-operation permissions: nobody may ask for health, not for stats")
+    ocsp_req = "%d:%s" % (signer.OP_OCSP, signer.ocsp_body("int-ec", s1,
+                                                           next_update=now + 86400).hex())
+    crl_req = "%d:%s" % (signer.OP_CRL, signer.crl_body("int-ec", 9, [],
+                                                        next_update=int(time.time()) + 3600).hex())
+    tap.is_(as_user("bin", signer.OP_HEALTH, signer.OP_STATS, ocsp_req, crl_req),
+            ["0"] + [str(AE["SIGNER_PERM"])] * 3,
+            "deny by default: an admitted uid not in signer.permissions gets health only")
+    tap.is_(as_user("nobody", ocsp_req), [str(AE["SIGNER_PERM"])],
+            "a listed uid may not sign what is not listed for it")
 
     # Per-peer connection cap (3): the 4th concurrent connection is turned away.
     held = []
@@ -168,6 +219,14 @@ def main():
     tap.ok(ok_again, "connections are accepted again once the peer closed its others")
 
     p.stop()
+    # Without the table nobody could sign: a configuration error naming the key.
+    del conf["signer"]["permissions"]
+    path = signer.write_config(t, conf, "noperms.json")
+    r = subprocess.run([proc.builddir_path("ca", "anvil-signer"), "-c", path, "--check"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=hsm.env())
+    tap.ok(r.returncode != 0 and b"signer.permissions" in r.stdout,
+           "a signer section without permissions is refused, naming signer.permissions") \
+        or tap.diag(r.stdout.decode())
     log = p.log_text()
     tap.ok("event=peer_refused" in log and "result=refused" in log, "refusals are logged")
     tap.ok(hsm.pin not in log, "the PIN appears in no output")

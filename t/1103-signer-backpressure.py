@@ -42,7 +42,7 @@ def main():
         c = signer.Client(sock)
         c.connect()
         barrier.wait()
-        results[i] = c.ocsp("int-ec", signer.new_serial(), deadline_ms=signer.now_ms() + 30000)
+        results[i] = c.crl("int-ec", 1, [], deadline_ms=signer.now_ms() + 30000)
         c.close()
     threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
     for th in threads:
@@ -89,7 +89,7 @@ def main():
 
     # Device reset: the next C_Sign finds its session closed; the signer reopens and retries.
     open(fail_file, "w").close()
-    r3 = cb.ocsp("int-ec", signer.new_serial(), deadline_ms=signer.now_ms() + 30000)
+    r3 = cb.crl("int-ec", 1, [], deadline_ms=signer.now_ms() + 30000)
     tap.is_(r3[0], 0, "signed after the session was reset under the signer")
     tap.ok(not os.path.exists(fail_file), "the reset really happened")
     st = cb.stats()

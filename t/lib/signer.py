@@ -25,7 +25,7 @@ AE = dict(OK=0, NOMEM=1, INTERNAL=2, IO=3, TOOBIG=4, PARSE=5, RANGE=6, CONFIG=7,
           SIGNER_PROTO=300, SIGNER_PROFILE=301, SIGNER_CA=302, SIGNER_KEY=303,
           SIGNER_VALIDITY=304, SIGNER_NAME=305, SIGNER_MISMATCH=306, SIGNER_DUPLICATE=307,
           SIGNER_DEADLINE=308, SIGNER_HSM=309, SIGNER_PERM=310, SIGNER_SERIAL=311,
-          SIGNER_CT=312)
+          SIGNER_CT=312, SIGNER_UNSIGNED=313)
 AE_NAME = {v: k for k, v in AE.items()}
 
 OP_HEALTH, OP_STATS, OP_PRECERT, OP_CERT, OP_OCSP, OP_CRL = 1, 2, 3, 4, 5, 6
@@ -115,8 +115,11 @@ def signer_config(tmp, hsm, module=None, sessions=2, queue_max=64, allow_uids=No
         "issuers": issuers,
         "profiles": profiles,
     }
-    if permissions:
-        sconf["signer"]["permissions"] = permissions
+    # Deny by default: this test process (and the daemons a stack runs as the same user) may
+    # use every op; permissions adds or overrides entries.
+    perms = {str(os.getuid()): ["health", "stats", "precert", "cert", "ocsp", "crl"]}
+    perms.update(permissions or {})
+    sconf["signer"]["permissions"] = perms
     return sconf
 
 

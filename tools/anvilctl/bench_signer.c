@@ -117,16 +117,71 @@ call(struct runner *r, struct signer_client *c, struct request *q)
 	return e;
 }
 
+/* A certificate (after its precertificate on a CT profile) for serial. */
+static anvil_err
+issue_one(struct runner *r, struct signer_client *c, const struct profile *prof,
+    const uint8_t serial[16], const uint8_t *spki, int spki_len, struct ident *id)
+{
+	struct request q;
+	struct cert_req *cr = &q.u.cert;
+	uint8_t sct[64];
+	anvil_err e = AE_OK;
+
+	/* A syntactically valid one-entry SCT list. */
+	memset(sct, 0, sizeof(sct));
+	sct[1] = 50;
+	sct[3] = 48;
+	memset(&q, 0, sizeof(q));
+	snprintf(cr->profile, sizeof(cr->profile), "%s", prof->name);
+	memcpy(cr->serial, serial, 16);
+	cr->serial_len = 16;
+	cr->spki = spki;
+	cr->spki_len = (size_t)spki_len;
+	cr->ids = id;
+	cr->nids = 1;
+	cr->not_before = (uint64_t)time(NULL);
+	cr->not_after = cr->not_before + 86400;
+	if (prof->ct) {
+		q.op = OP_PRECERT;
+		e = call(r, c, &q);
+		cr->sct = sct;
+		cr->sct_len = 52;
+	}
+	if (e == AE_OK) {
+		q.op = OP_CERT;
+		e = call(r, c, &q);
+	}
+	return e;
+}
+
+/* A good response for serial (which the signer must have signed: it refuses others). */
+static anvil_err
+ocsp_one(struct runner *r, struct signer_client *c, const struct issuer *is,
+    const uint8_t serial[16])
+{
+	struct request q;
+
+	memset(&q, 0, sizeof(q));
+	q.op = OP_OCSP;
+	snprintf(q.u.ocsp.issuer, sizeof(q.u.ocsp.issuer), "%s", is->name);
+	memcpy(q.u.ocsp.serial, serial, 16);
+	q.u.ocsp.serial_len = 16;
+	q.u.ocsp.reason = REASON_NONE;
+	q.u.ocsp.this_update = (uint64_t)time(NULL);
+	q.u.ocsp.next_update = q.u.ocsp.this_update + 86400;
+	return call(r, c, &q);
+}
+
 static void *
 daemon_main(void *arg)
 {
 	struct runner *r = arg;
 	struct signer_client *c = NULL;
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	uint8_t spki[256], sct[64];
+	const struct profile *prof = r->prof;
+	uint8_t spki[256], fixed[16];
 	unsigned char *p = spki;
 	struct ident id;
-	struct request q;
 	char name[300];
 	int spki_len;
 
@@ -135,66 +190,42 @@ daemon_main(void *arg)
 		goto out;
 	}
 	spki_len = i2d_PUBKEY(k, &p);
+	/* OCSP alone: responses for one certificate of a profile of this issuer. */
+	for (size_t i = 0; prof == NULL && i < r->b->sc.nprofiles; i++)
+		if (r->b->sc.profiles[i].issuer == r->is)
+			prof = &r->b->sc.profiles[i];
+	if (prof == NULL) {
+		fprintf(stderr, "bench-signer: no profile of issuer %s to sign a certificate for "
+		    "its OCSP responses\n", r->is->name);
+		r->errors++;
+		goto out;
+	}
 	/* A name inside the profile's policy. */
-	snprintf(name, sizeof(name), "bench.%s", r->prof && r->prof->n_dns_suffixes ?
-	    r->prof->dns_suffixes[0] : "example.com");
+	snprintf(name, sizeof(name), "bench.%s", prof->n_dns_suffixes ?
+	    prof->dns_suffixes[0] : "example.com");
 	memset(&id, 0, sizeof(id));
 	id.type = ID_DNS;
 	id.len = (uint8_t)strlen(name);
 	memcpy(id.val, name, id.len + 1);
-	/* A syntactically valid one-entry SCT list. */
-	memset(sct, 0, sizeof(sct));
-	sct[1] = 50;
-	sct[3] = 48;
+	if (r->mode == 1) {
+		rand_serial(fixed);
+		if (issue_one(r, c, prof, fixed, spki, spki_len, &id) != AE_OK) {
+			fprintf(stderr, "bench-signer: cannot sign a certificate for the OCSP run\n");
+			r->errors++;
+			goto out;
+		}
+	}
 	while (!*r->stop) {
 		uint64_t t0 = clock_mono_us();
 		anvil_err e;
-		memset(&q, 0, sizeof(q));
 		if (r->mode == 1) {
-			q.op = OP_OCSP;
-			snprintf(q.u.ocsp.issuer, sizeof(q.u.ocsp.issuer), "%s", r->is->name);
-			rand_serial(q.u.ocsp.serial);
-			q.u.ocsp.serial_len = 16;
-			q.u.ocsp.reason = REASON_NONE;
-			q.u.ocsp.this_update = (uint64_t)time(NULL);
-			q.u.ocsp.next_update = q.u.ocsp.this_update + 86400;
-			e = call(r, c, &q);
+			e = ocsp_one(r, c, r->is, fixed);
 		} else {
-			struct cert_req *cr = &q.u.cert;
 			uint8_t serial[16];
 			rand_serial(serial);
-			snprintf(cr->profile, sizeof(cr->profile), "%s", r->prof->name);
-			memcpy(cr->serial, serial, 16);
-			cr->serial_len = 16;
-			cr->spki = spki;
-			cr->spki_len = (size_t)spki_len;
-			cr->ids = &id;
-			cr->nids = 1;
-			cr->not_before = (uint64_t)time(NULL);
-			cr->not_after = cr->not_before + 86400;
-			e = AE_OK;
-			if (r->prof->ct) {
-				q.op = OP_PRECERT;
-				e = call(r, c, &q);
-				cr->sct = sct;
-				cr->sct_len = 52;
-			}
-			if (e == AE_OK) {
-				q.op = OP_CERT;
-				e = call(r, c, &q);
-			}
-			if (e == AE_OK) {
-				memset(&q.u, 0, sizeof(q.u));
-				q.op = OP_OCSP;
-				snprintf(q.u.ocsp.issuer, sizeof(q.u.ocsp.issuer), "%s",
-				    r->prof->issuer->name);
-				memcpy(q.u.ocsp.serial, serial, 16);
-				q.u.ocsp.serial_len = 16;
-				q.u.ocsp.reason = REASON_NONE;
-				q.u.ocsp.this_update = (uint64_t)time(NULL);
-				q.u.ocsp.next_update = q.u.ocsp.this_update + 86400;
-				e = call(r, c, &q);
-			}
+			e = issue_one(r, c, prof, serial, spki, spki_len, &id);
+			if (e == AE_OK)
+				e = ocsp_one(r, c, prof->issuer, serial);
 		}
 		if (e != AE_OK) {
 			if (r->errors++ == 0)

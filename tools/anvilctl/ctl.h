@@ -16,6 +16,7 @@ int ctl_eab(struct ctl *ctl, int argc, char **argv);          /* tools/anvilctl/
 int ctl_check(struct ctl *ctl, int argc, char **argv);        /* tools/anvilctl/check.c */
 int ctl_init(struct ctl *ctl, int argc, char **argv);         /* tools/anvilctl/init.c */
 int ctl_bench_signer(struct ctl *ctl, int argc, char **argv); /* tools/anvilctl/bench_signer.c */
+int ctl_check_freshness(struct ctl *ctl, int argc, char **argv); /* tools/anvilctl/freshness.c */
 int ctl_ratelimit(struct ctl *ctl, int argc, char **argv);    /* tools/anvilctl/ratelimit.c */
 
 #endif

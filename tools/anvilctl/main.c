@@ -16,6 +16,8 @@ static const struct command {
 	{ "check", ctl_check, "check                    validate the configuration file" },
 	{ "init", ctl_init, "init                     key ceremony: create the CA hierarchy" },
 	{ "bench-signer", ctl_bench_signer, "bench-signer [options]   HSM and signer speed test" },
+	{ "check-freshness", ctl_check_freshness, "check-freshness [options]   Nagios check: "
+	    "published OCSP responses and CRLs are fresh (0/1/2/3)" },
 	{ "ratelimit", ctl_ratelimit, "ratelimit exempt|unexempt|status ACCOUNT_ID   rate limit exemption" },
 };
 
