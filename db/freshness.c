@@ -16,36 +16,10 @@ static const char SQL_FRESH_CRL[] =
     "CAST(COALESCE(SUM(due_at < ?), 0) AS SIGNED), COALESCE(MIN(due_at), 0) FROM crl_shards "
     "WHERE issuer = ?";
 
-static const char SQL_STATUS_GET[] =
-    "SELECT status, not_after, revoked_at, ocsp_this_update, ocsp_next_update FROM cert_status "
-    "WHERE serial = ?";
 /* The responses most at risk: the first in refresh order (cert_status_due). */
 static const char SQL_OLDEST[] =
     "SELECT serial, issuer FROM cert_status WHERE not_after >= ? "
     "ORDER BY ocsp_refresh_at LIMIT ?";
-
-anvil_err
-db_status_get(struct db *db, const char *serial, struct db_status *out)
-{
-	char st[16];
-	struct db_val p[] = { DB_PARAM_STR(serial, strlen(serial)) };
-	struct db_val cols[] = { DB_COL_STR(st, sizeof(st)), DB_COL_I64, DB_COL_I64, DB_COL_I64,
-		DB_COL_I64 };
-	struct db_result res;
-	anvil_err e = db_exec(db, SQL_STATUS_GET, p, 1, cols, 5, &res);
-
-	if (e == AE_OK && !res.found)
-		e = AE_NOTFOUND;
-	if (e != AE_OK)
-		return e;
-	memset(out, 0, sizeof(*out));
-	out->revoked = strcmp(st, "revoked") == 0;
-	out->not_after = cols[1].i;
-	out->revoked_at = cols[2].is_null ? 0 : cols[2].i;
-	out->ocsp_this_update = cols[3].i;
-	out->ocsp_next_update = cols[4].i;
-	return AE_OK;
-}
 
 struct oldest {
 	db_oldest_fn fn;

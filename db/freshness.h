@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include "db/crl.h"
 #include "db/db.h"
+#include "db/status.h"
 
 /* Freshness per issuer (DESIGN.md invariant 5) from indexed reads only. The caller names the
  * issuers (f[i].issuer) and gets their figures. OCSP: one walk of cert_status_due over the rows
@@ -29,13 +30,6 @@ struct db_freshness {
 };
 anvil_err db_freshness(struct db *db, int64_t now, int64_t scan_max, struct db_freshness *f,
     size_t n, int *truncated);
-
-/* One cert_status row, by primary key. AE_NOTFOUND when there is none. */
-struct db_status {
-	int revoked;
-	int64_t not_after, revoked_at, ocsp_this_update, ocsp_next_update;
-};
-anvil_err db_status_get(struct db *db, const char *serial, struct db_status *out);
 
 /* The n unexpired rows first in refresh order (the responses most at risk of going stale),
  * through cert_status_due; fn gets each serial and issuer. */

@@ -247,7 +247,9 @@ build(struct jobs_crl *c, struct db_crl_shard *s)
 		    "left out", s->issuer, (long long)s->shard);
 	req.op = OP_CRL;
 	req.deadline_ms = clock_wall_ms() + SIGN_BUDGET_MS;
-	snprintf(req.u.crl.issuer, sizeof(req.u.crl.issuer), "%s", s->issuer);
+	if (strlen(s->issuer) >= sizeof(req.u.crl.issuer))
+		goto out;   /* not a key of issuers: crl_shards rows come from the config */
+	memcpy(req.u.crl.issuer, s->issuer, strlen(s->issuer) + 1);
 	/* Derived from thisUpdate, so it grows without state; past the stored one in any case
 	 * (two builds within a second, a clock stepped back). */
 	req.u.crl.number = (uint64_t)(now > s->crl_number ? now : s->crl_number + 1);
