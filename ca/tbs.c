@@ -458,6 +458,13 @@ tbs_build_ocsp(const struct issuer *is, const struct ocsp_req *r, OCSP_BASICRESP
 {
 	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
 	ASN1_INTEGER *serial = NULL;
+	/* One SingleResponse per CertID hash a client may send (RFC 6960 allows several): the
+	 * precomputed file then answers SHA-1 and SHA-256 requests alike for one signature. RFC
+	 * 5019 2.2.1 says a response SHOULD NOT carry more than those requested; a second
+	 * signature per certificate and per refresh is what complying would cost, and clients
+	 * pick the SingleResponse whose CertID matches theirs (doc/ocsp.md). SHA-1 first: the
+	 * hash almost every client asks with. */
+	const EVP_MD *const hashes[] = { EVP_sha1(), EVP_sha256() };
 	OCSP_CERTID *id = NULL;
 	ASN1_TIME *thisu = NULL, *nextu = NULL, *rev = NULL;
 	anvil_err e;
@@ -472,18 +479,23 @@ tbs_build_ocsp(const struct issuer *is, const struct ocsp_req *r, OCSP_BASICRESP
 		goto out;
 	e = AE_CRYPTO;
 	if (bs == NULL ||
-	    (id = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(is->cert),
-	    X509_get0_pubkey_bitstr(is->cert), serial)) == NULL ||
 	    (thisu = ASN1_TIME_set(NULL, (time_t)r->this_update)) == NULL ||
 	    (nextu = ASN1_TIME_set(NULL, (time_t)r->next_update)) == NULL)
 		goto out;
 	if (r->status == OCSP_REVOKED &&
 	    (rev = ASN1_TIME_set(NULL, (time_t)r->revoked_at)) == NULL)
 		goto out;
-	if (OCSP_basic_add1_status(bs, id, r->status == OCSP_GOOD ? V_OCSP_CERTSTATUS_GOOD :
-	    r->status == OCSP_REVOKED ? V_OCSP_CERTSTATUS_REVOKED : V_OCSP_CERTSTATUS_UNKNOWN,
-	    r->reason == REASON_NONE ? -1 : r->reason, rev, thisu, nextu) == NULL)
-		goto out;
+	for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
+		if ((id = OCSP_cert_id_new(hashes[i], X509_get_subject_name(is->cert),
+		    X509_get0_pubkey_bitstr(is->cert), serial)) == NULL ||
+		    OCSP_basic_add1_status(bs, id, r->status == OCSP_GOOD ?
+		    V_OCSP_CERTSTATUS_GOOD : r->status == OCSP_REVOKED ?
+		    V_OCSP_CERTSTATUS_REVOKED : V_OCSP_CERTSTATUS_UNKNOWN,
+		    r->reason == REASON_NONE ? -1 : r->reason, rev, thisu, nextu) == NULL)
+			goto out;
+		OCSP_CERTID_free(id);
+		id = NULL;
+	}
 	*out = bs;
 	bs = NULL;
 	e = AE_OK;
