@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """The serial of a finalized order is recorded durably before the first signature (DESIGN.md
 invariant 2), now with the order's move to processing rather than in a commit of its own. With
-a slow HSM (tools/slowhsm: 1.5 s a signature) and a finalize budget long enough for the request
-to sign itself: while the signature is in progress, another session already sees the order
+a slow HSM (tools/slowhsm: 1 s a signature) and a finalize budget long enough for the request
+to sign itself (certificate and first OCSP response): while the signature is in progress, another session already sees the order
 processing with its serial and no certificate; the certificate then carries that serial. Then
 the crash between that commit and the signature: the API worker is killed while the HSM signs,
 and anvil-jobs (started only then) finishes the durable job with the recorded serial: exactly
@@ -20,7 +20,7 @@ import acme  # noqa: E402
 import issuance  # noqa: E402
 from issuance import finalize_url, order_url, ready_order  # noqa: E402
 
-SIGN_US = 1500000
+SIGN_US = 1000000
 
 
 def seen_while_signing(s, oid, done):

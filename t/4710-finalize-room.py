@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A runner claims 'finalize' jobs only within its free lanes (jobs.finalize_concurrency): two
 runners with one lane each and four finalize jobs queued at once against a slow HSM (every
-signature 1 s): neither ever holds more than one finalize lease, so the second runner takes
+signature 0.5 s): neither ever holds more than one finalize lease, so the second runner takes
 its share instead of finding them all leased by the first (which, before, claimed every due
 finalize job and let them wait for its one lane); every order ends valid with one
 certificate, each job done after one attempt."""
@@ -17,7 +17,7 @@ import issuance  # noqa: E402
 import jobs as jobslib  # noqa: E402
 
 N = 4
-SIGN_US = 1000000
+SIGN_US = 500000
 
 
 def main():
