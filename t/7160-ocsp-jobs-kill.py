@@ -10,7 +10,8 @@ so that a refresh batch takes long enough to be caught in the middle:
   published within ocsp.revocation_bound_seconds;
 - anvil-jobs stopped (SIGSTOP) when a revocation arrives, then killed before it could publish
   it, and restarted: published within the bound of the restart;
-- anvil-jobs down at the revocation, started later: the same."""
+- anvil-jobs down at the revocation, started later: the same;
+- staged files a killed writer left behind are removed when old."""
 import os
 import signal
 import sys
@@ -102,6 +103,13 @@ def main():
     s.jobs.kill("anvil-jobs")
     left = leased(s)
     tap.ok(left > 0, "killed with %d rows still leased (in the middle of the batch)" % left)
+    # What a writer killed between staging and renaming leaves: removed at start once old.
+    staged = os.path.join(s.config["ocsp"]["dir"], ISSUER, ".tmp")
+    os.makedirs(staged, exist_ok=True)
+    for name, age in (("0badc0de.1.1", 3600), ("0badc0de.1.2", 0)):
+        with open(os.path.join(staged, name), "wb") as f:
+            f.write(b"x")
+        os.utime(os.path.join(staged, name), (time.time() - age, time.time() - age))
     restart = time.time()
     s.jobs.start_runner()
     took, st = ocspfiles.wait(s, victim2, ISSUER, lambda x: x["status"] == "revoked", BOUND)
@@ -114,6 +122,8 @@ def main():
                   "every response re-signed")
     tap.is_(fresh(s, live[:-1], since), [], "nothing stale: every response re-signed after "
             "the restart, its row records it, no lease left")
+    tap.is_(sorted(os.listdir(staged)), ["0badc0de.1.2"], "a staged file left by a dead writer "
+            "is removed at start, a recent one kept")
 
     # --- stopped at the revocation, killed before publishing it ---
     victim3 = live[0]
