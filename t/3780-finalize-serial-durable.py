@@ -2,7 +2,7 @@
 """The serial of a finalized order is recorded durably before the first signature (DESIGN.md
 invariant 2), now with the order's move to processing rather than in a commit of its own. With
 a slow HSM (tools/slowhsm: 1.5 s a signature) and a finalize budget long enough for the request
-to sign itself: while the signature is in progress, another session already sees the order
+to sign both the certificate and its first OCSP response: while the signature is in progress, another session already sees the order
 processing with its serial and no certificate; the certificate then carries that serial. Then
 the crash between that commit and the signature: the API worker is killed while the HSM signs,
 and anvil-jobs (started only then) finishes the durable job with the recorded serial: exactly
@@ -53,7 +53,7 @@ def main():
     proc.alarm(100)
     slow = issuance.slow_hsm(SIGN_US, 1)
     s = issuance.stack(config={"signer": {"module": slow},
-                               "acme": {"finalize_budget_ms": 2500}}, jobs=True)
+                               "acme": {"finalize_budget_ms": 4500}}, jobs=True)
     s.jobs.stop()   # the request signs alone; anvil-jobs only for the crash below
     c = issuance.account(s)
 
