@@ -11,7 +11,8 @@ so that a refresh batch takes long enough to be caught in the middle:
 - anvil-jobs stopped (SIGSTOP) when a revocation arrives, then killed before it could publish
   it, and restarted: published within the bound of the restart;
 - anvil-jobs down at the revocation, started later: the same;
-- staged files a killed writer left behind are removed when old."""
+- staged files a killed writer left behind are removed when old;
+- two runners share a refresh through their leases (batches of 4)."""
 import os
 import signal
 import sys
@@ -150,9 +151,36 @@ def main():
     tap.ok(took is not None, "published within %d s of the start" % BOUND)
     tap.ok(st["verified"], "and verifies")
 
+    # --- two runners share the work through their leases ---
     s.jobs.stop()
-    with open(s.jobs.log_path()) as f:
-        log = f.read()
+    s.config["ocsp"]["batch"] = 4
+    s.write_config()
+    s.jobs.start_runner()
+    s.jobs.start_runner(name="r2")
+    time.sleep(1.1)
+    since = int(time.time()) - 600 - 1
+    rest = [x for x in live if x not in (victim2, victim3, victim4)]
+    make_due(s, rest)
+    s.jobs.wake()
+    s.jobs.wake(os.path.join(s.dir, "run", "r2.wake"))
+    owners = set()
+
+    def all_fresh():
+        for o, in s.mysql_rows("SELECT DISTINCT lease_owner FROM cert_status WHERE "
+                               "lease_owner IS NOT NULL"):
+            owners.add(o)
+        return fresh(s, rest, since) == []
+    proc.wait_for(all_fresh, 2 * BOUND, 0.02, "every response re-signed by the two runners")
+    tap.is_(fresh(s, rest, since), [], "%d responses re-signed in batches of 4" % len(rest))
+    tap.ok(len(owners) == 2, "both runners held leases on cert_status rows (%d owners)"
+           % len(owners))
+    s.jobs.stop("r2")
+
+    s.jobs.stop()
+    log = ""
+    for name in ("anvil-jobs", "r2"):
+        with open(s.jobs.log_path(name)) as f:
+            log += f.read()
     tap.ok("Sanitizer" not in log and "runtime error" not in log,
            "anvil-jobs: no sanitizer report")
     issuance.check_sanitizers(s)
