@@ -15,6 +15,8 @@
 #include "ocsp/sign.h"
 
 #define SWEEP_ROUNDS 8      /* expired batches dropped per poll at most */
+#define STAGED_AGE 600      /* s: a staged file this old was left by a dead writer */
+#define STAGED_SWEEP 3600   /* s between looks for them (and at start) */
 #define SIGN_MARGIN_MS 1000 /* a signature must end this long before the lease does */
 
 /* One claimed row and what became of it. */
@@ -295,11 +297,29 @@ out:
 	}
 }
 
+/* Staged files a killed writer (this runner's predecessor, an API worker) left behind. */
+static void
+sweep_staged(struct jobs_ocsp *r)
+{
+	for (size_t i = 0; r->ic.policy != NULL && i < r->ic.policy->nissuers; i++) {
+		const struct issuer *is = &r->ic.policy->issuers[i];
+		size_t n = 0;
+
+		if (is->parent == NULL)
+			continue;
+		if (ocsp_stage_sweep(r->o->dir, is->name, now_s() - STAGED_AGE, &n) != AE_OK)
+			log_warn("ocsp: cannot clean %s/%s/.tmp", r->o->dir, is->name);
+		else if (n > 0)
+			log_info("ocsp: removed %zu staged responses left by a dead writer under "
+			    "%s/%s/.tmp", n, r->o->dir, is->name);
+	}
+}
+
 static void *
 coord_main(void *arg)
 {
 	struct jobs_ocsp *r = arg;
-	int64_t next_sweep = 0;
+	int64_t next_sweep = 0, next_staged = 0;
 
 	for (;;) {
 		struct timespec ts;
@@ -317,6 +337,10 @@ coord_main(void *arg)
 		if (now >= next_sweep) {
 			sweep(r);
 			next_sweep = now + r->poll_s;
+		}
+		if (now >= next_staged) {
+			sweep_staged(r);
+			next_staged = now + STAGED_SWEEP;
 		}
 		/* A full batch may have left more due rows behind it. */
 		if ((n = batch(r)) == (size_t)r->o->batch)

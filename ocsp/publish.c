@@ -1,5 +1,6 @@
 #include "config.h"
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -48,7 +49,7 @@ anvil_err
 ocsp_stage(struct ocsp_staged *st, const char *dir, const char *issuer, const char *serial,
     const uint8_t *der, size_t len)
 {
-	char idir[OCSP_PATH_MAX];
+	char idir[OCSP_PATH_MAX], tdir[OCSP_PATH_MAX];
 	anvil_err e;
 	int fd = -1, n;
 
@@ -56,9 +57,13 @@ ocsp_stage(struct ocsp_staged *st, const char *dir, const char *issuer, const ch
 	if ((e = ocsp_file_path(st->path, sizeof(st->path), dir, issuer, serial)) != AE_OK ||
 	    (e = issuer_dir(idir, sizeof(idir), dir, issuer)) != AE_OK)
 		return e;
-	if (mkdir(idir, 0755) != 0 && errno != EEXIST)
+	n = snprintf(tdir, sizeof(tdir), "%s/.tmp", idir);
+	if (n < 0 || (size_t)n >= sizeof(tdir))
+		return AE_TOOBIG;
+	if ((mkdir(idir, 0755) != 0 && errno != EEXIST) ||
+	    (mkdir(tdir, 0755) != 0 && errno != EEXIST))
 		return AE_IO;
-	n = snprintf(st->tmp, sizeof(st->tmp), "%s.tmp.%ld.%u", st->path, (long)getpid(),
+	n = snprintf(st->tmp, sizeof(st->tmp), "%s/%s.%ld.%u", tdir, serial, (long)getpid(),
 	    atomic_fetch_add(&stage_seq, 1));
 	if (n < 0 || (size_t)n >= sizeof(st->tmp))
 		return AE_TOOBIG;
@@ -120,6 +125,38 @@ ocsp_dir_sync(const char *dir, const char *issuer)
 	e = fsync(fd) == 0 ? AE_OK : AE_IO;
 	close(fd);
 	return e;
+}
+
+anvil_err
+ocsp_stage_sweep(const char *dir, const char *issuer, int64_t older_than, size_t *removed)
+{
+	char tdir[OCSP_PATH_MAX];
+	struct dirent *de;
+	anvil_err e;
+	DIR *d;
+	int dfd, n;
+
+	*removed = 0;
+	if ((e = issuer_dir(tdir, sizeof(tdir), dir, issuer)) != AE_OK)
+		return e;
+	n = snprintf(tdir + strlen(tdir), sizeof(tdir) - strlen(tdir), "/.tmp");
+	if (n < 0 || (size_t)n >= sizeof(tdir) - strlen(tdir))
+		return AE_TOOBIG;
+	if ((d = opendir(tdir)) == NULL)
+		return errno == ENOENT ? AE_OK : AE_IO;
+	dfd = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		struct stat sb;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(sb.st_mode) && (int64_t)sb.st_mtime < older_than &&
+		    unlinkat(dfd, de->d_name, 0) == 0)
+			(*removed)++;
+	}
+	closedir(d);
+	return AE_OK;
 }
 
 anvil_err

@@ -2,7 +2,8 @@
  * atomically. A response is first staged (a temporary file in the same directory, written and
  * fsynced) and then put in place by a rename, so that the refresher can make the rename depend
  * on a database row it holds locked: a response signed before a revocation never replaces the
- * revoked one. */
+ * revoked one. Staged files live in <issuer>/.tmp/ (renamed from there within one file
+ * system), so that the ones a crash left behind can be found without listing the responses. */
 #ifndef ANVIL_OCSP_PUBLISH_H
 #define ANVIL_OCSP_PUBLISH_H
 #include <stddef.h>
@@ -32,6 +33,12 @@ anvil_err ocsp_stage_commit(struct ocsp_staged *st);
 void ocsp_stage_abort(struct ocsp_staged *st);
 /* fsyncs the issuer's directory, making the renames in it durable. */
 anvil_err ocsp_dir_sync(const char *dir, const char *issuer);
+
+/* Removes the staged files of issuer last modified before older_than (Unix seconds): what a
+ * process killed between staging and renaming left behind. Files of writers still at work
+ * are younger. */
+anvil_err ocsp_stage_sweep(const char *dir, const char *issuer, int64_t older_than,
+    size_t *removed);
 
 /* Stage, rename, directory fsync: one response published durably. */
 anvil_err ocsp_publish(const char *dir, const char *issuer, const char *serial,

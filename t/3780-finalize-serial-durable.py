@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """The serial of a finalized order is recorded durably before the first signature (DESIGN.md
 invariant 2), now with the order's move to processing rather than in a commit of its own. With
-a slow HSM (tools/slowhsm: 1 s a signature) and a finalize budget long enough for the request
-to sign itself (certificate and first OCSP response): while the signature is in progress, another session already sees the order
+a slow HSM (tools/slowhsm: 1.5 s a signature) and a finalize budget long enough for the request
+to sign both the certificate and its first OCSP response: while the signature is in progress, another session already sees the order
 processing with its serial and no certificate; the certificate then carries that serial. Then
 the crash between that commit and the signature: the API worker is killed while the HSM signs,
 and anvil-jobs (started only then) finishes the durable job with the recorded serial: exactly
@@ -20,7 +20,7 @@ import acme  # noqa: E402
 import issuance  # noqa: E402
 from issuance import finalize_url, order_url, ready_order  # noqa: E402
 
-SIGN_US = 1000000
+SIGN_US = 1500000
 
 
 def seen_while_signing(s, oid, done):
@@ -53,7 +53,7 @@ def main():
     proc.alarm(100)
     slow = issuance.slow_hsm(SIGN_US, 1)
     s = issuance.stack(config={"signer": {"module": slow},
-                               "acme": {"finalize_budget_ms": 2500}}, jobs=True)
+                               "acme": {"finalize_budget_ms": 4500}}, jobs=True)
     s.jobs.stop()   # the request signs alone; anvil-jobs only for the crash below
     c = issuance.account(s)
 

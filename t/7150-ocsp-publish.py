@@ -6,7 +6,9 @@ stored with the CRL shard its CRL distribution point names; a response made due 
 anvil-jobs with a later thisUpdate; an ACME revocation (keyCompromise) is published as revoked
 with its reason within ocsp.revocation_bound_seconds and marks its CRL shard due; an expired
 certificate's row and file are dropped after the grace period, a revoked one only once its CRL
-shard was published after its expiry. A stack whose issuers name an OCSP URL but whose ocsp
+shard was published after its expiry. A response that cannot be written keeps the order
+processing (the finalize job completes it once it can), never a certificate without its
+response. A stack whose issuers name an OCSP URL but whose ocsp
 section has no dir does not start, naming the key."""
 import os
 import subprocess
@@ -16,6 +18,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import proc  # noqa: E402
 import tap  # noqa: E402
+import acme  # noqa: E402
 import issuance  # noqa: E402
 import ocspfiles  # noqa: E402
 from cryptography import x509  # noqa: E402
@@ -41,7 +44,7 @@ def main():
     proc.alarm(150)
     if not os.access(proc.builddir_path("jobs", "anvil-jobs"), os.X_OK):
         tap.skip_all("anvil-jobs not built")
-    s = issuance.stack(jobs={"poll_interval": 30}, config={
+    s = issuance.stack(jobs={"poll_interval": 30, "max_attempts": 20}, config={
         "ocsp": {"revocation_bound_seconds": BOUND, "backdate_seconds": BACKDATE,
                  "validity_seconds": VALIDITY, "expired_grace_seconds": 60},
         "profiles": {"ec": {"issuer": ISSUER, "validity_days": 90, "ct": False}}})
@@ -70,6 +73,26 @@ def main():
     tap.is_(s.mysql_rows("SELECT COUNT(*) FROM certificates c LEFT JOIN cert_status s "
                          "ON s.serial = c.serial WHERE s.serial IS NULL"), [["0"]],
             "no certificate without its cert_status row")
+
+    # --- the response cannot be written: the certificate is not handed out ---
+    blocker = os.path.join(s.config["ocsp"]["dir"], "int-rsa")
+    with open(blocker, "w") as f:
+        f.write("not a directory: int-rsa's responses cannot be written\n")
+    oid = issuance.ready_order(s, c, ["blocked.example.com"], profile="rsa")
+    _, csr = acme.make_csr(["blocked.example.com"])
+    r = c.finalize(issuance.finalize_url(s, oid), csr)
+    tap.ok(r.status_code == 200 and r.json().get("status") == "processing" and
+           "Retry-After" in r.headers,
+           "response not writable: finalize answers processing + Retry-After (no 500)")
+    tap.is_(s.mysql_rows("SELECT COUNT(*) FROM certificates WHERE order_id = %d" % oid), [["0"]],
+            "and no certificate is stored")
+    os.unlink(blocker)
+    o = c.poll(issuance.order_url(s, oid), timeout=30).json()
+    tap.is_(o.get("status"), "valid", "writable again: the finalize job completes the order")
+    d = c.download(o["certificate"])
+    cert_b = x509.load_pem_x509_certificate(issuance.split_pem(d.text)[0].encode())
+    st_b = ocspfiles.check(s, cert_b, "int-rsa")
+    tap.ok(st_b["status"] == "good" and st_b["verified"], "with its response published")
 
     # --- refresh: a response made due is signed again, later ---
     time.sleep(1.1)

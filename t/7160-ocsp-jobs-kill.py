@@ -10,7 +10,9 @@ so that a refresh batch takes long enough to be caught in the middle:
   published within ocsp.revocation_bound_seconds;
 - anvil-jobs stopped (SIGSTOP) when a revocation arrives, then killed before it could publish
   it, and restarted: published within the bound of the restart;
-- anvil-jobs down at the revocation, started later: the same."""
+- anvil-jobs down at the revocation, started later: the same;
+- staged files a killed writer left behind are removed when old;
+- two runners share a refresh through their leases (batches of 4)."""
 import os
 import signal
 import sys
@@ -102,6 +104,13 @@ def main():
     s.jobs.kill("anvil-jobs")
     left = leased(s)
     tap.ok(left > 0, "killed with %d rows still leased (in the middle of the batch)" % left)
+    # What a writer killed between staging and renaming leaves: removed at start once old.
+    staged = os.path.join(s.config["ocsp"]["dir"], ISSUER, ".tmp")
+    os.makedirs(staged, exist_ok=True)
+    for name, age in (("0badc0de.1.1", 3600), ("0badc0de.1.2", 0)):
+        with open(os.path.join(staged, name), "wb") as f:
+            f.write(b"x")
+        os.utime(os.path.join(staged, name), (time.time() - age, time.time() - age))
     restart = time.time()
     s.jobs.start_runner()
     took, st = ocspfiles.wait(s, victim2, ISSUER, lambda x: x["status"] == "revoked", BOUND)
@@ -114,6 +123,8 @@ def main():
                   "every response re-signed")
     tap.is_(fresh(s, live[:-1], since), [], "nothing stale: every response re-signed after "
             "the restart, its row records it, no lease left")
+    tap.is_(sorted(os.listdir(staged)), ["0badc0de.1.2"], "a staged file left by a dead writer "
+            "is removed at start, a recent one kept")
 
     # --- stopped at the revocation, killed before publishing it ---
     victim3 = live[0]
@@ -140,9 +151,36 @@ def main():
     tap.ok(took is not None, "published within %d s of the start" % BOUND)
     tap.ok(st["verified"], "and verifies")
 
+    # --- two runners share the work through their leases ---
     s.jobs.stop()
-    with open(s.jobs.log_path()) as f:
-        log = f.read()
+    s.config["ocsp"]["batch"] = 4
+    s.write_config()
+    s.jobs.start_runner()
+    s.jobs.start_runner(name="r2")
+    time.sleep(1.1)
+    since = int(time.time()) - 600 - 1
+    rest = [x for x in live if x not in (victim2, victim3, victim4)]
+    make_due(s, rest)
+    s.jobs.wake()
+    s.jobs.wake(os.path.join(s.dir, "run", "r2.wake"))
+    owners = set()
+
+    def all_fresh():
+        for o, in s.mysql_rows("SELECT DISTINCT lease_owner FROM cert_status WHERE "
+                               "lease_owner IS NOT NULL"):
+            owners.add(o)
+        return fresh(s, rest, since) == []
+    proc.wait_for(all_fresh, 2 * BOUND, 0.02, "every response re-signed by the two runners")
+    tap.is_(fresh(s, rest, since), [], "%d responses re-signed in batches of 4" % len(rest))
+    tap.ok(len(owners) == 2, "both runners held leases on cert_status rows (%d owners)"
+           % len(owners))
+    s.jobs.stop("r2")
+
+    s.jobs.stop()
+    log = ""
+    for name in ("anvil-jobs", "r2"):
+        with open(s.jobs.log_path(name)) as f:
+            log += f.read()
     tap.ok("Sanitizer" not in log and "runtime error" not in log,
            "anvil-jobs: no sanitizer report")
     issuance.check_sanitizers(s)

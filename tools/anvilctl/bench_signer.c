@@ -25,12 +25,15 @@
 #include "ca/profile.h"
 #include "lib/clock.h"
 #include "lib/num.h"
+#include "ocsp/conf.h"
 #include "tools/anvilctl/ctl.h"
 
 #define LAT_BUCKETS 20000  /* 10 us each: up to 200 ms, the rest in the last bucket */
 
 struct bench {
 	struct signer_conf sc;
+	struct ocsp_conf ocsp;    /* the responses' times, as issuance and refresh sign them */
+	struct crl_conf crl;
 	struct p11_module m;
 	int seconds, max_sessions, clients, repeat;
 	const char *only_issuer;
@@ -47,6 +50,15 @@ struct runner {
 	uint32_t *lat;
 	pthread_t tid;
 };
+
+/* thisUpdate and nextUpdate as ocsp/sign.c sets them, so the signer's bounds treat the
+ * benchmark's responses as they treat real ones. */
+static void
+ocsp_times(const struct bench *b, struct ocsp_req *o)
+{
+	o->this_update = (uint64_t)(time(NULL) - b->ocsp.backdate);
+	o->next_update = o->this_update + (uint64_t)b->ocsp.validity;
+}
 
 static void
 record(struct runner *r, uint64_t us)
@@ -167,8 +179,7 @@ ocsp_one(struct runner *r, struct signer_client *c, const struct issuer *is,
 	memcpy(q.u.ocsp.serial, serial, 16);
 	q.u.ocsp.serial_len = 16;
 	q.u.ocsp.reason = REASON_NONE;
-	q.u.ocsp.this_update = (uint64_t)time(NULL);
-	q.u.ocsp.next_update = q.u.ocsp.this_update + 86400;
+	ocsp_times(r->b, &q.u.ocsp);
 	return call(r, c, &q);
 }
 
@@ -476,7 +487,8 @@ ctl_bench_signer(struct ctl *ctl, int argc, char **argv)
 		default: usage(); return 2;
 		}
 	}
-	if (signer_conf_parse(&ctl->conf, ctl->config, SIGNER_CONF_DAEMON, &b.sc) != AE_OK) {
+	if (signer_conf_parse(&ctl->conf, ctl->config, SIGNER_CONF_DAEMON, &b.sc) != AE_OK ||
+	    ocsp_conf_parse(&ctl->conf, ctl->config, &b.ocsp, &b.crl) != AE_OK) {
 		fprintf(stderr, "anvilctl: %s\n", ctl->conf.err);
 		goto out;
 	}
