@@ -91,6 +91,18 @@ def up(args, stack):
             shlex.quote(os.path.join(cb, "logs"))))
         print("      --agree-tos -m you@example.com --non-interactive")
         print()
+    if s.responder.running():
+        print("OCSP (anvil-ocsp, responses in %s): %s" % (
+            rel(s.config["ocsp"]["dir"]), s.ocsp_url))
+        print()
+        print("  openssl ocsp -issuer ISSUER.pem -cert CERT.pem -url %s \\" % s.ocsp_url)
+        print("      -CAfile %s" % shlex.quote(s.config["issuers"]["root"]["cert"]
+                                            if "root" in s.config.get("issuers", {})
+                                            else "ROOT.pem"))
+        if s.signer_socket and not s.operator_config:
+            print("  (for the certbot certificate above: CERT.pem = %s/live/www.example.test/"
+                  "cert.pem, ISSUER.pem = .../chain.pem)" % rel(os.path.join(cb, "config")))
+        print()
     print("Stop it with dev/down (the state in %s stays)." % rel(args.state))
 
 
