@@ -7,6 +7,7 @@ bytes with RFC 5019 caching headers; unknown serial or issuer: unauthorized; gar
 oversized: malformedRequest; the responder works with the database stopped, links no database
 client and no PKCS#11 code."""
 import base64
+import datetime
 import os
 import re
 import subprocess
@@ -40,6 +41,15 @@ def sign_response(s, issuer, serial, status=0, revoked_at=0, reason=0xff):
     assert st == 0, (st, der)
     responder.publish(s, issuer, serial, der)
     return der
+
+
+def utc_ts(resp, name):
+    """A time of an OCSP response as a Unix timestamp (cryptography before 43 has only the
+    naive UTC properties)."""
+    t = getattr(resp, name + "_utc", None)
+    if t is None:
+        t = getattr(resp, name).replace(tzinfo=datetime.timezone.utc)
+    return t.timestamp()
 
 
 def openssl_ocsp(args):
@@ -142,7 +152,7 @@ def main():
         st, h, body = fetch(s.ocsp_url + urllib.parse.quote(b64, safe=""))
         now = time.time()
         resp = ocsp.load_der_ocsp_response(body)
-        tu, nu = resp.this_update_utc.timestamp(), resp.next_update_utc.timestamp()
+        tu, nu = utc_ts(resp, "this_update"), utc_ts(resp, "next_update")
         tap.is_(h.get("content-type"), "application/ocsp-response", "%s: Content-Type" % name)
         tap.is_(parsedate_to_datetime(h["last-modified"]).timestamp(), tu,
                 "%s: Last-Modified is thisUpdate" % name)
