@@ -101,6 +101,27 @@ def up(args, stack):
             shlex.quote(os.path.join(cb, "logs"))))
         print("      --agree-tos -m you@example.com --non-interactive")
         print()
+    if s.responder.running():
+        root = s.config.get("issuers", {}).get("root", {}).get("cert", "ROOT.pem")
+        print("OCSP (anvil-ocsp; responses in %s): %s" % (rel(s.config["ocsp"]["dir"]),
+                                                          s.ocsp_url))
+        print()
+        if s.signer_socket and not s.operator_config:
+            print("Check the certificate above over POST, then over GET:")
+            print()
+            print("  C=%s/live/www.example.test" % shlex.quote(os.path.join(cb, "config")))
+        else:
+            print("Check a certificate over POST, then over GET (C: its cert.pem and chain.pem):")
+            print()
+        print("  openssl ocsp -issuer $C/chain.pem -cert $C/cert.pem -CAfile %s \\" %
+              shlex.quote(root))
+        print("      -url %s" % s.ocsp_url)
+        print("  openssl ocsp -issuer $C/chain.pem -cert $C/cert.pem -no_nonce -reqout req.der")
+        print("  curl -so resp.der %s$(base64 -w0 req.der | sed 's|+|%%2B|g; s|/|%%2F|g; "
+              "s|=|%%3D|g')" % s.ocsp_url)
+        print("  openssl ocsp -respin resp.der -issuer $C/chain.pem -cert $C/cert.pem "
+              "-CAfile %s" % shlex.quote(root))
+        print()
     print("Stop it with dev/down (the state in %s stays)." % rel(args.state))
 
 

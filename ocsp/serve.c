@@ -51,7 +51,7 @@ send_status(FCGX_Request *fr, const uint8_t *body, size_t len)
 {
 	char head[256];
 	int n = snprintf(head, sizeof(head), "Content-Type: application/ocsp-response\r\n"
-	    "Content-Length: %zu\r\nCache-Control: no-store\r\n\r\n", len);
+	    "Content-Length: %zu\r\nCache-Control: no-store\r\nX-Accel-Expires: 0\r\n\r\n", len);
 
 	send(fr, head, n, body, len);
 }

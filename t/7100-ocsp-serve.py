@@ -7,6 +7,7 @@ bytes with RFC 5019 caching headers; unknown serial or issuer: unauthorized; gar
 oversized: malformedRequest; the responder works with the database stopped, links no database
 client and no PKCS#11 code."""
 import base64
+import datetime
 import os
 import re
 import subprocess
@@ -40,6 +41,15 @@ def sign_response(s, issuer, serial, status=0, revoked_at=0, reason=0xff):
     assert st == 0, (st, der)
     responder.publish(s, issuer, serial, der)
     return der
+
+
+def utc_ts(resp, name):
+    """A time of an OCSP response as a Unix timestamp (cryptography before 43 has only the
+    naive UTC properties)."""
+    t = getattr(resp, name + "_utc", None)
+    if t is None:
+        t = getattr(resp, name).replace(tzinfo=datetime.timezone.utc)
+    return t.timestamp()
 
 
 def openssl_ocsp(args):
@@ -142,7 +152,7 @@ def main():
         st, h, body = fetch(s.ocsp_url + urllib.parse.quote(b64, safe=""))
         now = time.time()
         resp = ocsp.load_der_ocsp_response(body)
-        tu, nu = resp.this_update_utc.timestamp(), resp.next_update_utc.timestamp()
+        tu, nu = utc_ts(resp, "this_update"), utc_ts(resp, "next_update")
         tap.is_(h.get("content-type"), "application/ocsp-response", "%s: Content-Type" % name)
         tap.is_(parsedate_to_datetime(h["last-modified"]).timestamp(), tu,
                 "%s: Last-Modified is thisUpdate" % name)
@@ -168,8 +178,17 @@ def main():
                             "-CAfile", root, "-no_nonce"])
     tap.ok("Response verify OK" in out and "revoked" in out and "keyCompromise" in out,
            "a replaced file is served at once (revoked, keyCompromise)") or tap.diag(out)
-    st, h, body = fetch(s.ocsp_url, data=open(os.path.join(d, "req.der"), "rb").read())
-    tap.ok(body == der2, "the replaced bytes")
+    with open(os.path.join(d, "req.der"), "rb") as f:
+        req_der = f.read()
+    st, h, body = fetch(s.ocsp_url, data=req_der)
+    tap.ok(body == der2, "POST: the replaced bytes at once")
+    # GET answers pass through nginx's one-second micro-cache (and its open_file_cache).
+    get_url = s.ocsp_url + urllib.parse.quote(base64.b64encode(req_der).decode(), safe="")
+    try:
+        proc.wait_for(lambda: fetch(get_url)[2] == der2, 10, 0.1, "the new bytes over GET")
+        tap.ok(True, "GET: the replaced bytes within the micro-cache's second")
+    except TimeoutError as e:
+        tap.ok(False, "GET: the replaced bytes within the micro-cache's second: %s" % e)
 
     # Unknown serial (a real certificate of ours with no file) and unknown issuer.
     cert2, _, chain2, _ = issuance.issue(s, c, ["nofile.example.com"], profile="rsa")
@@ -230,13 +249,44 @@ def main():
         st, h, got = fetch(s.ocsp_url + path)
         tap.is_((st, got), (200, MALFORMED), "GET %s: malformedRequest" % what)
 
+    import http.client
+    u = urllib.parse.urlsplit(s.ocsp_url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    conn.request("PUT", "/ocsp/", body=good)
+    r = conn.getresponse()
+    tap.ok(r.status == 405 and "POST" in (r.getheader("Allow") or ""), "PUT: 405 with Allow")
+    conn.close()
+
+    # Configuration errors name the key.
+    import copy
+    import json
+    exe = proc.builddir_path(responder.EXE)
+    for what, edit, key in (
+            ("a missing ocsp.dir", lambda c: c["ocsp"].update(dir="/nonexistent/ocsp"),
+             "ocsp.dir"),
+            ("an unreadable issuer certificate",
+             lambda c: c["issuers"][issuer].update(cert="/nonexistent.pem"),
+             "issuers.%s.cert" % issuer),
+            ("no ocsp.responder", lambda c: c["ocsp"].pop("responder"), "ocsp.responder")):
+        cfg = copy.deepcopy(s.config)
+        edit(cfg)
+        path = os.path.join(d, "bad.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        r = subprocess.run([exe, "-c", path, "--check"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        tap.ok(r.returncode == 1 and key in r.stdout, "--check with %s: exit 1 naming %s" %
+               (what, key)) or tap.diag(r.stdout)
+    r = subprocess.run([exe, "-c", s.config_path, "--check"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    tap.is_(r.returncode, 0, "--check with the stack's configuration: 0")
+
     # No database: the responder never needed it.
     s.stop_db()
     rc, out = openssl_ocsp(["-issuer", inter, "-cert", leaf, "-url", s.ocsp_url,
                             "-CAfile", root, "-no_nonce"])
     tap.ok("Response verify OK" in out and "revoked" in out,
            "MariaDB stopped: OCSP still answers") or tap.diag(out)
-    exe = proc.builddir_path(responder.EXE)
     libs = proc.run(["ldd", exe]).stdout.decode()
     syms = proc.run(["nm", exe], check=False).stdout.decode()
     tap.ok("mariadb" not in libs and "mysql" not in libs, "anvil-ocsp links no database client")
