@@ -382,7 +382,7 @@ usage(FILE *f)
 	fprintf(f, "usage: anvilctl check-freshness [--ocsp-warn S] [--ocsp-crit S] "
 	    "[--crl-warn S] [--crl-crit S]\n"
 	    "         [--sample N] [--past-refresh-warn N] [--issuer NAME] [--no-db]\n"
-	    "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (doc/ocsp.md \"Freshness\")\n");
+	    "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (doc/crl.md \"Freshness\")\n");
 }
 
 int
