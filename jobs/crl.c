@@ -18,9 +18,10 @@
 #include "lib/log.h"
 #include "ocsp/conf.h"
 
-/* A CRL request must fit one signer frame: 33 bytes per entry at most (serial of 20 bytes). */
-#define ENTRIES_MAX ((PROTO_FRAME_MAX - 4096) / 33 < PROTO_CRL_ENTRIES_MAX ? \
-    (PROTO_FRAME_MAX - 4096) / 33 : PROTO_CRL_ENTRIES_MAX)
+/* The signed CRL must fit one reply frame: an entry takes at most 60 bytes of DER (a 20-byte
+ * serial, a GeneralizedTime, a reason), its request 33. */
+#define ENTRIES_MAX ((PROTO_FRAME_MAX - 65536) / 60 < PROTO_CRL_ENTRIES_MAX ? \
+    (PROTO_FRAME_MAX - 65536) / 60 : PROTO_CRL_ENTRIES_MAX)
 #define SIGN_BUDGET_MS 10000
 #define RETRY_S 5           /* a failed build is tried again this much later */
 #define WRITE_MARGIN_S 2    /* lease left when the file is written, at least */
@@ -171,7 +172,10 @@ struct entries {
 static int
 hexval(char ch)
 {
-	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+	/* The contract says lowercase; a row written by hand in uppercase still names a
+	 * revoked serial, which must not go missing from the CRL. */
+	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
+	    ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
 }
 
 static anvil_err
