@@ -743,7 +743,10 @@ class Stack:
     def _load_or_generate(self, workers):
         if self.detached and os.path.exists(self.config_path):
             with open(self.config_path) as f:
-                return json.load(f)   # keep the nonce key, ports and any local edits
+                cfg = json.load(f)   # keep the nonce key, ports and any local edits
+            # A dev state from before CRLs were published.
+            cfg.setdefault("crl", {"dir": os.path.join(self.dir, "state", "crl")})
+            return cfg
         base = "https://127.0.0.1:%d" % self.ports["api"]
         return {
             "log": {"level": "info", "syslog": False},
@@ -829,6 +832,10 @@ class Stack:
                 if "crl_url" in iss:
                     iss["crl_url"] = "%s/crl/%s/" % (self.http_base, name)
             base = dict(base, **sc)
+        elif "permissions" not in base["signer"]:
+            # A dev state from before signer.permissions was required (deny by default).
+            base["signer"]["permissions"] = signerlib.signer_config(
+                self.dir, self.hsm)["signer"]["permissions"]
         return base
 
     def _publish_issuers(self):
