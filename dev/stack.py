@@ -66,6 +66,9 @@ def up(args, stack):
     print("  database:    mariadb -S %s -u root %s" % (rel(s.db.socket),
                                                       s.config["database"].get("name", "anvil")))
     print("  logs:        %s, %s, %s" % (rel(s.db.log), rel(s.fcgi.log), rel(s.nginx.error_log)))
+    crl_urls = [i["crl_url"] for i in s.config.get("issuers", {}).values() if "crl_url" in i]
+    if "crl" in s.config and crl_urls and s.jobs is not None:
+        print("  CRLs:        %s<shard>.crl" % crl_urls[0])
     if s.jobs is not None and s.dns is not None:
         notes.append("anvil-jobs: log %s; mock DNS (every name is 127.0.0.1) at %s, records "
                      "via http://127.0.0.1:%d (pebble-challtestsrv API)" % (

@@ -18,9 +18,10 @@
 #include "lib/log.h"
 #include "ocsp/conf.h"
 
-/* A CRL request must fit one signer frame: 33 bytes per entry at most (serial of 20 bytes). */
-#define ENTRIES_MAX ((PROTO_FRAME_MAX - 4096) / 33 < PROTO_CRL_ENTRIES_MAX ? \
-    (PROTO_FRAME_MAX - 4096) / 33 : PROTO_CRL_ENTRIES_MAX)
+/* The signed CRL must fit one reply frame: an entry takes at most 60 bytes of DER (a 20-byte
+ * serial, a GeneralizedTime, a reason), its request 33. */
+#define ENTRIES_MAX ((PROTO_FRAME_MAX - 65536) / 60 < PROTO_CRL_ENTRIES_MAX ? \
+    (PROTO_FRAME_MAX - 65536) / 60 : PROTO_CRL_ENTRIES_MAX)
 #define SIGN_BUDGET_MS 10000
 #define RETRY_S 5           /* a failed build is tried again this much later */
 #define WRITE_MARGIN_S 2    /* lease left when the file is written, at least */
@@ -171,7 +172,10 @@ struct entries {
 static int
 hexval(char ch)
 {
-	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+	/* The contract says lowercase; a row written by hand in uppercase still names a
+	 * revoked serial, which must not go missing from the CRL. */
+	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
+	    ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
 }
 
 static anvil_err
@@ -294,15 +298,19 @@ build(struct jobs_crl *c, struct db_crl_shard *s)
 	log_info("crl issuer=%s shard=%lld number=%lld entries=%zu bytes=%zu", s->issuer,
 	    (long long)s->shard, (long long)s->crl_number, es.n, der.len);
 out:
-	if (e != AE_OK && e != AE_DENIED && e != AE_NOTFOUND)
-		(void)db_crl_release(c->db, s->issuer, s->shard, c->owner,
-		    (int64_t)time(NULL) + RETRY_S);
+	/* Failed: due again soon; a shard this configuration does not know, at the next
+	 * scheduled time (another runner's configuration may know it). */
+	if (e != AE_OK && e != AE_DENIED)
+		(void)db_crl_release(c->db, s->issuer, s->shard, c->owner, (int64_t)time(NULL) +
+		    (e == AE_NOTFOUND ? c->crl.interval : RETRY_S));
 	free(es.v);
 	buf_free(&der);
 	return e;
 }
 
-/* Claims and builds until nothing is due; returns the seconds to wait before looking again. */
+/* Claims and builds until nothing is due; returns the seconds to wait before looking again.
+ * Every wake-up of the runner reaches here (validations and issuances wake it too), so a
+ * plain indexed read decides whether a claim's transaction is worth it. */
 static int64_t
 work(struct jobs_crl *c)
 {
@@ -315,25 +323,28 @@ work(struct jobs_crl *c)
 		if (stopping(c))
 			return 0;
 		now = (int64_t)time(NULL);
+		/* The next shard due, or a dead runner's lease ending (a claim sets due_at to
+		 * the end of its lease). */
+		if ((e = db_crl_next_due(c->db, &due)) == AE_NOTFOUND)
+			return c->poll;
+		if (e != AE_OK) {
+			log_warn("crl: reading crl_shards: %s (%s)", anvil_strerror(e),
+			    db_error(c->db));
+			return 1;
+		}
+		if (due > now)
+			return due - now < c->poll ? due - now : c->poll;
 		e = db_crl_claim(c->db, c->owner, now, now + c->lease, DB_CRL_CLAIM_MAX, batch, &n);
+		/* Due but leased: a revocation came during another runner's build. */
 		if (e == AE_NOTFOUND)
-			break;
+			return 1;
 		if (e != AE_OK) {
 			log_warn("crl: claiming shards: %s (%s)", anvil_strerror(e), db_error(c->db));
 			return 1;
 		}
 		for (size_t i = 0; i < n; i++)
 			(void)build(c, &batch[i]);
-		if (n < DB_CRL_CLAIM_MAX)
-			break;
 	}
-	/* The next shard due (or a dead runner's lease ending: the claim set due_at to it). */
-	if ((e = db_crl_next_due(c->db, &due)) != AE_OK)
-		return c->poll;
-	now = (int64_t)time(NULL);
-	if (due - now < 1)
-		return 1;
-	return due - now < c->poll ? due - now : c->poll;
 }
 
 static void *

@@ -32,6 +32,9 @@ def main():
         ("signer", lambda c: c["signer"].__setitem__("sessions", "two"), "signer.sessions"),
         ("profiles", lambda c: c["profiles"]["default"].__setitem__("validity_days", "x"),
          "profiles.default.validity_days"),
+        ("crl", lambda c: c["crl"].__setitem__("interval_seconds", 7 * 86400),
+         "crl.interval_seconds"),
+        ("signer permissions", lambda c: c["signer"].pop("permissions"), "signer.permissions"),
         ("top level", lambda c: c.__setitem__("surprise", {}), "surprise"),
     ]
     for name, mutate, key in cases:

@@ -851,6 +851,10 @@ class Stack:
                 if "crl_url" in iss:
                     iss["crl_url"] = "%s/crl/%s/" % (self.http_base, name)
             base = dict(base, **sc)
+        elif "permissions" not in base["signer"]:
+            # A dev state from before signer.permissions was required (deny by default).
+            base["signer"]["permissions"] = signerlib.signer_config(
+                self.dir, self.hsm)["signer"]["permissions"]
         return base
 
     def _operator_signer_env(self, sc):

@@ -3,6 +3,7 @@
 #include "ca/profile.h"
 #include "fcgi/conf.h"
 #include "jobs/conf.h"
+#include "ocsp/conf.h"
 #include "tools/anvilctl/ctl.h"
 
 /* anvilctl check: validates the whole deployment file with the code each daemon runs at start:
@@ -15,6 +16,8 @@ ctl_check(struct ctl *ctl, int argc, char **argv)
 	struct fcgi_conf fc;
 	struct jobs_conf jc;
 	struct signer_conf sc;
+	struct ocsp_conf oc;
+	struct crl_conf cr;
 	json_object *unused;
 
 	(void)argv;
@@ -23,6 +26,9 @@ ctl_check(struct ctl *ctl, int argc, char **argv)
 		return 2;
 	}
 	if (fcgi_conf_parse(&ctl->conf, ctl->config, &fc) != AE_OK)
+		goto fail;
+	/* Read by anvil-jobs, anvil-signer and the OCSP responder alike. */
+	if (ocsp_conf_parse(&ctl->conf, ctl->config, &oc, &cr) != AE_OK)
 		goto fail;
 	fcgi_conf_free(&fc);
 	if (json_object_object_get_ex(ctl->config, "jobs", &unused)) {

@@ -1,5 +1,5 @@
 /* anvilctl check-freshness: a Nagios-style check (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)
- * of what relying parties are served (issue 10 item 6, doc/ocsp.md "Freshness"). It reads the
+ * of what relying parties are served (issue 10 item 6, doc/crl.md "Freshness"). It reads the
  * published files themselves — a sample of OCSP responses (the first entries of each issuer's
  * directory, in the file system's order, and the responses first in the refresher's order from
  * the database) and every CRL shard — parses them, verifies their signatures against the issuer
@@ -382,7 +382,7 @@ usage(FILE *f)
 	fprintf(f, "usage: anvilctl check-freshness [--ocsp-warn S] [--ocsp-crit S] "
 	    "[--crl-warn S] [--crl-crit S]\n"
 	    "         [--sample N] [--past-refresh-warn N] [--issuer NAME] [--no-db]\n"
-	    "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (doc/ocsp.md \"Freshness\")\n");
+	    "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (doc/crl.md \"Freshness\")\n");
 }
 
 int
@@ -452,7 +452,7 @@ ctl_check_freshness(struct ctl *ctl, int argc, char **argv)
 		goto out;
 	}
 	have_dbc = !o.no_db;
-	/* Defaults (doc/ocsp.md): OCSP warns once a response is past its refresh point by a tenth
+	/* Defaults (doc/crl.md): OCSP warns once a response is past its refresh point by a tenth
 	 * of its validity, is critical half way from there to nextUpdate; a CRL warns after two
 	 * missed rebuilds, is critical with less than one interval left. */
 	{
