@@ -200,9 +200,10 @@ give_back(struct jobs_ocsp *r, size_t n, int64_t now)
 
 		if (it->e == AE_OK)
 			continue;
-		failed++;
-		log_warn("ocsp: serial=%s issuer=%s not signed: %s", it->row.serial, it->row.issuer,
-		    anvil_strerror(it->e));
+		/* One line per batch: a signer that is down fails every row alike. */
+		if (failed++ == 0)
+			log_warn("ocsp: serial=%s issuer=%s not signed: %s (the batch's first)",
+			    it->row.serial, it->row.issuer, anvil_strerror(it->e));
 		(void)db_status_retry(r->db, r->owner, it->row.serial, now + r->retry_s);
 	}
 	return failed;

@@ -44,7 +44,8 @@ def main():
     proc.alarm(150)
     if not os.access(proc.builddir_path("jobs", "anvil-jobs"), os.X_OK):
         tap.skip_all("anvil-jobs not built")
-    s = issuance.stack(jobs={"poll_interval": 30, "max_attempts": 20}, config={
+    s = issuance.stack(jobs={"poll_interval": 2, "max_attempts": 20}, config={
+        "acme": {"finalize_budget_ms": 10000},
         "ocsp": {"revocation_bound_seconds": BOUND, "backdate_seconds": BACKDATE,
                  "validity_seconds": VALIDITY, "expired_grace_seconds": 60},
         "profiles": {"ec": {"issuer": ISSUER, "validity_days": 90, "ct": False}}})

@@ -65,7 +65,8 @@ def make_due(s, certs):
 def main():
     proc.alarm(200)
     slow = issuance.slow_hsm(SIGN_US, UNITS)
-    s = issuance.stack(jobs={"poll_interval": 30}, config={
+    s = issuance.stack(jobs={"poll_interval": 2}, config={
+        "acme": {"finalize_budget_ms": 10000},
         "signer": {"module": slow},
         "ocsp": {"revocation_bound_seconds": BOUND, "backdate_seconds": 600,
                  "concurrency": UNITS},
