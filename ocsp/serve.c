@@ -35,7 +35,7 @@ on_stop(int sig)
 
 /* Headers and body in one write (libfcgi's own printf knows neither %zu nor %lld). */
 static void
-send(FCGX_Request *fr, const char *head, int hlen, const uint8_t *body, size_t len)
+reply(FCGX_Request *fr, const char *head, int hlen, const uint8_t *body, size_t len)
 {
 	char out[1024 + OCSP_RESPONSE_MAX];
 
@@ -53,7 +53,7 @@ send_status(FCGX_Request *fr, const uint8_t *body, size_t len)
 	int n = snprintf(head, sizeof(head), "Content-Type: application/ocsp-response\r\n"
 	    "Content-Length: %zu\r\nCache-Control: no-store\r\nX-Accel-Expires: 0\r\n\r\n", len);
 
-	send(fr, head, n, body, len);
+	reply(fr, head, n, body, len);
 }
 
 static void
@@ -76,7 +76,7 @@ send_resp(FCGX_Request *fr, const struct ocsp_resp *r, int64_t now)
 	    not_modified ? (size_t)0 : r->len, r->last_modified, r->expires, r->etag,
 	    (long long)max_age);
 
-	send(fr, head, n, r->body, not_modified ? 0 : r->len);
+	reply(fr, head, n, r->body, not_modified ? 0 : r->len);
 }
 
 /* The DER request of a GET or POST into der; -1 when there is none to parse. */
