@@ -35,7 +35,7 @@ on_stop(int sig)
 
 /* Headers and body in one write (libfcgi's own printf knows neither %zu nor %lld). */
 static void
-send(FCGX_Request *fr, const char *head, int hlen, const uint8_t *body, size_t len)
+reply(FCGX_Request *fr, const char *head, int hlen, const uint8_t *body, size_t len)
 {
 	char out[1024 + OCSP_RESPONSE_MAX];
 
@@ -53,14 +53,16 @@ send_status(FCGX_Request *fr, const uint8_t *body, size_t len)
 	int n = snprintf(head, sizeof(head), "Content-Type: application/ocsp-response\r\n"
 	    "Content-Length: %zu\r\nCache-Control: no-store\r\nX-Accel-Expires: 0\r\n\r\n", len);
 
-	send(fr, head, n, body, len);
+	reply(fr, head, n, body, len);
 }
 
 static void
 send_resp(FCGX_Request *fr, const struct ocsp_resp *r, int64_t now)
 {
 	const char *inm = FCGX_GetParam("HTTP_IF_NONE_MATCH", fr->envp);
-	int64_t max_age = r->next_update - now;
+	/* Two seconds under nextUpdate: nginx's micro-cache may hand this answer out for up to
+	 * a second after it was made, and both clocks count whole seconds. */
+	int64_t max_age = r->next_update - now - 2;
 	int not_modified = inm != NULL && strcmp(inm, r->etag) == 0, n;
 	char head[1024];
 
@@ -74,7 +76,7 @@ send_resp(FCGX_Request *fr, const struct ocsp_resp *r, int64_t now)
 	    not_modified ? (size_t)0 : r->len, r->last_modified, r->expires, r->etag,
 	    (long long)max_age);
 
-	send(fr, head, n, r->body, not_modified ? 0 : r->len);
+	reply(fr, head, n, r->body, not_modified ? 0 : r->len);
 }
 
 /* The DER request of a GET or POST into der; -1 when there is none to parse. */
@@ -87,7 +89,8 @@ read_request(FCGX_Request *fr, const char *method, uint8_t *der, size_t *len)
 	int64_t want = 0;
 	size_t got = 0, plen;
 
-	if (strcmp(method, "GET") == 0) {
+	/* HEAD: nginx converts it to GET for its cache, and drops the body itself. */
+	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
 		if (prefix == NULL)
 			prefix = "/";
 		plen = strlen(prefix);
@@ -122,8 +125,9 @@ handle(FCGX_Request *fr, const struct responder_conf *c, struct ocsp_store *stor
 	size_t len = 0;
 	const char *what;
 
-	if (method == NULL || (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)) {
-		FCGX_PutS("Status: 405 Method Not Allowed\r\nAllow: GET, POST\r\n"
+	if (method == NULL || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+	    strcmp(method, "POST") != 0)) {
+		FCGX_PutS("Status: 405 Method Not Allowed\r\nAllow: GET, HEAD, POST\r\n"
 		    "Content-Length: 0\r\n\r\n", fr->out);
 		return;
 	}
