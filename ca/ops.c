@@ -37,8 +37,12 @@ sign_ocsp(struct job *j)
 		if (tbs_build_ocsp(j->issuer, oj->req, &oj->bs) != AE_OK)
 			return 0;
 	}
-	/* The issuer answers for its own certificates; the key hash is the smallest responder id;
-	 * no certificates ride along. */
+	/* The issuer answers for its own certificates, or its delegated responder does, with
+	 * its certificate riding along so relying parties can check the delegation; the key hash
+	 * is the smallest responder id. */
+	if (j->issuer->responder_key != NULL)
+		return OCSP_basic_sign(oj->bs, j->issuer->responder_cert, j->issuer->responder_key,
+		    hsmkey_md(j->issuer->key_type), NULL, OCSP_RESPID_KEY) == 1;
 	return OCSP_basic_sign(oj->bs, j->issuer->cert, j->issuer->key,
 	    hsmkey_md(j->issuer->key_type), NULL, OCSP_NOCERTS | OCSP_RESPID_KEY) == 1;
 }

@@ -17,7 +17,7 @@ struct worker {
 	pthread_t tid;
 	int started;
 	struct hsm_thread ht;
-	CK_OBJECT_HANDLE keys[MAX_ISSUERS];
+	CK_OBJECT_HANDLE keys[2 * MAX_ISSUERS];  /* issuers' keys, then their responders' */
 	int up;  /* session open and logged in */
 };
 
@@ -54,6 +54,7 @@ session_up(struct worker *w)
 	for (size_t i = 0; i < p->sc->nissuers; i++) {
 		struct issuer *is = &p->sc->issuers[i];
 		w->keys[i] = CK_INVALID_HANDLE;
+		w->keys[MAX_ISSUERS + i] = CK_INVALID_HANDLE;
 		if (is->key == NULL)
 			continue;
 		e = p11_find(p->m, w->ht.session, CKO_PRIVATE_KEY, is->key_label,
@@ -61,6 +62,16 @@ session_up(struct worker *w)
 		if (e != AE_OK) {
 			log_err("event=hsm_key_lookup issuer=%s result=%s rv=0x%lx", is->name,
 			    anvil_strerror(e), (unsigned long)rv);
+			p11_session_close(p->m, w->ht.session);
+			return AE_SIGNER_HSM;
+		}
+		if (is->responder_key == NULL)
+			continue;
+		e = p11_find(p->m, w->ht.session, CKO_PRIVATE_KEY, is->responder_key_label, NULL,
+		    0, &w->keys[MAX_ISSUERS + i], &rv);
+		if (e != AE_OK) {
+			log_err("event=hsm_key_lookup issuer=%s key=ocsp_responder result=%s rv=0x%lx",
+			    is->name, anvil_strerror(e), (unsigned long)rv);
 			p11_session_close(p->m, w->ht.session);
 			return AE_SIGNER_HSM;
 		}
@@ -144,7 +155,7 @@ worker_main(void *arg)
 
 	w->ht.m = p->m;
 	w->ht.keys = w->keys;
-	w->ht.nkeys = p->sc->nissuers;
+	w->ht.nkeys = 2 * MAX_ISSUERS;
 	hsmkey_set_thread(&w->ht);
 	pthread_mutex_lock(&p->mu);
 	for (;;) {

@@ -13,7 +13,8 @@ static const char *const signer_keys[] = { "socket", "socket_mode", "socket_owne
 	"journal_sync", "permissions", NULL };
 static const char *const issuer_keys[] = { "key_label", "key_id", "key_type", "subject", "cert",
 	"parent", "validity_days", "ocsp_url", "issuer_url", "crl_url", "crl_shards",
-	"permitted_dns", NULL };
+	"permitted_dns", "ocsp_responder_key_label", "ocsp_responder_cert", "ocsp_responder_days",
+	NULL };
 static const char *const profile_keys[] = { "issuer", "validity_days", "backdate_seconds", "ct",
 	"key_types", "ekus", "policies", "dns_suffixes", "ip_ranges", "allow_wildcard", "max_names",
 	"public", NULL };
@@ -225,6 +226,7 @@ parse_issuer(struct conf_ctx *c, const char *name, json_object *o, struct issuer
 	snprintf(is->name, sizeof(is->name), "%s", name);
 	is->validity_days = is->parent ? 1825 : 3650;
 	is->crl_shards = 1;
+	is->responder_days = 30;
 	if ((e = conf_check_keys(c, o, where, issuer_keys)) != AE_OK ||
 	    (e = conf_get_string(c, o, where, "key_label", 0, &is->key_label)) != AE_OK ||
 	    (e = conf_get_string(c, o, where, "key_id", 0, &id)) != AE_OK ||
@@ -239,8 +241,21 @@ parse_issuer(struct conf_ctx *c, const char *name, json_object *o, struct issuer
 	    (e = conf_get_string(c, o, where, "crl_url", 0, &is->crl_url)) != AE_OK ||
 	    (e = conf_get_int(c, o, where, "crl_shards", 0, 1, 65536, &is->crl_shards)) != AE_OK ||
 	    (e = get_strings(c, o, where, "permitted_dns", is->permitted_dns,
-	    &is->n_permitted_dns)) != AE_OK)
+	    &is->n_permitted_dns)) != AE_OK ||
+	    (e = conf_get_string(c, o, where, "ocsp_responder_key_label", 0,
+	    &is->responder_key_label)) != AE_OK ||
+	    (e = conf_get_string(c, o, where, "ocsp_responder_cert", 0,
+	    &is->responder_cert_path)) != AE_OK ||
+	    (e = conf_get_int(c, o, where, "ocsp_responder_days", 0, 1, 365,
+	    &is->responder_days)) != AE_OK)
 		return e;
+	if (is->responder_key_label != NULL && is->key_label != NULL &&
+	    strcmp(is->responder_key_label, is->key_label) == 0)
+		return conf_fail(c, where, "ocsp_responder_key_label", "must differ from key_label: "
+		    "the responder has a key of its own");
+	if ((is->responder_key_label != NULL) != (is->responder_cert_path != NULL))
+		return conf_fail(c, where, "ocsp_responder_cert", "set both ocsp_responder_key_label "
+		    "and ocsp_responder_cert, or neither");
 	if ((is->key_type = key_type_parse(kt)) == KT_NONE)
 		return conf_fail(c, where, "key_type", "must be one of ecdsa-p256, ecdsa-p384, "
 		    "rsa-2048, rsa-3072, rsa-4096");
@@ -367,8 +382,15 @@ signer_conf_parse(struct conf_ctx *c, json_object *root, enum signer_conf_mode m
 	}
 	for (size_t i = 0; i < sc->nissuers; i++) {
 		struct issuer *par;
-		if (sc->issuers[i].parent == NULL)
+		if (sc->issuers[i].parent == NULL) {
+			if (sc->issuers[i].responder_key_label != NULL) {
+				char where[128];
+				snprintf(where, sizeof(where), "issuers.%s", sc->issuers[i].name);
+				return conf_fail(c, where, "ocsp_responder_key_label", "a root answers "
+				    "no OCSP here: only intermediates have responders");
+			}
 			continue;
+		}
 		par = conf_issuer(sc, sc->issuers[i].parent);
 		if (par == NULL || par->parent != NULL) {
 			char where[128];
@@ -403,8 +425,12 @@ signer_conf_free(struct signer_conf *sc)
 	for (size_t i = 0; i < sc->nissuers; i++) {
 		X509_free(sc->issuers[i].cert);
 		EVP_PKEY_free(sc->issuers[i].key);
+		X509_free(sc->issuers[i].responder_cert);
+		EVP_PKEY_free(sc->issuers[i].responder_key);
 		sc->issuers[i].cert = NULL;
 		sc->issuers[i].key = NULL;
+		sc->issuers[i].responder_cert = NULL;
+		sc->issuers[i].responder_key = NULL;
 	}
 }
 

@@ -36,9 +36,15 @@ struct issuer {
 	int64_t crl_shards;
 	const char *permitted_dns[MAX_LIST];  /* nameConstraints written by the ceremony */
 	size_t n_permitted_dns;
+	/* A delegated OCSP responder (id-kp-OCSPSigning, ocsp-nocheck) made by the ceremony;
+	 * NULL: the issuer signs its responses itself. */
+	const char *responder_key_label, *responder_cert_path;
+	int64_t responder_days;
 	/* Loaded by the signer: */
 	X509 *cert;
 	EVP_PKEY *key;          /* signs through the worker's session (ca/hsmkey.h) */
+	X509 *responder_cert;
+	EVP_PKEY *responder_key; /* key index MAX_ISSUERS + index */
 	size_t index;
 };
 

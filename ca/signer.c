@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include "ca/hsmkey.h"
 #include "ca/signer.h"
 #include "lib/clock.h"
@@ -67,6 +68,48 @@ load_cert(const char *path, X509 **out)
 	return *out != NULL ? AE_OK : AE_PARSE;
 }
 
+/* The delegated OCSP responder of is: its certificate (issued by is for OCSP signing, still
+ * valid) and its key on the token. */
+static anvil_err
+load_responder(struct signer *s, CK_SESSION_HANDLE sess, struct issuer *is)
+{
+	EVP_PKEY *pub = NULL;
+	uint32_t xku;
+	anvil_err e;
+
+	if ((e = load_cert(is->responder_cert_path, &is->responder_cert)) != AE_OK) {
+		log_err("event=responder_cert issuer=%s key=issuers.%s.ocsp_responder_cert path=%s "
+		    "result=\"%s\" hint=\"run anvilctl init\"", is->name, is->name,
+		    is->responder_cert_path, anvil_strerror(e));
+		return e;
+	}
+	xku = X509_get_extended_key_usage(is->responder_cert);
+	if (X509_check_issued(is->cert, is->responder_cert) != X509_V_OK ||
+	    !(xku & XKU_OCSP_SIGN) || X509_cmp_time(X509_get0_notAfter(is->responder_cert),
+	    NULL) <= 0) {
+		log_err("event=responder_cert issuer=%s path=%s result=\"not an unexpired OCSP "
+		    "signing certificate of this issuer\" hint=\"run anvilctl init\"", is->name,
+		    is->responder_cert_path);
+		return AE_CONFIG;
+	}
+	e = p11_public_key(&s->hsm, sess, is->responder_key_label, NULL, 0, &pub);
+	if (e != AE_OK || EVP_PKEY_eq(pub, X509_get0_pubkey(is->responder_cert)) != 1) {
+		log_err("event=responder_key issuer=%s key=issuers.%s.ocsp_responder_key_label "
+		    "result=\"%s\"", is->name, is->name, e != AE_OK ? "key not found on the token" :
+		    "token key does not match the certificate");
+		EVP_PKEY_free(pub);
+		return AE_SIGNER_HSM;
+	}
+	EVP_PKEY_free(pub);
+	if (key_type_of(X509_get0_pubkey(is->responder_cert)) != is->key_type) {
+		log_err("event=responder_key issuer=%s result=\"not a %s key like the issuer's\"",
+		    is->name, key_type_name(is->key_type));
+		return AE_CONFIG;
+	}
+	return hsmkey_wrap(X509_get0_pubkey(is->responder_cert), MAX_ISSUERS + is->index,
+	    &is->responder_key);
+}
+
 /* Loads each intermediate's certificate and binds its key on the token; roots stay offline
  * (their keys sign only in the ceremony). */
 static anvil_err
@@ -109,7 +152,8 @@ load_issuers(struct signer *s)
 			e = AE_CONFIG;
 			goto out;
 		}
-		if ((e = hsmkey_wrap(X509_get0_pubkey(is->cert), i, &is->key)) != AE_OK)
+		if ((e = hsmkey_wrap(X509_get0_pubkey(is->cert), i, &is->key)) != AE_OK ||
+		    (is->responder_key_label != NULL && (e = load_responder(s, sess, is)) != AE_OK))
 			goto out;
 		nkeys++;
 	}

@@ -150,6 +150,7 @@ check_ocsp_file(struct ctx *c, const struct issuer *is, X509 *ica, const char *s
 	ASN1_INTEGER *sn = NULL;
 	BIGNUM *bn = NULL;
 	STACK_OF(X509) *certs = NULL;
+	X509_STORE *store = NULL;
 	ASN1_GENERALIZEDTIME *tu = NULL, *nu = NULL, *rev = NULL;
 	struct db_status row;
 	int status = -1, reason = -1, have_row = 0;
@@ -178,8 +179,13 @@ check_ocsp_file(struct ctx *c, const struct issuer *is, X509 *ica, const char *s
 		note(c->r, ST_CRIT, "%s: not a successful OCSP response", what);
 		goto out;
 	}
+	/* Signed by the issuer itself, or by a responder certificate in the response that the
+	 * issuer delegated OCSP signing to (OpenSSL checks the chain to the issuer, trusted here
+	 * as it is, and the OCSPSigning EKU). */
 	if ((certs = sk_X509_new_null()) == NULL || !sk_X509_push(certs, ica) ||
-	    OCSP_basic_verify(bs, certs, NULL, OCSP_NOVERIFY | OCSP_NOINTERN) != 1) {
+	    (store = X509_STORE_new()) == NULL || !X509_STORE_add_cert(store, ica) ||
+	    !X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN) ||
+	    OCSP_basic_verify(bs, certs, store, 0) != 1) {
 		note(c->r, ST_CRIT, "%s: signature does not verify with the issuer certificate",
 		    what);
 		goto out;
@@ -198,6 +204,7 @@ check_ocsp_file(struct ctx *c, const struct issuer *is, X509 *ica, const char *s
 		note(c->r, ST_CRIT, "%s: says good, revoked %llds ago (bound %llds)", what,
 		    (long long)(c->r->now - row.revoked_at), (long long)c->ocsp->revocation_bound);
 out:
+	X509_STORE_free(store);
 	sk_X509_free(certs);
 	OCSP_CERTID_free(id);
 	ASN1_INTEGER_free(sn);

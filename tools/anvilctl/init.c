@@ -232,6 +232,108 @@ out:
 	return x;
 }
 
+/* The delegated OCSP responder certificate of intermediate is (its certificate ica, its key
+ * c->handle): end entity, digitalSignature, id-kp-OCSPSigning, ocsp-nocheck (relying parties
+ * do not check a responder's own revocation: it is short-lived instead). */
+static X509 *
+make_responder_cert(struct ceremony *c, const struct issuer *is, EVP_PKEY *pub, X509 *ica)
+{
+	X509 *x = X509_new();
+	X509_NAME *subj = X509_NAME_new();
+	ASN1_INTEGER *sn = NULL;
+	EVP_PKEY *signer = NULL;
+	BIGNUM *bn = NULL;
+	uint8_t rnd[16];
+	char cn[128];
+	time_t now = time(NULL);
+	int ok = 0;
+
+	snprintf(cn, sizeof(cn), "%s OCSP responder", is->name);
+	if (x == NULL || subj == NULL || RAND_bytes(rnd, sizeof(rnd)) != 1 ||
+	    !X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
+	    -1, 0))
+		goto out;
+	rnd[0] = (uint8_t)((rnd[0] & 0x7f) | 0x01);
+	if ((bn = BN_bin2bn(rnd, sizeof(rnd), NULL)) == NULL ||
+	    (sn = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
+	    !X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, sn) ||
+	    !X509_set_subject_name(x, subj) || !X509_set_issuer_name(x, X509_get_subject_name(ica)) ||
+	    !X509_set_pubkey(x, pub) || ASN1_TIME_set(X509_getm_notBefore(x), now - 3600) == NULL ||
+	    ASN1_TIME_set(X509_getm_notAfter(x), now + is->responder_days * 86400) == NULL ||
+	    !add_ext(x, ica, NID_basic_constraints, "critical,CA:FALSE") ||
+	    !add_ext(x, ica, NID_key_usage, "critical,digitalSignature") ||
+	    !add_ext(x, ica, NID_ext_key_usage, "OCSPSigning") ||
+	    !add_ext(x, ica, NID_id_pkix_OCSP_noCheck, "ignored") ||
+	    !add_ext(x, ica, NID_subject_key_identifier, "hash") ||
+	    !add_ext(x, ica, NID_authority_key_identifier, "keyid:always") ||
+	    hsmkey_wrap(X509_get0_pubkey(ica), 0, &signer) != AE_OK)
+		goto out;
+	c->ht.keys = &c->handle;
+	ok = X509_sign(x, signer, hsmkey_md(is->key_type)) > 0;
+out:
+	if (!ok) {
+		fprintf(stderr, "anvilctl: init: %s: cannot build or sign the OCSP responder "
+		    "certificate\n", is->name);
+		X509_free(x);
+		x = NULL;
+	}
+	X509_NAME_free(subj);
+	ASN1_INTEGER_free(sn);
+	BN_free(bn);
+	EVP_PKEY_free(signer);
+	return x;
+}
+
+/* The responder of intermediate is: its key found or generated on the token, its certificate
+ * kept while it matches and has more than a third of its life left, otherwise issued anew and
+ * written over the old one (it is short-lived by design: run the ceremony before it ends). */
+static int
+do_responder(struct ceremony *c, const struct issuer *is, X509 *ica)
+{
+	struct issuer r = *is;
+	EVP_PKEY *pub = NULL, *ipub = NULL;
+	X509 *x = NULL;
+	BIO *b = NULL;
+	char *data = NULL;
+	long len;
+	int ok = 0;
+
+	snprintf(r.name, sizeof(r.name), "%s", is->name);
+	r.key_label = is->responder_key_label;
+	r.key_id_len = 0;
+	if (!ensure_key(c, &r, &pub))
+		goto out;
+	if ((x = read_cert(is->responder_cert_path)) != NULL &&
+	    EVP_PKEY_eq(X509_get0_pubkey(x), pub) == 1 && X509_check_issued(ica, x) == X509_V_OK &&
+	    X509_cmp_time(X509_get0_notAfter(x), &(time_t){ time(NULL) +
+	    is->responder_days * 86400 / 3 }) > 0) {
+		printf("%s: OCSP responder certificate %s is valid; kept\n", is->name,
+		    is->responder_cert_path);
+		ok = 1;
+		goto out;
+	}
+	X509_free(x);
+	/* Signed by the intermediate: its key becomes the one in use. */
+	if (!ensure_key(c, is, &ipub) || (x = make_responder_cert(c, is, pub, ica)) == NULL)
+		goto out;
+	if ((b = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509(b, x) != 1 ||
+	    (len = BIO_get_mem_data(b, &data)) <= 0 ||
+	    file_write_durable(is->responder_cert_path, data, (size_t)len, 0644, 0) != AE_OK) {
+		fprintf(stderr, "anvilctl: init: %s: cannot write %s\n", is->name,
+		    is->responder_cert_path);
+		goto out;
+	}
+	printf("wrote %s (OCSP responder of %s, %lld days)\n", is->responder_cert_path,
+	    is->name, (long long)is->responder_days);
+	ok = 1;
+out:
+	BIO_free(b);
+	X509_free(x);
+	EVP_PKEY_free(pub);
+	EVP_PKEY_free(ipub);
+	return ok;
+}
+
 static int
 chain_path(const struct issuer *is, char *out, size_t outsz)
 {
@@ -344,6 +446,9 @@ ctl_init(struct ctl *ctl, int argc, char **argv)
 			if ((pass == 0) != (is->parent == NULL))
 				continue;
 			if (!do_issuer(&c, is, certs))
+				goto out;
+			if (is->responder_key_label != NULL &&
+			    !do_responder(&c, is, certs[is->index]))
 				goto out;
 		}
 	printf("ceremony complete: %zu issuer(s)\n", c.sc.nissuers);
