@@ -7,7 +7,6 @@ import glob
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -16,13 +15,9 @@ import tap  # noqa: E402
 from stack import start_or_skip  # noqa: E402
 
 
-def run(argv, env, timeout=60):
-    try:
-        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                              timeout=timeout, universal_newlines=True)
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode("utf-8", "replace") if isinstance(e.stdout, bytes) else e.stdout
-        return subprocess.CompletedProcess(argv, -1, (out or "") + "\n(timed out)")
+
+def run(argv, env=None, timeout=60):
+    return proc.run_client(argv, env, timeout)
 
 
 def account_rows(s):

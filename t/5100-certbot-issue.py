@@ -8,7 +8,6 @@ keycompromise` revokes the RSA one and the database records it (status revoked, 
 renewing it with the same key (--reuse-key) is then refused (badPublicKey: the key is blocked)."""
 import os
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -18,13 +17,9 @@ import issuance  # noqa: E402
 from stack import start_or_skip  # noqa: E402
 
 
-def run(argv, env, timeout=60):
-    try:
-        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                              timeout=timeout, universal_newlines=True)
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode("utf-8", "replace") if isinstance(e.stdout, bytes) else e.stdout
-        return subprocess.CompletedProcess(argv, -1, (out or "") + "\n(timed out)")
+
+def run(argv, env=None, timeout=60):
+    return proc.run_client(argv, env, timeout)
 
 
 def load(path):

@@ -21,7 +21,6 @@ import http.server
 import os
 import shutil
 import stat
-import subprocess
 import sys
 import threading
 
@@ -32,13 +31,9 @@ import issuance  # noqa: E402
 from stack import start_or_skip  # noqa: E402
 
 
+
 def run(argv, env=None, timeout=45):
-    try:
-        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                              timeout=timeout, universal_newlines=True)
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode("utf-8", "replace") if isinstance(e.stdout, bytes) else e.stdout
-        return subprocess.CompletedProcess(argv, -1, (out or "") + "\n(timed out)")
+    return proc.run_client(argv, env, timeout)
 
 
 def write_exec(path, text):

@@ -7,7 +7,6 @@ verifies and does not list it. After `certbot revoke --reason keycompromise`, th
 import base64
 import os
 import shutil
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -20,13 +19,9 @@ from stack import start_or_skip  # noqa: E402
 BOUND = 60
 
 
+
 def run(argv, env=None, timeout=60):
-    try:
-        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                              timeout=timeout, universal_newlines=True)
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode("utf-8", "replace") if isinstance(e.stdout, bytes) else e.stdout
-        return subprocess.CompletedProcess(argv, -1, (out or "") + "\n(timed out)")
+    return proc.run_client(argv, env, timeout)
 
 
 def urls(cert_pem):

@@ -131,6 +131,18 @@ def run(argv, check=True, **kw):
     return r
 
 
+def run_client(argv, env=None, timeout=60):
+    """Runs a client program (an ACME client, openssl) to the end: a CompletedProcess with its
+    output as text, stderr merged; a time-out is returned as exit -1 with what it printed, so
+    a test reports it rather than dies."""
+    try:
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                              timeout=timeout, universal_newlines=True)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode("utf-8", "replace") if isinstance(e.stdout, bytes) else e.stdout
+        return subprocess.CompletedProcess(argv, -1, (out or "") + "\n(timed out)")
+
+
 def cleanup():
     for p in reversed(_procs):
         try:
