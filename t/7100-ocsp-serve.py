@@ -219,6 +219,28 @@ def main():
     rc, out = openssl_ocsp(["-issuer", root, "-cert", inter, "-url", s.ocsp_url, "-no_nonce"])
     tap.ok("unauthorized (6)" in out, "the intermediate, asked of the root: unauthorized")
 
+    # A file that is not a response for its serial: internalError, never the wrong answer.
+    path2 = responder.publish(s, issuer, cert2.serial_number, der2)  # cert's response
+    rc, out = openssl_ocsp(["-issuer", inter, "-cert", leaf2, "-url", s.ocsp_url, "-no_nonce"])
+    tap.ok("internalerror (2)" in out, "a file holding another serial's response: "
+           "internalError") or tap.diag(out)
+    responder.publish(s, issuer, cert2.serial_number, b"\x30\x03garbage")
+    for i in range(2):
+        rc, out = openssl_ocsp(["-issuer", inter, "-cert", leaf2, "-url", s.ocsp_url,
+                                "-no_nonce"])
+        tap.ok("internalerror (2)" in out, "a garbage file: internalError (%d)" % i) \
+            or tap.diag(out)
+    sign_response(s, issuer, cert2.serial_number)
+    rc, out = openssl_ocsp(["-issuer", inter, "-cert", leaf2, "-url", s.ocsp_url, "-no_nonce"])
+    tap.ok("good" in out, "replaced by a real response: good") or tap.diag(out)
+    os.unlink(path2)
+    rc, out = openssl_ocsp(["-issuer", inter, "-cert", leaf2, "-url", s.ocsp_url, "-no_nonce"])
+    tap.ok("unauthorized (6)" in out, "removed (expired past the grace): unauthorized") \
+        or tap.diag(out)
+    with open(s.responder.log) as f:
+        tap.ok(f.read().count("is not a usable OCSP response") == 2,
+               "each bad file logged once")
+
     # Malformed: garbage, truncated, two CertIDs, oversized, wrong Content-Type, bad GETs.
     with open(os.path.join(d, "req.der"), "rb") as f:
         good = f.read()
