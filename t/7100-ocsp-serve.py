@@ -319,6 +319,27 @@ def main():
                        stderr=subprocess.STDOUT, text=True)
     tap.is_(r.returncode, 0, "--check with the stack's configuration: 0")
 
+    # SIGHUP: a bad file is refused (the workers stay), a good one replaces them.
+    master = s.responder.proc.pid
+    before = s.responder.pids()[1:]
+    cfg = copy.deepcopy(s.config)
+    cfg["ocsp"]["responder"]["workers"] = "two"
+    s.write_config(cfg)
+    os.kill(master, signal.SIGHUP)
+    proc.wait_for(lambda: "reload refused" in open(s.responder.log).read(), 10, 0.05,
+                  "the refused reload")
+    tap.is_(s.responder.pids()[1:], before, "SIGHUP with a bad file: the workers stay")
+    cfg["ocsp"]["responder"]["workers"] = 2
+    s.write_config(cfg)
+    os.kill(master, signal.SIGHUP)
+    after = proc.wait_for(lambda: (lambda p: p if len(p) == 2 and not set(p) & set(before)
+                                   else None)(s.responder.pids()[1:]), 10, 0.05,
+                          "two new workers")
+    rc, out = openssl_ocsp(["-issuer", inter, "-cert", leaf, "-url", s.ocsp_url,
+                            "-CAfile", root, "-no_nonce"])
+    tap.ok(len(after) == 2 and "Response verify OK" in out and "revoked" in out,
+           "SIGHUP: a new generation of workers answers") or tap.diag(out)
+
     # No database: the responder never needed it.
     s.stop_db()
     rc, out = openssl_ocsp(["-issuer", inter, "-cert", leaf, "-url", s.ocsp_url,
