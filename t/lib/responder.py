@@ -17,14 +17,16 @@ EXE = "ocsp/anvil-ocsp"
 
 
 def prepare(stack, base):
-    """Adds the ocsp section (dir and responder) to a generated config that has issuers."""
-    if "issuers" not in base or "ocsp" in base:
+    """Adds ocsp.dir (<stack dir>/state/ocsp, where the publisher writes too) and
+    ocsp.responder to a generated config that has issuers, keeping whatever ocsp keys are
+    already there."""
+    if "issuers" not in base:
         return base
-    return dict(base, ocsp={
-        "dir": os.path.join(stack.dir, "state", "ocsp"),
-        "responder": {"socket": os.path.join(stack.dir, "run", "ocsp.sock"),
-                      "socket_mode": "0660", "workers": 1},
-    })
+    ocsp = dict(base.get("ocsp", {}))
+    ocsp.setdefault("dir", os.path.join(stack.dir, "state", "ocsp"))
+    ocsp.setdefault("responder", {"socket": os.path.join(stack.dir, "run", "ocsp.sock"),
+                                  "socket_mode": "0660", "workers": 1})
+    return dict(base, ocsp=ocsp)
 
 
 def socket_path(stack):
