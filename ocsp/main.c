@@ -1,6 +1,7 @@
 /* anvil-ocsp master: opens ocsp.responder.socket, preforks ocsp.responder.workers workers on it,
- * replaces the ones that die and drains on SIGTERM. It holds no database connection and no key;
- * a change of the configuration (or of an issuer certificate) applies at restart. */
+ * replaces the ones that die, reloads on SIGHUP (a new generation of workers with the new
+ * configuration and issuer certificates, then the old one finishes its requests and exits) and
+ * drains on SIGTERM. It holds no database connection and no key. */
 #include "config.h"
 #include <errno.h>
 #include <getopt.h>
@@ -15,10 +16,19 @@
 #include "lib/usock.h"
 #include "ocsp/responder.h"
 
-#define WORKERS_MAX 256
+/* Two generations at most: the current one and the one a reload is retiring. */
+#define KIDS_MAX 512
 
-static pid_t kids[WORKERS_MAX];
-static time_t born[WORKERS_MAX];
+struct kid {
+	pid_t pid;          /* 0: free slot */
+	unsigned gen;
+	time_t born;
+	time_t term_sent;   /* 0 while it belongs to the current generation */
+};
+
+static struct kid kids[KIDS_MAX];
+static struct responder_conf conf;
+static char *abs_path, *sock_path;  /* as at start: a reload does not move the socket */
 
 static void
 usage(FILE *f)
@@ -30,56 +40,115 @@ usage(FILE *f)
 }
 
 static int
-spawn(struct responder_conf *c, int fd, size_t slot)
+spawn(int fd, unsigned gen)
 {
-	pid_t pid = fork();
+	struct kid *k = NULL;
+	pid_t pid;
 
-	if (pid < 0) {
+	for (size_t i = 0; i < KIDS_MAX && k == NULL; i++)
+		if (kids[i].pid == 0)
+			k = &kids[i];
+	if (k == NULL)
+		return -1;
+	if ((pid = fork()) < 0) {
 		log_err("fork: %s", strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
-		int rc = responder_worker_run(c, fd);
-		responder_conf_free(c);
+		int rc = responder_worker_run(&conf, fd);
+		responder_conf_free(&conf);
+		free(abs_path);
+		free(sock_path);
 		close(fd);
 		exit(rc);
 	}
-	kids[slot] = pid;
-	born[slot] = time(NULL);
+	k->pid = pid;
+	k->gen = gen;
+	k->born = time(NULL);
+	k->term_sent = 0;
 	return 0;
 }
 
 static size_t
-alive(size_t n)
+count(unsigned gen, int current_only)
 {
-	size_t k = 0;
+	size_t n = 0;
 
-	for (size_t i = 0; i < n; i++)
-		k += kids[i] != 0;
-	return k;
+	for (size_t i = 0; i < KIDS_MAX; i++)
+		if (kids[i].pid != 0 && (!current_only ||
+		    (kids[i].gen == gen && kids[i].term_sent == 0)))
+			n++;
+	return n;
 }
 
-/* Returns how many died within a second of birth (a crash loop: slow down). */
+/* SIGTERM to every worker not of generation keep (all with keep_none), again each second: one
+ * that was between its check of the flag and accept() when the first came is still waiting. */
+static void
+stop_kids(unsigned keep, int keep_none)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < KIDS_MAX; i++) {
+		struct kid *k = &kids[i];
+		if (k->pid == 0 || (!keep_none && k->gen == keep))
+			continue;
+		if (k->term_sent == 0 || now - k->term_sent >= 1) {
+			kill(k->pid, SIGTERM);
+			k->term_sent = now;
+		}
+	}
+}
+
+/* Returns how many current workers died within a second of birth (a crash loop: slow down). */
 static int
-reap(size_t n, int draining)
+reap(unsigned gen)
 {
 	int status, young = 0;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		for (size_t i = 0; i < n; i++) {
-			if (kids[i] != pid)
+		for (size_t i = 0; i < KIDS_MAX; i++) {
+			struct kid *k = &kids[i];
+			if (k->pid != pid)
 				continue;
-			if (!draining || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			if (k->term_sent == 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 				log_warn("worker pid=%ld ended (%s %d)%s", (long)pid,
 				    WIFSIGNALED(status) ? "signal" : "status",
 				    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
-				    draining ? "" : "; replacing it");
-			if (time(NULL) - born[i] < 1)
+				    k->term_sent ? "" : "; replacing it");
+			if (k->gen == gen && k->term_sent == 0 && time(NULL) - k->born < 1)
 				young++;
-			kids[i] = 0;
+			k->pid = 0;
 		}
 	return young;
+}
+
+static void
+reload(const char *path, unsigned *gen, int fd)
+{
+	struct responder_conf next;
+	struct conf_ctx cc;
+
+	memset(&cc, 0, sizeof(cc));
+	cc.file = path;
+	if (responder_conf_load(&cc, path, &next) != AE_OK) {
+		log_err("reload refused, keeping the running configuration: %s", cc.err);
+		responder_conf_free(&next);
+		return;
+	}
+	if (strcmp(next.ocsp.responder.socket, sock_path) != 0 ||
+	    next.ocsp.responder.socket_mode != conf.ocsp.responder.socket_mode)
+		log_warn("reload: ocsp.responder.socket and socket_mode apply at restart only");
+	log_set_level(next.log_level);
+	responder_conf_free(&conf);
+	conf = next;
+	(*gen)++;
+	for (int64_t i = 0; i < conf.ocsp.responder.workers; i++)
+		if (spawn(fd, *gen) != 0)
+			break;
+	stop_kids(*gen, 0);
+	log_info("reloaded: generation %u, %lld workers, %zu issuers", *gen,
+	    (long long)conf.ocsp.responder.workers, conf.issuers.n);
 }
 
 int
@@ -90,16 +159,14 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct responder_conf conf;
 	const char *path = NULL;
 	struct conf_ctx cc;
 	int ch, check = 0, foreground = 0, fd = -1, rc = 1, draining = 0;
-	time_t hold_until = 0, term_sent = 0;
-	size_t n;
+	unsigned gen = 1;
+	time_t hold_until = 0;
 	sigset_t set;
 
 	memset(&cc, 0, sizeof(cc));
-	memset(&conf, 0, sizeof(conf));
 	while ((ch = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
@@ -113,6 +180,9 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* daemon() changes to /: a reload must still find a relative -c path. */
+	if ((abs_path = realpath(path, NULL)) != NULL)
+		path = abs_path;
 	cc.file = path;
 	if (responder_conf_load(&cc, path, &conf) != AE_OK) {
 		fprintf(stderr, "anvil-ocsp: %s\n", cc.err);
@@ -123,7 +193,8 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	n = (size_t)conf.ocsp.responder.workers;
+	if ((sock_path = strdup(conf.ocsp.responder.socket)) == NULL)
+		goto out;
 	log_init("anvil-ocsp", conf.log_syslog || !foreground, conf.log_level);
 	if (!foreground && daemon(0, 0) != 0) {
 		fprintf(stderr, "anvil-ocsp: daemon: %s\n", strerror(errno));
@@ -136,38 +207,34 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	if ((fd = usock_listen(conf.ocsp.responder.socket, conf.ocsp.responder.socket_mode, 1024,
+	if ((fd = usock_listen(sock_path, conf.ocsp.responder.socket_mode, 1024,
 	    "ocsp.responder.socket")) < 0)
 		goto out;
-	log_info("listening on %s with %zu workers, %zu issuers, responses in %s",
-	    conf.ocsp.responder.socket, n, conf.issuers.n, conf.ocsp.dir);
+	log_info("listening on %s with %lld workers, %zu issuers, responses in %s", sock_path,
+	    (long long)conf.ocsp.responder.workers, conf.issuers.n, conf.ocsp.dir);
 	for (;;) {
 		struct timespec ts = { 1, 0 };
 		siginfo_t si;
 		int sig;
 
 		if (!draining && time(NULL) >= hold_until)
-			for (size_t i = 0; i < n; i++)
-				if (kids[i] == 0 && spawn(&conf, fd, i) != 0)
-					break;
-		if (draining) {
-			if (alive(n) == 0)
-				break;
-			/* Resent every second: a worker may have been between its check of the
-			 * flag and accept() when the first one came. */
-			if (time(NULL) != term_sent) {
-				for (size_t i = 0; i < n; i++)
-					if (kids[i] != 0)
-						kill(kids[i], SIGTERM);
-				term_sent = time(NULL);
-			}
-		}
+			while (count(gen, 1) < (size_t)conf.ocsp.responder.workers &&
+			    spawn(fd, gen) == 0)
+				;
+		if (draining && count(gen, 0) == 0)
+			break;
+		stop_kids(gen, draining);
 		sig = sigtimedwait(&set, &si, &ts);
-		if (sig == SIGHUP)
-			log_warn("SIGHUP: anvil-ocsp applies configuration changes at restart");
-		else if (sig == SIGTERM || sig == SIGINT)
+		if (sig == SIGHUP && !draining) {
+			log_info("SIGHUP: reloading %s", path);
+			reload(path, &gen, fd);
+		} else if (sig == SIGTERM || sig == SIGINT) {
+			if (!draining)
+				log_info("draining: workers finish their requests, then exit");
 			draining = 1;
-		if (reap(n, draining) > 0 && !draining)
+			stop_kids(gen, 1);
+		}
+		if (reap(gen) > 0 && !draining)
 			hold_until = time(NULL) + 1;
 	}
 	log_info("all workers gone; exiting");
@@ -175,8 +242,10 @@ main(int argc, char **argv)
 out:
 	if (fd >= 0) {
 		close(fd);
-		unlink(conf.ocsp.responder.socket);
+		unlink(sock_path);
 	}
 	responder_conf_free(&conf);
+	free(sock_path);
+	free(abs_path);
 	return rc;
 }

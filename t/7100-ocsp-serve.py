@@ -220,6 +220,28 @@ def main():
     rc, out = openssl_ocsp(["-issuer", root, "-cert", inter, "-url", s.ocsp_url, "-no_nonce"])
     tap.ok("unauthorized (6)" in out, "the intermediate, asked of the root: unauthorized")
 
+    # A file that is not a response for its serial: internalError, never the wrong answer.
+    path2 = responder.publish(s, issuer, cert2.serial_number, der2)  # cert's response
+    rc, out = openssl_ocsp(["-issuer", inter, "-cert", leaf2, "-url", s.ocsp_url, "-no_nonce"])
+    tap.ok("internalerror (2)" in out, "a file holding another serial's response: "
+           "internalError") or tap.diag(out)
+    responder.publish(s, issuer, cert2.serial_number, b"\x30\x03garbage")
+    for i in range(2):
+        rc, out = openssl_ocsp(["-issuer", inter, "-cert", leaf2, "-url", s.ocsp_url,
+                                "-no_nonce"])
+        tap.ok("internalerror (2)" in out, "a garbage file: internalError (%d)" % i) \
+            or tap.diag(out)
+    sign_response(s, issuer, cert2.serial_number)
+    rc, out = openssl_ocsp(["-issuer", inter, "-cert", leaf2, "-url", s.ocsp_url, "-no_nonce"])
+    tap.ok("good" in out, "replaced by a real response: good") or tap.diag(out)
+    os.unlink(path2)
+    rc, out = openssl_ocsp(["-issuer", inter, "-cert", leaf2, "-url", s.ocsp_url, "-no_nonce"])
+    tap.ok("unauthorized (6)" in out, "removed (expired past the grace): unauthorized") \
+        or tap.diag(out)
+    with open(s.responder.log) as f:
+        tap.ok(f.read().count("is not a usable OCSP response") == 2,
+               "each bad file logged once")
+
     # Malformed: garbage, truncated, two CertIDs, oversized, wrong Content-Type, bad GETs.
     with open(os.path.join(d, "req.der"), "rb") as f:
         good = f.read()
@@ -297,6 +319,27 @@ def main():
     r = subprocess.run([exe, "-c", s.config_path, "--check"], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True)
     tap.is_(r.returncode, 0, "--check with the stack's configuration: 0")
+
+    # SIGHUP: a bad file is refused (the workers stay), a good one replaces them.
+    master = s.responder.proc.pid
+    before = s.responder.pids()[1:]
+    cfg = copy.deepcopy(s.config)
+    cfg["ocsp"]["responder"]["workers"] = "two"
+    s.write_config(cfg)
+    os.kill(master, signal.SIGHUP)
+    proc.wait_for(lambda: "reload refused" in open(s.responder.log).read(), 10, 0.05,
+                  "the refused reload")
+    tap.is_(s.responder.pids()[1:], before, "SIGHUP with a bad file: the workers stay")
+    cfg["ocsp"]["responder"]["workers"] = 2
+    s.write_config(cfg)
+    os.kill(master, signal.SIGHUP)
+    after = proc.wait_for(lambda: (lambda p: p if len(p) == 2 and not set(p) & set(before)
+                                   else None)(s.responder.pids()[1:]), 10, 0.05,
+                          "two new workers")
+    rc, out = openssl_ocsp(["-issuer", inter, "-cert", leaf, "-url", s.ocsp_url,
+                            "-CAfile", root, "-no_nonce"])
+    tap.ok(len(after) == 2 and "Response verify OK" in out and "revoked" in out,
+           "SIGHUP: a new generation of workers answers") or tap.diag(out)
 
     # No database: the responder never needed it.
     s.stop_db()

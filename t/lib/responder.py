@@ -17,10 +17,11 @@ EXE = "ocsp/anvil-ocsp"
 
 
 def prepare(stack, base):
-    """Adds the ocsp section (dir and responder) to a generated config that has issuers."""
+    """Adds ocsp.dir (<stack dir>/state/ocsp, where the publisher writes too) and
+    ocsp.responder to a generated config that has issuers, keeping whatever ocsp keys are
+    already there."""
     if "issuers" not in base:
         return base
-    # What the section already says (the publishers' dir, a dev user's edits) stays.
     ocsp = dict(base.get("ocsp", {}))
     ocsp.setdefault("dir", os.path.join(stack.dir, "state", "ocsp"))
     ocsp.setdefault("responder", {"socket": os.path.join(stack.dir, "run", "ocsp.sock"),
