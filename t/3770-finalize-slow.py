@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Finalize against a slow HSM (tools/slowhsm: every signature takes 0.5 s, one session; a
-certificate is two: itself and its first OCSP response) with a finalize budget of 300 ms: the answer is `processing` + Retry-After, never a 500; anvil-jobs finishes
-the durable 'finalize' job and a later poll of the order finds it `valid`, its certificate
-verifying against the ceremony root (seeds 000 and 004). A burst of orders: every finalize
-answers 200, and every order ends valid."""
+certificate is two: itself and its first OCSP response) with a finalize budget of 300 ms: the
+answer is `processing` + Retry-After, never a 500; anvil-jobs finishes the durable 'finalize'
+job and a later poll of the order finds it `valid`, its certificate verifying against the
+ceremony root (seeds 000 and 004). A burst of orders: every finalize answers 200, and every
+order ends valid."""
 import os
 import sys
 import threading
