@@ -146,8 +146,17 @@ def main():
             [[str(oid)]], "the serial was recorded for the order")
     tap.is_(s.mysql_rows("SELECT kind, state FROM jobs WHERE ref_id = %d AND kind = 'finalize'"
                          % oid), [["finalize", "done"]], "the durable finalize job is done")
-    tap.ok(problem(c.finalize(finalize_url(s, oid), csr), 403, "orderNotReady"),
-           "finalize again: orderNotReady")
+    # A retry whose first attempt committed (its answer lost): the same CSR gets the order.
+    r = c.finalize(finalize_url(s, oid), csr)
+    body = r.json() if r.status_code == 200 else {}
+    tap.is_((r.status_code, body.get("status"), body.get("certificate")),
+            (200, "valid", cert_url), "finalize again with the same CSR: 200, the valid order")
+    tap.ok(problem(c.finalize(finalize_url(s, oid), acme.make_csr(names)[1]), 403,
+                   "orderNotReady"), "finalize again with another CSR: orderNotReady")
+    tap.ok(problem(other.finalize(finalize_url(s, oid), csr), 403, "unauthorized"),
+           "another account's retry with the same CSR: unauthorized")
+    tap.is_(s.mysql_rows("SELECT COUNT(*) FROM serials WHERE order_id = %d" % oid), [["1"]],
+            "the retries spent no serial")
 
     # --- a pending order whose authorizations are all valid (certbot finalizes without
     # reading the order): ready and processing in finalize's one write; the answer is the
@@ -215,7 +224,8 @@ def main():
     # --- the signer down: processing + Retry-After, the job durable, never a 500 ---
     s.stop_signer()
     oid = ready_order(s, c, ["later.example.com"])
-    r = c.finalize(finalize_url(s, oid), acme.make_csr(["later.example.com"])[1])
+    _, later_csr = acme.make_csr(["later.example.com"])
+    r = c.finalize(finalize_url(s, oid), later_csr)
     body = r.json() if r.status_code == 200 else {}
     tap.is_((r.status_code, body.get("status")), (200, "processing"),
             "signer down: 200 processing")
@@ -227,6 +237,15 @@ def main():
             "its serial is recorded already, before any signature (reused when it finishes)")
     r = c.post_as_get(issuance.order_url(s, oid))
     tap.ok(r.status_code != 500, "polling the order is no 500 (%d)" % r.status_code)
+    r = c.finalize(finalize_url(s, oid), later_csr)
+    body = r.json() if r.status_code == 200 else {}
+    tap.is_((r.status_code, body.get("status")), (200, "processing"),
+            "a retried finalize of the processing order, same CSR: 200 processing")
+    tap.ok(r.headers.get("Retry-After", "").isdigit(), "with Retry-After")
+    tap.ok(problem(c.finalize(finalize_url(s, oid), acme.make_csr(["later.example.com"])[1]),
+                   403, "orderNotReady"), "another CSR: orderNotReady")
+    tap.is_(s.mysql_rows("SELECT COUNT(*) FROM serials WHERE order_id = %d" % oid), [["1"]],
+            "the retry recorded no second serial")
 
     # --- the issuance keys are validated with the rest of the file (--check) ---
     import copy
