@@ -594,7 +594,7 @@ orders_list(struct req *r, int64_t account_id)
 		req_fail(r, AE_NOMEM, "orders list");
 		goto out;
 	}
-	if ((e = db_orders_of_account(r->db, account_id, after, ids, (size_t)page + 1,
+	if ((e = db_orders_of_account(r->db, account_id, after, r->now, ids, (size_t)page + 1,
 	    &nids)) != AE_OK) {
 		req_fail(r, e, "orders list");
 		goto out;
