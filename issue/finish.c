@@ -169,6 +169,27 @@ out:
 	return rc;
 }
 
+/* The signer puts the first DNS identifier of at most 64 characters in the subject CN
+ * (ca/PROTOCOL.md). The CSR's own CN, when it is one of them, goes first, so the certificate
+ * keeps the subject the client asked for: clients such as lego name their files after it, and a
+ * renewal that changed it would land in another file. Otherwise the order's first name, sorted.
+ * Deterministic from the stored CSR, so a retry by anvil-jobs asks for the same TBS. */
+static void
+idents_cn_first(struct ident *ids, size_t n, const char *cn)
+{
+	size_t cl = strlen(cn);
+
+	if (cl == 0)
+		return;
+	for (size_t i = 1; i < n; i++)
+		if (ids[i].type == ID_DNS && ids[i].len == cl && memcmp(ids[i].val, cn, cl) == 0) {
+			struct ident keep = ids[i];
+			memmove(&ids[1], &ids[0], i * sizeof(ids[0]));
+			ids[0] = keep;
+			return;
+		}
+}
+
 static int64_t
 asn1_time_unix(const ASN1_TIME *t)
 {
@@ -336,6 +357,7 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 		    "the key or the identifiers cannot be signed");
 		goto out;
 	}
+	idents_cn_first(req.u.cert.ids, req.u.cert.nids, ci.cn);
 	if (serial != NULL && strlen(serial) < sizeof(c->serial)) {
 		memcpy(c->serial, serial, strlen(serial) + 1);
 		created = serial_created;

@@ -132,6 +132,8 @@ def main():
     cert = x509.load_pem_x509_certificate(blocks[0].encode())
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     tap.is_(sorted(sans.get_values_for_type(x509.DNSName)), sorted(names), "SANs are the order's")
+    tap.is_([a.value for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)],
+            [names[0]], "the CSR's CN (not the alphabetically first name) is kept")
     tap.ok(isinstance(cert.public_key(), ec.EllipticCurvePublicKey) and
            cert.public_key().public_numbers() == key.public_key().public_numbers(),
            "the certificate holds the CSR's P-256 key")
@@ -168,6 +170,12 @@ def main():
             "stored pending, authorizations valid: finalize issues")
     g = c.get_order(issuance.order_url(s, poid))
     tap.is_(r.text, g.text, "finalize's answer is the order object a POST-as-GET answers")
+    pd = c.download(r.json().get("certificate", ""))
+    pc = x509.load_pem_x509_certificate(issuance.split_pem(pd.text)[0].encode()) \
+        if pd.status_code == 200 else None
+    tap.is_(pc and [a.value for a in pc.subject.get_attributes_for_oid(
+        x509.NameOID.COMMON_NAME)], [sorted(pend)[0]],
+        "a CSR without a CN: the CN is the order's first name")
     poid = ready_order(s, c, pend, status="pending", authz_status="pending")
     tap.ok(problem(c.finalize(finalize_url(s, poid), acme.make_csr(pend)[1]), 403,
                    "orderNotReady"), "an authorization still pending: orderNotReady")
