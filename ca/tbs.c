@@ -7,7 +7,6 @@
 #include "ca/spki.h"
 #include "ca/tbs.h"
 
-#define FUTURE_SKEW 3600 /* notBefore may lie this far ahead (clock skew between hosts) */
 
 unsigned
 tbs_crl_shard(const uint8_t *serial, size_t len, int64_t shards)
@@ -331,7 +330,7 @@ tbs_lint(const struct profile *p, X509 *x, int precert, time_t now)
 		goto out;
 	e = AE_SIGNER_VALIDITY;
 	if (ASN1_TIME_to_tm(nb, &tm) != 1 || (tnb = timegm(&tm)) == (time_t)-1 ||
-	    tnb < now - p->max_backdate || tnb > now + FUTURE_SKEW ||
+	    tnb < now - p->max_backdate || tnb > now + PROFILE_NOTBEFORE_AHEAD ||
 	    ASN1_TIME_diff(&days, &secs, nb, na) != 1 || days < 0 || secs < 0 ||
 	    (int64_t)days * 86400 + secs + 1 > p->max_validity)
 		goto out;

@@ -285,6 +285,16 @@ api_finalize(struct req *r, int64_t id)
 		req_problem(r, PROB_UNAVAILABLE, "the order's profile is not available");
 		goto out;
 	}
+	/* A notBefore that newOrder accepted may have aged past the profile's backdating since:
+	 * refused here, before a serial is spent, rather than by the signer with a 500. The
+	 * signature comes within the budget. */
+	if (v->o.not_before > 0 && v->o.not_before <
+	    r->now + ic->finalize_budget_ms / 1000 + 1 - prof->max_backdate) {
+		req_problem(r, PROB_MALFORMED, "the order's notBefore now lies more than %lld "
+		    "seconds in the past (profile %s): a new order can ask for another",
+		    (long long)prof->max_backdate, prof->name);
+		goto out;
+	}
 	ids = json_tokener_parse(v->o.identifiers);
 	verdict = csr_check(der, der_len, ids, prof->key_types, &ci, detail);
 	if (verdict != CSR_OK) {

@@ -24,7 +24,6 @@
 #include "lib/log.h"
 
 #define SERIAL_RANDOM_BYTES 16    /* 128 random bits after the prefix byte (DESIGN.md) */
-#define BACKDATE 60               /* seconds before the serial was recorded: client clock skew */
 #define ACME_ERR "urn:ietf:params:acme:error:"
 
 /* Sets the order invalid with a problem document; returns why (the caller's error). */
@@ -367,7 +366,8 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 			e = AE_UNAVAILABLE;
 		goto out;
 	}
-	nb = o->not_before > 0 ? o->not_before : (created > BACKDATE ? created - BACKDATE : 0);
+	nb = o->not_before > 0 ? o->not_before :
+	    (created > PROFILE_ISSUE_BACKDATE ? created - PROFILE_ISSUE_BACKDATE : 0);
 	na = nb + prof->max_validity - 1;
 	if (o->not_after > 0 && o->not_after < na)
 		na = o->not_after;

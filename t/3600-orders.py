@@ -232,6 +232,8 @@ def main():
     problem(c.new_order(["nb.example.com"], not_before=rfc3339(now + 7200),
                         not_after=rfc3339(now + 3600)), 400, "malformed",
             "notAfter before notBefore")
+    problem(c.new_order(["nb.example.com"], not_before=rfc3339(now + 7200)), 400,
+            "malformed", "notBefore beyond the signer's hour ahead (within the order lifetime)")
     problem(c.new_order(["nb.example.com"], not_before="tomorrow"), 400, "malformed",
             "notBefore not RFC 3339")
     r = c.new_order(["nb.example.com"], profile="internal")

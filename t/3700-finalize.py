@@ -8,6 +8,7 @@ Retry-After with the durable job recorded, never a 500."""
 import hashlib
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import proc  # noqa: E402
@@ -218,6 +219,21 @@ def main():
            cert3.public_key().curve.name == "secp384r1", "P-384 key")
     tap.ok(issuance.openssl_verify(s, pem3, "v3")[0], "internal certificate verifies")
 
+    # --- a notBefore accepted at newOrder that aged past the backdating: a clear 400 before
+    # any serial is spent, not the signer's refusal as a 500 (issue 12) ---
+    oid = ready_order(s, c, ["old.example.com"], not_before=int(time.time()) - 3700)
+    r = c.finalize(finalize_url(s, oid), acme.make_csr(["old.example.com"])[1])
+    tap.ok(problem(r, 400, "malformed") and "notBefore" in r.text,
+           "a notBefore past the backdating by now: 400 malformed (%d)" % r.status_code)
+    tap.is_(s.mysql_rows("SELECT status, (SELECT COUNT(*) FROM serials WHERE order_id = %d) "
+                         "FROM orders WHERE id = %d" % (oid, oid)), [["ready", "0"]],
+            "the order stays ready, no serial spent")
+    oid = ready_order(s, c, ["soon.example.com"], not_before=int(time.time()) + 600)
+    r = c.finalize(finalize_url(s, oid), acme.make_csr(["soon.example.com"])[1])
+    body = r.json() if r.status_code == 200 else {}
+    tap.is_((r.status_code, body.get("status")), (200, "valid"),
+            "a notBefore 10 minutes ahead is signed")
+
     # --- a CT profile while CT is not available: invalid with a clear problem ---
     oid = ready_order(s, c, ["ct.example.com"], profile="default")
     r = c.finalize(finalize_url(s, oid), acme.make_csr(["ct.example.com"])[1])
@@ -265,8 +281,15 @@ def main():
              "acme.finalize_budget_ms"),
             ("alternate chains of an unknown issuer", {"alternate_chains": {"nope": ["/x.pem"]}},
              "acme.alternate_chains.nope"),
-            ("a relative weak_keys_file", {"weak_keys_file": "weak.txt"}, "acme.weak_keys_file")):
+            ("a relative weak_keys_file", {"weak_keys_file": "weak.txt"}, "acme.weak_keys_file"),
+            # Below what issuance needs (a default notBefore lies 60 s before the serial's
+            # record): every issuance would fail at the signer.
+            ("backdate_seconds 59", {"profiles": {"rsa": {"backdate_seconds": 59}}},
+             "profiles.rsa.backdate_seconds")):
         bad = copy.deepcopy(s.config)
+        for k, val in acme_over.get("profiles", {}).items():
+            bad["profiles"][k].update(val)
+        acme_over = {k: val for k, val in acme_over.items() if k != "profiles"}
         bad["acme"].update(acme_over)
         path = os.path.join(s.dir, "bad.json")
         with open(path, "w") as f:
