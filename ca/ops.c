@@ -132,8 +132,27 @@ handle_cert(struct signer *s, const struct peer *peer, struct request *req, stru
 	memset(&j, 0, sizeof(j));
 	if (p == NULL)
 		goto out;
-	if ((e = tbs_build_cert(p, r, precert, time(NULL), &x)) != AE_OK ||
+	/* The journal before any check of the clock: a retry of what was signed (the caller's
+	 * answer lost, its order finished by anvil-jobs an hour later) gets the journaled bytes,
+	 * or a signed certificate would exist only here while its order turned invalid. */
+	if ((e = tbs_assemble_cert(p, r, precert, &x)) != AE_OK ||
 	    (e = tbs_hash(x, hash)) != AE_OK)
+		goto out;
+	e = journal_reserve(s->journal, kind, r->serial, r->serial_len, hash, &der, &derlen);
+	if (e == AE_EXISTS) {
+		/* A retry of what was already signed gets the same bytes. */
+		replay = 1;
+		e = buf_append(out, der, derlen);
+		goto out;
+	}
+	if (e == AE_BUSY)
+		*retry_ms = 100;
+	if (e != AE_OK)
+		goto out;
+	reserved = 1;
+	free(der);
+	der = NULL;
+	if ((e = tbs_lint(p, x, precert, time(NULL))) != AE_OK)
 		goto out;
 	if (!precert && p->ct) {
 		/* The final certificate must be its precertificate but for poison and SCTs. */
@@ -153,18 +172,6 @@ handle_cert(struct signer *s, const struct peer *peer, struct request *req, stru
 		if ((e = tbs_match_precert(pre, x)) != AE_OK)
 			goto out;
 	}
-	e = journal_reserve(s->journal, kind, r->serial, r->serial_len, hash, &der, &derlen);
-	if (e == AE_EXISTS) {
-		/* A retry of what was already signed gets the same bytes. */
-		replay = 1;
-		e = buf_append(out, der, derlen);
-		goto out;
-	}
-	if (e == AE_BUSY)
-		*retry_ms = 100;
-	if (e != AE_OK)
-		goto out;
-	reserved = 1;
 	j.fn = sign_x509;
 	j.arg = x;
 	j.issuer = p->issuer;

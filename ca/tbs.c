@@ -203,6 +203,21 @@ anvil_err
 tbs_build_cert(const struct profile *p, const struct cert_req *r, int precert, time_t now,
     X509 **out)
 {
+	anvil_err e;
+
+	*out = NULL;
+	if ((e = tbs_assemble_cert(p, r, precert, out)) != AE_OK)
+		return e;
+	if ((e = tbs_lint(p, *out, precert, now)) != AE_OK) {
+		X509_free(*out);
+		*out = NULL;
+	}
+	return e;
+}
+
+anvil_err
+tbs_assemble_cert(const struct profile *p, const struct cert_req *r, int precert, X509 **out)
+{
 	X509 *x = NULL;
 	ASN1_INTEGER *serial = NULL;
 	X509_NAME *subj = NULL;
@@ -249,8 +264,6 @@ tbs_build_cert(const struct profile *p, const struct cert_req *r, int precert, t
 	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)r->not_after) == NULL)
 		goto out;
 	if ((e = add_extensions(p, r, precert, x, kt, empty_subject)) != AE_OK)
-		goto out;
-	if ((e = tbs_lint(p, x, precert, now)) != AE_OK)
 		goto out;
 	*out = x;
 	x = NULL;
