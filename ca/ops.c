@@ -335,6 +335,8 @@ handle_stats(struct signer *s, int health, struct buf *out)
 	struct pool_stats st;
 
 	pool_get_stats(s->pool, &st);
+	if (health && journal_failed(s->journal))
+		return AE_IO;  /* signing stopped: journal_sync_failed in the log */
 	if (health)
 		return st.sessions_up > 0 || st.signed_ok > 0 ?
 		    buf_printf(out, "ok sessions=%llu", (unsigned long long)st.sessions) :
@@ -343,7 +345,7 @@ handle_stats(struct signer *s, int health, struct buf *out)
 	    "\"deadline_dropped\":%llu,\"sessions\":%llu,\"sessions_up\":%llu,"
 	    "\"sessions_reopened\":%llu,\"active\":%llu,\"queue_len\":%llu,\"queue_max\":%llu,"
 	    "\"queue_delay_p50_us\":%llu,\"queue_delay_p99_us\":%llu,\"hsm_avg_us\":%llu,"
-	    "\"journal_records\":%llu}",
+	    "\"journal_records\":%llu,\"journal_failed\":%s}",
 	    (unsigned long long)((clock_wall_ms() - s->started_ms) / 1000),
 	    (unsigned long long)st.signed_ok, (unsigned long long)st.failed,
 	    (unsigned long long)st.busy, (unsigned long long)st.deadline,
@@ -352,7 +354,8 @@ handle_stats(struct signer *s, int health, struct buf *out)
 	    (unsigned long long)st.queue_len,
 	    (unsigned long long)st.queue_max, (unsigned long long)st.qdelay_p50_us,
 	    (unsigned long long)st.qdelay_p99_us, (unsigned long long)st.hsm_avg_us,
-	    (unsigned long long)journal_count(s->journal));
+	    (unsigned long long)journal_count(s->journal),
+	    journal_failed(s->journal) ? "true" : "false");
 }
 
 anvil_err
