@@ -32,7 +32,7 @@ fail_order(struct issue_ctx *ic, int64_t id, anvil_err why, const char *type, in
     const char *fmt, ...)
 {
 	json_object *p = json_object_new_object();
-	char detail[512];
+	char detail[512], esc[sizeof(detail) * 4];
 	va_list ap;
 	anvil_err e;
 
@@ -48,7 +48,8 @@ fail_order(struct issue_ctx *ic, int64_t id, anvil_err why, const char *type, in
 	json_object_put(p);
 	if (e != AE_OK)
 		return e;  /* still processing: retried later */
-	log_info("order %lld invalid: %s", (long long)id, detail);
+	log_info("order %lld invalid: \"%s\"", (long long)id,
+	    log_escape(esc, sizeof(esc), detail, strlen(detail)));
 	return why;
 }
 
