@@ -34,6 +34,11 @@ struct journal {
 	size_t nbuckets, n;
 	off_t end;
 	uint64_t written, synced;
+	/* A failed fdatasync: what the file holds is unknown (the kernel may have dropped the
+	 * dirty pages and a later fdatasync would succeed over the hole), and the failed record
+	 * may be on disk: signing stops until a restart replays the file. */
+	int failed;
+	unsigned fail_sync_in;    /* tests: the nth fdatasync from now fails */
 };
 
 static size_t
@@ -300,6 +305,11 @@ journal_reserve(struct journal *j, int kind, const uint8_t *serial, size_t slen,
 		return AE_SIGNER_SERIAL;
 	pthread_mutex_lock(&j->mu);
 	en = find(j, kind, serial, slen);
+	if (j->failed && (en == NULL || !en->done)) {
+		/* Only what was made durable before the failure is still answered. */
+		pthread_mutex_unlock(&j->mu);
+		return AE_IO;
+	}
 	if (en == NULL) {
 		e = insert(j, kind, serial, slen, hash, &en);
 		pthread_mutex_unlock(&j->mu);
@@ -321,7 +331,9 @@ journal_release(struct journal *j, int kind, const uint8_t *serial, size_t slen)
 	struct entry *en;
 
 	pthread_mutex_lock(&j->mu);
-	if ((en = find(j, kind, serial, slen)) != NULL && !en->done)
+	/* After a failed sync the claim stays: its record may be in the file, and a restart
+	 * replays it; forgetting it here would let the serial be signed again meanwhile. */
+	if ((en = find(j, kind, serial, slen)) != NULL && !en->done && !j->failed)
 		unlink_entry(j, en);
 	pthread_mutex_unlock(&j->mu);
 }
@@ -333,6 +345,16 @@ put32(uint8_t *p, uint32_t v)
 	p[1] = (uint8_t)(v >> 16);
 	p[2] = (uint8_t)(v >> 8);
 	p[3] = (uint8_t)v;
+}
+
+static int
+sync_file(struct journal *j)
+{
+	if (j->fail_sync_in > 0 && --j->fail_sync_in == 0) {
+		errno = EIO;
+		return -1;
+	}
+	return fdatasync(j->fd);
 }
 
 anvil_err
@@ -359,6 +381,11 @@ journal_commit(struct journal *j, int kind, const uint8_t *serial, size_t slen,
 	if (en == NULL || en->done) {
 		pthread_mutex_unlock(&j->mu);
 		e = AE_INTERNAL;
+		goto out;
+	}
+	if (j->failed) {
+		pthread_mutex_unlock(&j->mu);
+		e = AE_IO;
 		goto out;
 	}
 	memcpy(rec + 26, en->hash, 32);
@@ -390,14 +417,23 @@ journal_commit(struct journal *j, int kind, const uint8_t *serial, size_t slen,
 	e = AE_OK;
 	if (j->sync) {
 		pthread_mutex_lock(&j->sync_mu);
-		if (j->synced < seq) {
-			pthread_mutex_lock(&j->mu);
-			target = j->written;
-			pthread_mutex_unlock(&j->mu);
-			if (fdatasync(j->fd) == 0)
+		pthread_mutex_lock(&j->mu);
+		target = j->written;
+		/* A record appended before a failed sync is not durable, whoever syncs next. */
+		if (j->failed)
+			e = AE_IO;
+		pthread_mutex_unlock(&j->mu);
+		if (e == AE_OK && j->synced < seq) {
+			if (sync_file(j) == 0)
 				j->synced = target;
-			else
+			else {
+				log_err("event=journal_sync_failed errno=%d: signing stops until "
+				    "anvil-signer is restarted (the journal is replayed then)", errno);
+				pthread_mutex_lock(&j->mu);
+				j->failed = 1;
+				pthread_mutex_unlock(&j->mu);
 				e = AE_IO;
+			}
 		}
 		pthread_mutex_unlock(&j->sync_mu);
 	}
@@ -436,4 +472,23 @@ journal_count(struct journal *j)
 	n = j->written;
 	pthread_mutex_unlock(&j->mu);
 	return n;
+}
+
+int
+journal_failed(struct journal *j)
+{
+	int f;
+
+	pthread_mutex_lock(&j->mu);
+	f = j->failed;
+	pthread_mutex_unlock(&j->mu);
+	return f;
+}
+
+void
+journal_test_fail_sync(struct journal *j, unsigned n)
+{
+	pthread_mutex_lock(&j->sync_mu);
+	j->fail_sync_in = n;
+	pthread_mutex_unlock(&j->sync_mu);
 }

@@ -37,5 +37,11 @@ anvil_err journal_get(struct journal *j, int kind, const uint8_t *serial, size_t
     uint8_t **der, size_t *derlen);
 /* Committed records. */
 uint64_t journal_count(struct journal *j);
+/* 1 after a failed fdatasync: from then on journal_commit and every new claim answer AE_IO
+ * (signing stops; what was durable before is still answered), journal_release keeps its claim,
+ * until a restart replays the file. */
+int journal_failed(struct journal *j);
+/* Tests (t/1003): the nth fdatasync from now fails with EIO, as a failing disk would. */
+void journal_test_fail_sync(struct journal *j, unsigned n);
 
 #endif

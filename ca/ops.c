@@ -132,8 +132,27 @@ handle_cert(struct signer *s, const struct peer *peer, struct request *req, stru
 	memset(&j, 0, sizeof(j));
 	if (p == NULL)
 		goto out;
-	if ((e = tbs_build_cert(p, r, precert, time(NULL), &x)) != AE_OK ||
+	/* The journal before any check of the clock: a retry of what was signed (the caller's
+	 * answer lost, its order finished by anvil-jobs an hour later) gets the journaled bytes,
+	 * or a signed certificate would exist only here while its order turned invalid. */
+	if ((e = tbs_assemble_cert(p, r, precert, &x)) != AE_OK ||
 	    (e = tbs_hash(x, hash)) != AE_OK)
+		goto out;
+	e = journal_reserve(s->journal, kind, r->serial, r->serial_len, hash, &der, &derlen);
+	if (e == AE_EXISTS) {
+		/* A retry of what was already signed gets the same bytes. */
+		replay = 1;
+		e = buf_append(out, der, derlen);
+		goto out;
+	}
+	if (e == AE_BUSY)
+		*retry_ms = 100;
+	if (e != AE_OK)
+		goto out;
+	reserved = 1;
+	free(der);
+	der = NULL;
+	if ((e = tbs_lint(p, x, precert, time(NULL))) != AE_OK)
 		goto out;
 	if (!precert && p->ct) {
 		/* The final certificate must be its precertificate but for poison and SCTs. */
@@ -153,18 +172,6 @@ handle_cert(struct signer *s, const struct peer *peer, struct request *req, stru
 		if ((e = tbs_match_precert(pre, x)) != AE_OK)
 			goto out;
 	}
-	e = journal_reserve(s->journal, kind, r->serial, r->serial_len, hash, &der, &derlen);
-	if (e == AE_EXISTS) {
-		/* A retry of what was already signed gets the same bytes. */
-		replay = 1;
-		e = buf_append(out, der, derlen);
-		goto out;
-	}
-	if (e == AE_BUSY)
-		*retry_ms = 100;
-	if (e != AE_OK)
-		goto out;
-	reserved = 1;
 	j.fn = sign_x509;
 	j.arg = x;
 	j.issuer = p->issuer;
@@ -328,6 +335,8 @@ handle_stats(struct signer *s, int health, struct buf *out)
 	struct pool_stats st;
 
 	pool_get_stats(s->pool, &st);
+	if (health && journal_failed(s->journal))
+		return AE_IO;  /* signing stopped: journal_sync_failed in the log */
 	if (health)
 		return st.sessions_up > 0 || st.signed_ok > 0 ?
 		    buf_printf(out, "ok sessions=%llu", (unsigned long long)st.sessions) :
@@ -336,7 +345,7 @@ handle_stats(struct signer *s, int health, struct buf *out)
 	    "\"deadline_dropped\":%llu,\"sessions\":%llu,\"sessions_up\":%llu,"
 	    "\"sessions_reopened\":%llu,\"active\":%llu,\"queue_len\":%llu,\"queue_max\":%llu,"
 	    "\"queue_delay_p50_us\":%llu,\"queue_delay_p99_us\":%llu,\"hsm_avg_us\":%llu,"
-	    "\"journal_records\":%llu}",
+	    "\"journal_records\":%llu,\"journal_failed\":%s}",
 	    (unsigned long long)((clock_wall_ms() - s->started_ms) / 1000),
 	    (unsigned long long)st.signed_ok, (unsigned long long)st.failed,
 	    (unsigned long long)st.busy, (unsigned long long)st.deadline,
@@ -345,7 +354,8 @@ handle_stats(struct signer *s, int health, struct buf *out)
 	    (unsigned long long)st.queue_len,
 	    (unsigned long long)st.queue_max, (unsigned long long)st.qdelay_p50_us,
 	    (unsigned long long)st.qdelay_p99_us, (unsigned long long)st.hsm_avg_us,
-	    (unsigned long long)journal_count(s->journal));
+	    (unsigned long long)journal_count(s->journal),
+	    journal_failed(s->journal) ? "true" : "false");
 }
 
 anvil_err

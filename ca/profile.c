@@ -285,7 +285,7 @@ parse_profile(struct conf_ctx *c, struct signer_conf *sc, const char *name, json
 	if ((e = conf_check_keys(c, o, where, profile_keys)) != AE_OK ||
 	    (e = conf_get_string(c, o, where, "issuer", 1, &issuer)) != AE_OK ||
 	    (e = conf_get_int(c, o, where, "validity_days", 0, 1, 3650, &days)) != AE_OK ||
-	    (e = conf_get_int(c, o, where, "backdate_seconds", 0, 0, 86400,
+	    (e = conf_get_int(c, o, where, "backdate_seconds", 0, PROFILE_BACKDATE_MIN, 86400,
 	    &p->max_backdate)) != AE_OK ||
 	    (e = conf_get_bool(c, o, where, "ct", 0, &p->ct)) != AE_OK ||
 	    (e = conf_get_bool(c, o, where, "allow_wildcard", 0, &p->allow_wildcard)) != AE_OK ||

@@ -48,6 +48,16 @@ struct issuer {
 	size_t index;
 };
 
+/* The validity window of a certificate's notBefore, one bound for every layer: newOrder and
+ * finalize check a requested notBefore against it (fcgi/), issue/ derives the default one, and
+ * the signer refuses anything outside it (ca/tbs.c). */
+#define PROFILE_NOTBEFORE_AHEAD 3600  /* s notBefore may lie ahead (clock skew between hosts) */
+#define PROFILE_ISSUE_BACKDATE 60     /* s a default notBefore lies before the serial's record */
+/* The smallest backdate_seconds that can work: a default notBefore lies
+ * PROFILE_ISSUE_BACKDATE before the serial is recorded, and the signature comes within the
+ * finalize budget or from anvil-jobs' retries minutes later. */
+#define PROFILE_BACKDATE_MIN 300
+
 struct profile {
 	char name[PROTO_NAME_MAX + 1];
 	struct issuer *issuer;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "ca/signer.h"
 #include "lib/log.h"
+#include "lib/usock.h"
 
 #define IDLE_TIMEOUT_MS 300000  /* a pooled client connection may sit idle this long */
 #define READ_TIMEOUT_MS 10000   /* once a frame started, the rest must follow this fast */
@@ -257,8 +258,7 @@ listen_socket(const struct signer_conf *sc, int *out)
 	unlink(sc->socket_path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    chmod(sc->socket_path, sc->socket_mode) != 0 ||
-	    ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(sc->socket_path, uid, gid) != 0) ||
+	    usock_set_perms(sc->socket_path, sc->socket_mode, uid, gid) != 0 ||
 	    listen(fd, 512) != 0) {
 		log_err("event=listen path=%s errno=\"%s\"", sc->socket_path, strerror(errno));
 		goto out;

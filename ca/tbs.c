@@ -7,7 +7,6 @@
 #include "ca/spki.h"
 #include "ca/tbs.h"
 
-#define FUTURE_SKEW 3600 /* notBefore may lie this far ahead (clock skew between hosts) */
 
 unsigned
 tbs_crl_shard(const uint8_t *serial, size_t len, int64_t shards)
@@ -204,6 +203,21 @@ anvil_err
 tbs_build_cert(const struct profile *p, const struct cert_req *r, int precert, time_t now,
     X509 **out)
 {
+	anvil_err e;
+
+	*out = NULL;
+	if ((e = tbs_assemble_cert(p, r, precert, out)) != AE_OK)
+		return e;
+	if ((e = tbs_lint(p, *out, precert, now)) != AE_OK) {
+		X509_free(*out);
+		*out = NULL;
+	}
+	return e;
+}
+
+anvil_err
+tbs_assemble_cert(const struct profile *p, const struct cert_req *r, int precert, X509 **out)
+{
 	X509 *x = NULL;
 	ASN1_INTEGER *serial = NULL;
 	X509_NAME *subj = NULL;
@@ -250,8 +264,6 @@ tbs_build_cert(const struct profile *p, const struct cert_req *r, int precert, t
 	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)r->not_after) == NULL)
 		goto out;
 	if ((e = add_extensions(p, r, precert, x, kt, empty_subject)) != AE_OK)
-		goto out;
-	if ((e = tbs_lint(p, x, precert, now)) != AE_OK)
 		goto out;
 	*out = x;
 	x = NULL;
@@ -331,7 +343,7 @@ tbs_lint(const struct profile *p, X509 *x, int precert, time_t now)
 		goto out;
 	e = AE_SIGNER_VALIDITY;
 	if (ASN1_TIME_to_tm(nb, &tm) != 1 || (tnb = timegm(&tm)) == (time_t)-1 ||
-	    tnb < now - p->max_backdate || tnb > now + FUTURE_SKEW ||
+	    tnb < now - p->max_backdate || tnb > now + PROFILE_NOTBEFORE_AHEAD ||
 	    ASN1_TIME_diff(&days, &secs, nb, na) != 1 || days < 0 || secs < 0 ||
 	    (int64_t)days * 86400 + secs + 1 > p->max_validity)
 		goto out;

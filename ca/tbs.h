@@ -14,6 +14,12 @@
 anvil_err tbs_build_cert(const struct profile *p, const struct cert_req *r, int precert,
     time_t now, X509 **out);
 
+/* The same certificate without tbs_lint: the signer looks its TBS up in the journal first
+ * (ca/ops.c), so a retry of what it signed gets the same bytes whatever the clock says now,
+ * and lints only what it is about to sign. */
+anvil_err tbs_assemble_cert(const struct profile *p, const struct cert_req *r, int precert,
+    X509 **out);
+
 /* The checks every certificate passes before its signature, whoever built it: never a CA, key
  * and validity and names inside the profile, poison only on a precertificate. */
 anvil_err tbs_lint(const struct profile *p, X509 *x, int precert, time_t now);

@@ -88,7 +88,8 @@ static const char SQL_JOB_FINALIZE[] =
     "'queued', ?, ?) ON DUPLICATE KEY UPDATE state = 'queued', run_after = VALUES(run_after), "
     "attempts = 0, lease_owner = NULL, lease_until = 0, last_error = NULL";
 static const char SQL_ORDERS_OF_ACCOUNT[] =
-    "SELECT id FROM orders WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?";
+    "SELECT id FROM orders WHERE account_id = ? AND id > ? AND status <> 'invalid' "
+    "AND (status NOT IN ('pending', 'ready') OR expires > ?) ORDER BY id LIMIT ?";
 
 anvil_err
 db_authz_find_valid(struct db *db, int64_t account_id, enum db_ident_type type, const char *value,
@@ -421,10 +422,10 @@ id_row_add(void *arg, const struct db_val *c, size_t ncols)
 }
 
 anvil_err
-db_orders_of_account(struct db *db, int64_t account_id, int64_t after, int64_t *ids, size_t max,
-    size_t *n)
+db_orders_of_account(struct db *db, int64_t account_id, int64_t after, int64_t now,
+    int64_t *ids, size_t max, size_t *n)
 {
-	struct db_val p[] = { DB_PARAM_I64(account_id), DB_PARAM_I64(after),
+	struct db_val p[] = { DB_PARAM_I64(account_id), DB_PARAM_I64(after), DB_PARAM_I64(now),
 		DB_PARAM_I64((int64_t)max) };
 	struct db_val c[] = { DB_COL_I64 };
 	struct row_sink s = { .out = ids, .max = max };

@@ -130,9 +130,11 @@ struct db_serial_new;
 anvil_err db_order_finalize_from(struct db *db, int64_t id, enum db_order_status from,
     const uint8_t *csr, size_t csr_len, int64_t now, int64_t run_after,
     struct db_serial_new *serial);
-/* Up to max of the account's order ids after `after`, ascending, into ids[0..*n). */
-anvil_err db_orders_of_account(struct db *db, int64_t account_id, int64_t after, int64_t *ids,
-    size_t max, size_t *n);
+/* Up to max of the account's order ids after `after`, ascending, into ids[0..*n): invalid
+ * orders left out (RFC 8555 §7.1.2.1), a pending or ready one past its expiry too (it is
+ * invalid once read). */
+anvil_err db_orders_of_account(struct db *db, int64_t account_id, int64_t after, int64_t now,
+    int64_t *ids, size_t max, size_t *n);
 
 anvil_err db_authz_get(struct db *db, int64_t id, struct db_authz *out);
 /* pending|valid -> deactivated; *changed 0 when it was in another state. */

@@ -184,6 +184,34 @@ fin_of_view(struct db_order_fin *o, const struct order_view *v, const uint8_t *d
 	o->csr_len = len;
 }
 
+/* A finalize whose earlier attempt committed (its answer lost to a 503, a killed worker or a
+ * database fail-over) is retried by the client with the same CSR: it gets the order as it
+ * stands, processing or valid, instead of orderNotReady, which would fail the client's flow.
+ * Another CSR, or an order that never got this far, is still orderNotReady. 1 when answered
+ * (a 200 or the problem set), 0 when the caller answers orderNotReady. */
+static int
+finalize_retry(struct req *r, struct order_view *v, struct db_order_fin *o,
+    const struct auth *a)
+{
+	uint8_t *der;
+	size_t len = 0;
+	anvil_err e;
+
+	if ((der = payload_csr(r, a->jws->payload_json, &len)) == NULL)
+		return 1;
+	if ((e = db_order_fin_get(r->db, v->o.id, o)) != AE_OK) {
+		req_fail(r, e, "order lookup");
+		return 1;
+	}
+	if ((strcmp(o->status, "processing") != 0 && strcmp(o->status, "valid") != 0) ||
+	    o->csr_len != len || memcmp(o->csr, der, len) != 0)
+		return 0;
+	if (v->nauthz == 0 && order_view_authz(r, v) != 0)
+		return 1;
+	respond(r, o, v);
+	return 1;
+}
+
 void
 api_finalize(struct req *r, int64_t id)
 {
@@ -241,6 +269,9 @@ api_finalize(struct req *r, int64_t id)
 		goto out;
 	if (order_view_refresh(r, v, 0) != 0)
 		goto out;
+	if ((v->o.status == DB_ORDER_PROCESSING || v->o.status == DB_ORDER_VALID) &&
+	    finalize_retry(r, v, o, &a) != 0)
+		goto out;
 	if (v->o.status != DB_ORDER_READY || v->o.expires <= r->now) {
 		req_problem(r, PROB_ORDER_NOT_READY, "the order is %s, not ready",
 		    v->o.expires <= r->now && v->o.status == DB_ORDER_READY ? "expired" :
@@ -252,6 +283,16 @@ api_finalize(struct req *r, int64_t id)
 	if ((prof = issue_conf_profile(ic, v->o.profile)) == NULL) {
 		log_err("order %lld: profile %s is not configured", (long long)id, v->o.profile);
 		req_problem(r, PROB_UNAVAILABLE, "the order's profile is not available");
+		goto out;
+	}
+	/* A notBefore that newOrder accepted may have aged past the profile's backdating since:
+	 * refused here, before a serial is spent, rather than by the signer with a 500. The
+	 * signature comes within the budget. */
+	if (v->o.not_before > 0 && v->o.not_before <
+	    r->now + ic->finalize_budget_ms / 1000 + 1 - prof->max_backdate) {
+		req_problem(r, PROB_MALFORMED, "the order's notBefore now lies more than %lld "
+		    "seconds in the past (profile %s): a new order can ask for another",
+		    (long long)prof->max_backdate, prof->name);
 		goto out;
 	}
 	ids = json_tokener_parse(v->o.identifiers);
@@ -271,6 +312,9 @@ api_finalize(struct req *r, int64_t id)
 	e = db_order_finalize_from(r->db, id, v->stored, der, der_len, r->now,
 	    r->now + budget / 1000 + 1, sn);
 	if (e == AE_EXISTS) {
+		/* A concurrent attempt (the client's own retry) moved it on first. */
+		if (finalize_retry(r, v, o, &a) != 0)
+			goto out;
 		req_problem(r, PROB_ORDER_NOT_READY, "the order is no longer ready");
 		goto out;
 	}

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include "fcgi/conf.h"
 #include "lib/privdrop.h"
@@ -53,7 +54,7 @@ static int
 spawn(int fd, unsigned gen)
 {
 	struct child *c;
-	pid_t pid;
+	pid_t pid, master = getpid();
 
 	if (nchildren == capchildren) {
 		size_t ncap = capchildren ? capchildren * 2 : 16;
@@ -81,6 +82,19 @@ spawn(int fd, unsigned gen)
 			log_err("worker: cannot become fcgi.user (uid %ld): %s", (long)conf.worker_user.uid,
 			    strerror(errno));
 			exit(1);
+		}
+		/* A master killed with SIGKILL must not leave its workers serving as orphans:
+		 * they would hold the socket (a new master refuses to start) and never see a
+		 * reload. Its death sends them the drain's SIGTERM (blocked until worker_run,
+		 * then handled there: the request in hand is finished, then the worker exits).
+		 * Set after privdrop_apply, since a change of credentials clears it; and if the
+		 * master died before this point no signal comes, so look. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+			log_warn("worker: PR_SET_PDEATHSIG: %s (a killed master leaves this worker "
+			    "running)", strerror(errno));
+		if (getppid() != master) {
+			log_info("worker: the master is gone; exiting");
+			exit(0);
 		}
 		rc = worker_run(&conf, fd);
 		fcgi_conf_free(&conf);

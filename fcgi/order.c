@@ -308,8 +308,11 @@ order_validity(struct req *r, json_object *pl, const struct profile *p, int64_t 
 		    "in the profile %s", (long long)p->max_backdate, p->name);
 		return -1;
 	}
-	if (*nb && *nb > r->now + r->conf->orders.order_lifetime) {
-		req_problem(r, PROB_MALFORMED, "notBefore lies beyond the order's lifetime");
+	/* The signer's bound (ca/profile.h), not the order's lifetime: a notBefore it would
+	 * refuse is refused here, not at finalize with a 500. */
+	if (*nb && *nb > r->now + PROFILE_NOTBEFORE_AHEAD) {
+		req_problem(r, PROB_MALFORMED, "notBefore may lie at most %d seconds ahead",
+		    PROFILE_NOTBEFORE_AHEAD);
 		return -1;
 	}
 	if (*na && (*na <= start || *na <= r->now)) {
@@ -594,7 +597,7 @@ orders_list(struct req *r, int64_t account_id)
 		req_fail(r, AE_NOMEM, "orders list");
 		goto out;
 	}
-	if ((e = db_orders_of_account(r->db, account_id, after, ids, (size_t)page + 1,
+	if ((e = db_orders_of_account(r->db, account_id, after, r->now, ids, (size_t)page + 1,
 	    &nids)) != AE_OK) {
 		req_fail(r, e, "orders list");
 		goto out;

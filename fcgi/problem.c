@@ -23,7 +23,9 @@ static const struct {
 	[PROB_INVALID_CONTACT] = { ACME_ERR "invalidContact", 400 },
 	[PROB_UNSUPPORTED_CONTACT] = { ACME_ERR "unsupportedContact", 400 },
 	[PROB_UNAUTHORIZED] = { ACME_ERR "unauthorized", 403 },
-	[PROB_DEACTIVATED] = { ACME_ERR "unauthorized", 401 },
+	/* 403 as Boulder answers: a 401 would need WWW-Authenticate (RFC 9110 §15.5.2), and
+	 * ACME has no authentication scheme to name in it. */
+	[PROB_DEACTIVATED] = { ACME_ERR "unauthorized", 403 },
 	[PROB_RATE_LIMITED] = { ACME_ERR "rateLimited", 429 },
 	[PROB_UNAVAILABLE] = { ACME_ERR "serverInternal", 503 },
 	[PROB_INTERNAL] = { ACME_ERR "serverInternal", 500 },

@@ -21,7 +21,7 @@ enum prob {
 	PROB_INVALID_CONTACT,        /* 400 invalidContact */
 	PROB_UNSUPPORTED_CONTACT,    /* 400 unsupportedContact */
 	PROB_UNAUTHORIZED,           /* 403 unauthorized: this key may not do this */
-	PROB_DEACTIVATED,            /* 401 unauthorized: the account is deactivated */
+	PROB_DEACTIVATED,            /* 403 unauthorized: the account is deactivated */
 	PROB_RATE_LIMITED,           /* 429 rateLimited, with Retry-After */
 	PROB_UNAVAILABLE,            /* 503 serverInternal, with Retry-After: a dependency is down */
 	PROB_INTERNAL,               /* 500 serverInternal: a bug, and only a bug */

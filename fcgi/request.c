@@ -147,15 +147,20 @@ void
 req_fail(struct req *r, anvil_err e, const char *what)
 {
 	enum prob p = prob_from_err(e);
+	char dbe[512] = "";
 
+	/* The server's message may quote the request's data ("Duplicate entry '...'"). */
+	if (r->db != NULL)
+		log_escape(dbe, sizeof(dbe), db_error(r->db), strlen(db_error(r->db)));
 	if (p == PROB_INTERNAL) {
-		log_err("%s failed: %s%s%s", what, anvil_strerror(e),
-		    e >= AE_DB && e < AE_SIGNER_PROTO && r->db ? " db=" : "",
-		    e >= AE_DB && e < AE_SIGNER_PROTO && r->db ? db_error(r->db) : "");
+		log_err("%s failed: %s%s%s%s", what, anvil_strerror(e),
+		    e >= AE_DB && e < AE_SIGNER_PROTO && r->db ? " db=\"" : "",
+		    e >= AE_DB && e < AE_SIGNER_PROTO && r->db ? dbe : "",
+		    e >= AE_DB && e < AE_SIGNER_PROTO && r->db ? "\"" : "");
 		req_problem(r, p, "internal error");
 	} else if (p == PROB_UNAVAILABLE) {
-		log_warn("%s: %s%s%s", what, anvil_strerror(e), r->db ? " db=" : "",
-		    r->db ? db_error(r->db) : "");
+		log_warn("%s: %s%s%s%s", what, anvil_strerror(e), r->db ? " db=\"" : "",
+		    r->db ? dbe : "", r->db ? "\"" : "");
 		req_problem(r, p, "%s; retry later", anvil_strerror(e));
 	} else {
 		req_problem(r, p, "%s", anvil_strerror(e));

@@ -14,6 +14,7 @@
 #include "issue/issue.h"
 #include "lib/keycache.h"
 #include "lib/log.h"
+#include "lib/usock.h"
 #include "lib/wake.h"
 
 #define URI_MAX 2048
@@ -39,7 +40,7 @@ worker_wake_open(const struct fcgi_conf *conf)
 		return;
 	}
 	if ((wake_fd = wake_listen(wake_path, 0660)) < 0 ||
-	    (u->set && chown(wake_path, u->uid, u->gid) != 0)) {
+	    (u->set && usock_set_perms(wake_path, 0660, u->uid, u->gid) != 0)) {
 		log_warn("worker: wake socket %s: %s; challenge answers re-read at "
 		    "acme.validation_recheck_ms", wake_path, strerror(errno));
 		if (wake_fd >= 0) {

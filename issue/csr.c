@@ -183,9 +183,11 @@ out:
 	return rc;
 }
 
-/* Every commonName of the subject must be one of the SAN names. */
+/* Every commonName of the subject must be one of the SAN names. The first one that is a DNS
+ * name of at most CSR_CN_MAX characters goes to cn (lowercase): the subject the client asked
+ * for (issue/finish.c). */
 static int
-csr_cn_ok(X509_REQ *req, const struct names *sans, char *detail)
+csr_cn_ok(X509_REQ *req, const struct names *sans, char *detail, char cn[CSR_CN_MAX + 1])
 {
 	const X509_NAME *subj = X509_REQ_get_subject_name(req);
 	int idx = -1;
@@ -200,10 +202,15 @@ csr_cn_ok(X509_REQ *req, const struct names *sans, char *detail)
 			char text[DNS_NAME_MAX + 1];
 			memcpy(text, u, (size_t)len);
 			text[len] = '\0';
-			if (strlen(text) == (size_t)len &&
-			    ((ip_from_text(text, &x) && names_has(sans, &x)) ||
-			    (dns_from(u, (size_t)len, &x) && names_has(sans, &x))))
+			if (strlen(text) == (size_t)len && ip_from_text(text, &x) &&
+			    names_has(sans, &x))
 				found = 1;
+			else if (strlen(text) == (size_t)len && dns_from(u, (size_t)len, &x) &&
+			    names_has(sans, &x)) {
+				found = 1;
+				if (cn[0] == '\0' && (size_t)len <= CSR_CN_MAX)
+					memcpy(cn, x.dns, (size_t)len + 1);
+			}
 		}
 		OPENSSL_free(u);
 		if (!found) {
@@ -723,7 +730,7 @@ checked:
 		snprintf(detail, CSR_DETAIL_MAX, "the order's identifiers are unusable");
 		goto out;
 	}
-	if (csr_sans(req, got, detail) != 0 || csr_cn_ok(req, got, detail) != 0)
+	if (csr_sans(req, got, detail) != 0 || csr_cn_ok(req, got, detail, out->cn) != 0)
 		goto out;
 	for (size_t i = 0; i < got->n; i++)
 		if (!names_has(want, &got->v[i])) {

@@ -14,6 +14,7 @@
 #define CSR_MAX 16384        /* DER bytes (orders.csr) */
 #define CSR_DETAIL_MAX 256
 #define CSR_SPKI_MAX 1536    /* DER SubjectPublicKeyInfo bytes: RSA keys up to 8192 bits */
+#define CSR_CN_MAX 64        /* ub-common-name (RFC 5280): a longer CN cannot be kept */
 
 enum csr_verdict {
 	CSR_OK = 0,
@@ -27,6 +28,8 @@ struct csr_info {
 	uint8_t spki[CSR_SPKI_MAX];   /* the key's DER SubjectPublicKeyInfo, as i2d_PUBKEY */
 	size_t spki_len;
 	int key_type;                 /* enum key_type (ca/p11.h) */
+	char cn[CSR_CN_MAX + 1];      /* the CSR's commonName when a DNS name of the CSR that fits,
+	                               * lowercase; "" otherwise */
 };
 
 /* identifiers: the order's JSON array of {"type","value"}; key_types: the profile's mask

@@ -24,7 +24,6 @@
 #include "lib/log.h"
 
 #define SERIAL_RANDOM_BYTES 16    /* 128 random bits after the prefix byte (DESIGN.md) */
-#define BACKDATE 60               /* seconds before the serial was recorded: client clock skew */
 #define ACME_ERR "urn:ietf:params:acme:error:"
 
 /* Sets the order invalid with a problem document; returns why (the caller's error). */
@@ -33,7 +32,7 @@ fail_order(struct issue_ctx *ic, int64_t id, anvil_err why, const char *type, in
     const char *fmt, ...)
 {
 	json_object *p = json_object_new_object();
-	char detail[512];
+	char detail[512], esc[sizeof(detail) * 4];
 	va_list ap;
 	anvil_err e;
 
@@ -49,7 +48,8 @@ fail_order(struct issue_ctx *ic, int64_t id, anvil_err why, const char *type, in
 	json_object_put(p);
 	if (e != AE_OK)
 		return e;  /* still processing: retried later */
-	log_info("order %lld invalid: %s", (long long)id, detail);
+	log_info("order %lld invalid: \"%s\"", (long long)id,
+	    log_escape(esc, sizeof(esc), detail, strlen(detail)));
 	return why;
 }
 
@@ -167,6 +167,27 @@ out:
 		*out = NULL;
 	}
 	return rc;
+}
+
+/* The signer puts the first DNS identifier of at most 64 characters in the subject CN
+ * (ca/PROTOCOL.md). The CSR's own CN, when it is one of them, goes first, so the certificate
+ * keeps the subject the client asked for: clients such as lego name their files after it, and a
+ * renewal that changed it would land in another file. Otherwise the order's first name, sorted.
+ * Deterministic from the stored CSR, so a retry by anvil-jobs asks for the same TBS. */
+static void
+idents_cn_first(struct ident *ids, size_t n, const char *cn)
+{
+	size_t cl = strlen(cn);
+
+	if (cl == 0)
+		return;
+	for (size_t i = 1; i < n; i++)
+		if (ids[i].type == ID_DNS && ids[i].len == cl && memcmp(ids[i].val, cn, cl) == 0) {
+			struct ident keep = ids[i];
+			memmove(&ids[1], &ids[0], i * sizeof(ids[0]));
+			ids[0] = keep;
+			return;
+		}
 }
 
 static int64_t
@@ -336,6 +357,7 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 		    "the key or the identifiers cannot be signed");
 		goto out;
 	}
+	idents_cn_first(req.u.cert.ids, req.u.cert.nids, ci.cn);
 	if (serial != NULL && strlen(serial) < sizeof(c->serial)) {
 		memcpy(c->serial, serial, strlen(serial) + 1);
 		created = serial_created;
@@ -345,7 +367,8 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 			e = AE_UNAVAILABLE;
 		goto out;
 	}
-	nb = o->not_before > 0 ? o->not_before : (created > BACKDATE ? created - BACKDATE : 0);
+	nb = o->not_before > 0 ? o->not_before :
+	    (created > PROFILE_ISSUE_BACKDATE ? created - PROFILE_ISSUE_BACKDATE : 0);
 	na = nb + prof->max_validity - 1;
 	if (o->not_after > 0 && o->not_after < na)
 		na = o->not_after;

@@ -91,14 +91,18 @@ on_validated(void *arg, const struct va_result *res)
 	e = db_va_finish(env->db, &s->ch, res->valid, now_s(), res->record, res->problem,
 	    s->job.id, env->conf->runner_id);
 	if (e == AE_OK) {
-		char id[512];
+		char id[512], prob[2048];
 
 		notify_waiter(env, s);
-		log_info("validated challenge=%lld type=%s identifier=%s result=%s%s%s",
+		/* The problem's detail quotes the peer (a response body, a redirect URL): quoted
+		 * and escaped, it stays one field whatever the peer sent. */
+		log_info("validated challenge=%lld type=%s identifier=\"%s\" result=%s%s%s%s",
 		    (long long)s->ch.id, s->ch.type,
 		    log_escape(id, sizeof(id), s->ch.ident_value, strlen(s->ch.ident_value)),
-		    res->valid ? "valid" : "invalid", res->valid ? "" : " problem=",
-		    res->valid ? "" : res->problem);
+		    res->valid ? "valid" : "invalid", res->valid ? "" : " problem=\"",
+		    res->valid || res->problem == NULL ? "" :
+		    log_escape(prob, sizeof(prob), res->problem, strlen(res->problem)),
+		    res->valid ? "" : "\"");
 	} else if (e == AE_DENIED) {
 		log_warn("job=%lld: lease lost before the result was stored; another runner "
 		    "repeats it", (long long)s->job.id);

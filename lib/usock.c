@@ -1,5 +1,7 @@
 #include "config.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -7,6 +9,37 @@
 #include <sys/un.h>
 #include "lib/log.h"
 #include "lib/usock.h"
+
+int
+usock_set_perms(const char *path, mode_t mode, uid_t uid, gid_t gid)
+{
+	char self[64];
+	struct stat st;
+	int fd, rc = -1, saved;
+
+	if ((fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(fd, &st) != 0)
+		goto out;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = S_ISLNK(st.st_mode) ? ELOOP : ENOTSOCK;
+		goto out;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    fchownat(fd, "", uid, gid, AT_EMPTY_PATH) != 0)
+		goto out;
+	/* No fchmod on an O_PATH descriptor; its /proc link names the inode opened above, not
+	 * whatever the path names now. */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if (chmod(self, mode) != 0)
+		goto out;
+	rc = 0;
+out:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
 
 int
 usock_listen(const char *path, mode_t mode, int backlog, const char *key)
@@ -39,7 +72,8 @@ usock_listen(const char *path, mode_t mode, int backlog, const char *key)
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(path, mode) != 0 || listen(fd, backlog) != 0) {
+	    usock_set_perms(path, mode, (uid_t)-1, (gid_t)-1) != 0 ||
+	    listen(fd, backlog) != 0) {
 		log_err("%s %s: %s", key, path, strerror(errno));
 		goto fail;
 	}

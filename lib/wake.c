@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include "lib/usock.h"
 #include "lib/wake.h"
 
 static int
@@ -59,7 +60,8 @@ wake_listen(const char *path, mode_t mode)
 			goto fail;
 	}
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || chmod(path, mode) != 0)
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    usock_set_perms(path, mode, (uid_t)-1, (gid_t)-1) != 0)
 		goto fail;
 	return fd;
 fail:

@@ -107,6 +107,41 @@ main(void)
 	stat(path, &st);
 	ok(st.st_size == size_before, "and the journal is left as it was");
 	unlink(path);
+
+	/* A failed fdatasync (a failing disk): the record may be in the file, so the index must
+	 * not forget it and nothing more is signed until a restart replays the file. */
+	ok(journal_open(dir, 1, &j, err, sizeof(err)) == AE_OK &&
+	    journal_reserve(j, J_PRECERT, s1, 16, h1, &der, &dl) == AE_OK &&
+	    journal_commit(j, J_PRECERT, s1, 16, (const uint8_t *)"PRECERT-1", 9) == AE_OK,
+	    "fresh journal: s1 committed");
+	journal_test_fail_sync(j, 1);
+	ok(journal_reserve(j, J_PRECERT, s2, 16, h2, &der, &dl) == AE_OK &&
+	    journal_commit(j, J_PRECERT, s2, 16, (const uint8_t *)"PRECERT-2", 9) == AE_IO,
+	    "s2: its fdatasync fails, the commit answers AE_IO");
+	journal_release(j, J_PRECERT, s2, 16);  /* what ca/ops.c does on a failed commit */
+	ok(journal_failed(j), "the journal reports the failure");
+	ok(journal_reserve(j, J_PRECERT, s2, 16, h1, &der, &dl) == AE_IO,
+	    "s2 cannot be claimed again with another TBS (it is not forgotten)");
+	ok(journal_reserve(j, J_PRECERT, s2, 16, h2, &der, &dl) == AE_IO,
+	    "nor with the same one: its record is not known durable");
+	ok(journal_reserve(j, J_CERT, s2, 16, h2, &der, &dl) == AE_IO,
+	    "no new claim at all: signing stops");
+	ok(journal_reserve(j, J_PRECERT, s1, 16, h1, &der, &dl) == AE_EXISTS && dl == 9 &&
+	    memcmp(der, "PRECERT-1", 9) == 0, "what was durable before is still answered");
+	free(der);
+	der = NULL;
+	journal_close(j);
+	j = NULL;
+	ok(journal_open(dir, 1, &j, err, sizeof(err)) == AE_OK && !journal_failed(j),
+	    "a restart replays the file");
+	ok(journal_reserve(j, J_PRECERT, s2, 16, h1, &der, &dl) == AE_SIGNER_DUPLICATE,
+	    "the record written before the failed sync holds s2: another TBS is a duplicate");
+	ok(journal_reserve(j, J_PRECERT, s2, 16, h2, &der, &dl) == AE_EXISTS && dl == 9 &&
+	    memcmp(der, "PRECERT-2", 9) == 0, "and the same TBS gets its bytes");
+	free(der);
+	der = NULL;
+	journal_close(j);
+	unlink(path);
 	rmdir(dir);
 	return done_testing();
 }

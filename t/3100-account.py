@@ -186,8 +186,9 @@ def main():
     # --- deactivation ---
     r = k.post(k.kid, {"status": "deactivated"})
     tap.is_((r.status_code, r.json().get("status")), (200, "deactivated"), "deactivation")
-    problem(k.post_as_get(k.kid), 401, "unauthorized", "deactivated account: 401 unauthorized")
-    problem(n.new_account(), 401, "unauthorized",
+    problem(k.post_as_get(k.kid), 403, "unauthorized", "deactivated account: 403 unauthorized "
+            "(a 401 would need WWW-Authenticate)")
+    problem(n.new_account(), 403, "unauthorized",
             "newAccount with a deactivated account's key: unauthorized")
     tap.is_(s.mysql("SELECT status FROM accounts WHERE id = %s"
                     % k.kid.rsplit("/", 1)[1]).strip(), "deactivated", "stored as deactivated")

@@ -70,7 +70,7 @@ def main():
 
     r = c.post(c.kid, {"status": "deactivated"}, key=k4, alg="EdDSA")
     tap.is_(r.status_code, 200, "deactivation")
-    tap.is_(rounds(c, k4, "EdDSA"), {(401, "unauthorized")},
+    tap.is_(rounds(c, k4, "EdDSA"), {(403, "unauthorized")},
             "deactivated: refused in every worker although the key is cached")
     s.mysql("UPDATE accounts SET status = 'valid' WHERE id = %d" % acct_id)
     tap.is_(rounds(c, k4, "EdDSA"), {(200, "")}, "valid again in the database: served again")

@@ -232,6 +232,8 @@ def main():
     problem(c.new_order(["nb.example.com"], not_before=rfc3339(now + 7200),
                         not_after=rfc3339(now + 3600)), 400, "malformed",
             "notAfter before notBefore")
+    problem(c.new_order(["nb.example.com"], not_before=rfc3339(now + 7200)), 400,
+            "malformed", "notBefore beyond the signer's hour ahead (within the order lifetime)")
     problem(c.new_order(["nb.example.com"], not_before="tomorrow"), 400, "malformed",
             "notBefore not RFC 3339")
     r = c.new_order(["nb.example.com"], profile="internal")
@@ -262,6 +264,21 @@ def main():
     tap.is_(pages, 3, "7 orders in pages of 3: 3 pages")
     tap.is_(seen, made, "every order listed once, in creation order")
     problem(p.post_as_get(p.kid + "/orders?cursor=abc"), 400, "malformed", "bad cursor")
+    # RFC 8555 §7.1.2.1: invalid orders SHOULD NOT be listed; an expired pending one is invalid.
+    gone = [made[1], made[4]]
+    s.mysql("UPDATE orders SET status = 'invalid' WHERE id = %s" % made[1].rsplit("/", 1)[1])
+    s.mysql("UPDATE orders SET expires = %d WHERE id = %s" % (int(time.time()) - 10,
+                                                              made[4].rsplit("/", 1)[1]))
+    seen, url, pages = [], p.kid + "/orders", 0
+    while url and pages < 10:
+        r = p.post_as_get(url)
+        pages += 1
+        if r.status_code != 200:
+            break
+        seen += r.json()["orders"]
+        url = r.links.get("next", {}).get("url")
+    tap.is_(seen, [u for u in made if u not in gone],
+            "the orders list leaves out an invalid order and an expired pending one")
     r = c.post_as_get(p.kid + "/orders")
     problem(r, 403, "unauthorized", "another account's orders list: 403")
 

@@ -8,6 +8,7 @@ Retry-After with the durable job recorded, never a 500."""
 import hashlib
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import proc  # noqa: E402
@@ -132,6 +133,8 @@ def main():
     cert = x509.load_pem_x509_certificate(blocks[0].encode())
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     tap.is_(sorted(sans.get_values_for_type(x509.DNSName)), sorted(names), "SANs are the order's")
+    tap.is_([a.value for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)],
+            [names[0]], "the CSR's CN (not the alphabetically first name) is kept")
     tap.ok(isinstance(cert.public_key(), ec.EllipticCurvePublicKey) and
            cert.public_key().public_numbers() == key.public_key().public_numbers(),
            "the certificate holds the CSR's P-256 key")
@@ -146,8 +149,17 @@ def main():
             [[str(oid)]], "the serial was recorded for the order")
     tap.is_(s.mysql_rows("SELECT kind, state FROM jobs WHERE ref_id = %d AND kind = 'finalize'"
                          % oid), [["finalize", "done"]], "the durable finalize job is done")
-    tap.ok(problem(c.finalize(finalize_url(s, oid), csr), 403, "orderNotReady"),
-           "finalize again: orderNotReady")
+    # A retry whose first attempt committed (its answer lost): the same CSR gets the order.
+    r = c.finalize(finalize_url(s, oid), csr)
+    body = r.json() if r.status_code == 200 else {}
+    tap.is_((r.status_code, body.get("status"), body.get("certificate")),
+            (200, "valid", cert_url), "finalize again with the same CSR: 200, the valid order")
+    tap.ok(problem(c.finalize(finalize_url(s, oid), acme.make_csr(names)[1]), 403,
+                   "orderNotReady"), "finalize again with another CSR: orderNotReady")
+    tap.ok(problem(other.finalize(finalize_url(s, oid), csr), 403, "unauthorized"),
+           "another account's retry with the same CSR: unauthorized")
+    tap.is_(s.mysql_rows("SELECT COUNT(*) FROM serials WHERE order_id = %d" % oid), [["1"]],
+            "the retries spent no serial")
 
     # --- a pending order whose authorizations are all valid (certbot finalizes without
     # reading the order): ready and processing in finalize's one write; the answer is the
@@ -159,6 +171,12 @@ def main():
             "stored pending, authorizations valid: finalize issues")
     g = c.get_order(issuance.order_url(s, poid))
     tap.is_(r.text, g.text, "finalize's answer is the order object a POST-as-GET answers")
+    pd = c.download(r.json().get("certificate", ""))
+    pc = x509.load_pem_x509_certificate(issuance.split_pem(pd.text)[0].encode()) \
+        if pd.status_code == 200 else None
+    tap.is_(pc and [a.value for a in pc.subject.get_attributes_for_oid(
+        x509.NameOID.COMMON_NAME)], [sorted(pend)[0]],
+        "a CSR without a CN: the CN is the order's first name")
     poid = ready_order(s, c, pend, status="pending", authz_status="pending")
     tap.ok(problem(c.finalize(finalize_url(s, poid), acme.make_csr(pend)[1]), 403,
                    "orderNotReady"), "an authorization still pending: orderNotReady")
@@ -201,6 +219,21 @@ def main():
            cert3.public_key().curve.name == "secp384r1", "P-384 key")
     tap.ok(issuance.openssl_verify(s, pem3, "v3")[0], "internal certificate verifies")
 
+    # --- a notBefore accepted at newOrder that aged past the backdating: a clear 400 before
+    # any serial is spent, not the signer's refusal as a 500 (issue 12) ---
+    oid = ready_order(s, c, ["old.example.com"], not_before=int(time.time()) - 3700)
+    r = c.finalize(finalize_url(s, oid), acme.make_csr(["old.example.com"])[1])
+    tap.ok(problem(r, 400, "malformed") and "notBefore" in r.text,
+           "a notBefore past the backdating by now: 400 malformed (%d)" % r.status_code)
+    tap.is_(s.mysql_rows("SELECT status, (SELECT COUNT(*) FROM serials WHERE order_id = %d) "
+                         "FROM orders WHERE id = %d" % (oid, oid)), [["ready", "0"]],
+            "the order stays ready, no serial spent")
+    oid = ready_order(s, c, ["soon.example.com"], not_before=int(time.time()) + 600)
+    r = c.finalize(finalize_url(s, oid), acme.make_csr(["soon.example.com"])[1])
+    body = r.json() if r.status_code == 200 else {}
+    tap.is_((r.status_code, body.get("status")), (200, "valid"),
+            "a notBefore 10 minutes ahead is signed")
+
     # --- a CT profile while CT is not available: invalid with a clear problem ---
     oid = ready_order(s, c, ["ct.example.com"], profile="default")
     r = c.finalize(finalize_url(s, oid), acme.make_csr(["ct.example.com"])[1])
@@ -215,7 +248,8 @@ def main():
     # --- the signer down: processing + Retry-After, the job durable, never a 500 ---
     s.stop_signer()
     oid = ready_order(s, c, ["later.example.com"])
-    r = c.finalize(finalize_url(s, oid), acme.make_csr(["later.example.com"])[1])
+    _, later_csr = acme.make_csr(["later.example.com"])
+    r = c.finalize(finalize_url(s, oid), later_csr)
     body = r.json() if r.status_code == 200 else {}
     tap.is_((r.status_code, body.get("status")), (200, "processing"),
             "signer down: 200 processing")
@@ -227,6 +261,15 @@ def main():
             "its serial is recorded already, before any signature (reused when it finishes)")
     r = c.post_as_get(issuance.order_url(s, oid))
     tap.ok(r.status_code != 500, "polling the order is no 500 (%d)" % r.status_code)
+    r = c.finalize(finalize_url(s, oid), later_csr)
+    body = r.json() if r.status_code == 200 else {}
+    tap.is_((r.status_code, body.get("status")), (200, "processing"),
+            "a retried finalize of the processing order, same CSR: 200 processing")
+    tap.ok(r.headers.get("Retry-After", "").isdigit(), "with Retry-After")
+    tap.ok(problem(c.finalize(finalize_url(s, oid), acme.make_csr(["later.example.com"])[1]),
+                   403, "orderNotReady"), "another CSR: orderNotReady")
+    tap.is_(s.mysql_rows("SELECT COUNT(*) FROM serials WHERE order_id = %d" % oid), [["1"]],
+            "the retry recorded no second serial")
 
     # --- the issuance keys are validated with the rest of the file (--check) ---
     import copy
@@ -238,8 +281,15 @@ def main():
              "acme.finalize_budget_ms"),
             ("alternate chains of an unknown issuer", {"alternate_chains": {"nope": ["/x.pem"]}},
              "acme.alternate_chains.nope"),
-            ("a relative weak_keys_file", {"weak_keys_file": "weak.txt"}, "acme.weak_keys_file")):
+            ("a relative weak_keys_file", {"weak_keys_file": "weak.txt"}, "acme.weak_keys_file"),
+            # Below what issuance needs (a default notBefore lies 60 s before the serial's
+            # record): every issuance would fail at the signer.
+            ("backdate_seconds 59", {"profiles": {"rsa": {"backdate_seconds": 59}}},
+             "profiles.rsa.backdate_seconds")):
         bad = copy.deepcopy(s.config)
+        for k, val in acme_over.get("profiles", {}).items():
+            bad["profiles"][k].update(val)
+        acme_over = {k: val for k, val in acme_over.items() if k != "profiles"}
         bad["acme"].update(acme_over)
         path = os.path.join(s.dir, "bad.json")
         with open(path, "w") as f:

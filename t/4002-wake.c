@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include "lib/usock.h"
 #include "lib/wake.h"
 #include "t/tap.h"
 
@@ -42,6 +45,36 @@ main(void)
 	if ((f = fopen(file, "w")) != NULL)
 		fclose(f);
 	ok(wake_listen(file, 0600) < 0, "a regular file at the path is refused");
+
+	/* usock_set_perms (the mode and owner of every daemon's socket, set as root after bind):
+	 * a symlink swapped in at the path is refused, its target left alone. */
+	{
+		char link[256];
+		struct stat st;
+		int lfd;
+
+		snprintf(link, sizeof(link), "%s/swapped", dir);
+		chmod(file, 0600);
+		ok(symlink(file, link) == 0, "a symlink to a regular file");
+		errno = 0;
+		ok(usock_set_perms(link, 0666, (uid_t)-1, (gid_t)-1) == -1 && errno == ELOOP,
+		    "usock_set_perms refuses a symlink (ELOOP)");
+		ok(stat(file, &st) == 0 && (st.st_mode & 07777) == 0600,
+		    "and its target keeps its mode (%o)", (unsigned)(st.st_mode & 07777));
+		ok(usock_set_perms(link, 0666, getuid(), getgid()) == -1 &&
+		    stat(file, &st) == 0 && (st.st_mode & 07777) == 0600,
+		    "with an owner too: refused, target unchanged");
+		errno = 0;
+		ok(usock_set_perms(file, 0666, (uid_t)-1, (gid_t)-1) == -1 && errno == ENOTSOCK,
+		    "a regular file is refused (ENOTSOCK)");
+		ok((lfd = wake_listen(path, 0600)) >= 0 &&
+		    usock_set_perms(path, 0640, getuid(), getgid()) == 0 &&
+		    lstat(path, &st) == 0 && (st.st_mode & 07777) == 0640,
+		    "a socket gets its mode (%o)", (unsigned)(st.st_mode & 07777));
+		if (lfd >= 0)
+			close(lfd);
+		unlink(link);
+	}
 	unlink(path);
 	unlink(file);
 	rmdir(dir);

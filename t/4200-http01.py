@@ -6,6 +6,7 @@ http/https on the allowed ports only, at most max_redirects times; a body over j
 .body_max is refused; a name resolving to a loopback address under a public profile is
 rejectedIdentifier. Each attempt leaves its validationRecord and the authorization follows."""
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -69,6 +70,19 @@ def main():
     ch, row = run("wrong.example.test", "not-the-key-authorization")
     expect_error(row, "incorrectResponse", "wrong body: incorrectResponse")
     tap.is_(row["authz_status"], "invalid", "authorization invalid with it")
+
+    # a body that mimics log fields: the log line keeps it inside one quoted, escaped field
+    # (issue 12: peer text escaped before it reaches a log line)
+    ch, row = run("forge.example.test", 'x" result=valid identifier=forged.example.test "')
+    expect_error(row, "incorrectResponse", "forged body: incorrectResponse")
+    with open(s.jobs.log_path()) as f:
+        line = [ln for ln in f if "validated challenge=%d " % ch["id"] in ln]
+    fields = re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line[0] if line else "")
+    tap.is_([v for k, v in fields if k in ("result", "identifier")],
+            ["\"forge.example.test\"", "invalid"],
+            "the log line has one identifier and one result: the body did not add fields")
+    tap.ok(any(k == "problem" and v.startswith('"') for k, v in fields),
+           "the problem is one quoted field")
 
     # 404
     ch, row = run("missing.example.test")

@@ -8,6 +8,8 @@ anvil-jobs, anvil-signer over PKCS#11) with each challenge type, then revokes on
   pebble-challtestsrv (the DNS anvil-jobs asks) through its management API; lego's own
   pre-check asks the same server (--dns.resolvers, --dns.disable-cp); the order has a wildcard
   and its base name, P-384;
+- `lego renew` of two names whose first is not the alphabetically first: the same file,
+  a new serial (the CSR's CN kept);
 - `lego revoke --reason 4`: the certificate's row turns `revoked` with reason 4.
 
 Every certificate lego saved is checked with `openssl verify` against the ceremony root and the
@@ -104,7 +106,7 @@ def validated_by(s, names):
 
 
 def main():
-    proc.alarm(110)
+    proc.alarm(150)
     exe = shutil.which("lego")
     if not exe:
         tap.skip_all("lego not installed (Debian package lego)")
@@ -147,6 +149,29 @@ def main():
     http_cert = check_cert(s, "http-01", os.path.join(certs, names[0] + ".crt"), names, "rsa2048")
     tap.is_(validated_by(s, names), {n: ["http-01"] for n in names},
             "http-01: both names validated by http-01")
+
+    # lego renew of a two-name certificate whose first -d name is not the alphabetically first:
+    # lego names its files after the certificate's CN, so the renewed certificate must keep the
+    # CSR's CN (www.renew...) or it lands in another file and the configured path keeps the old
+    # one (issue 12).
+    names = ["www.renew.example.test", "renew.example.test"]
+    http = ["--http", "--http.port", "127.0.0.1:%d" % http_port] + \
+        sum([["-d", n] for n in names], [])
+    lego("renew: run", ["--key-type", "ec256"] + http + ["run"])
+    path = os.path.join(certs, names[0] + ".crt")
+    first = check_cert(s, "renew: first", path, names, "ec256")
+    if first is not None:
+        from cryptography import x509
+        cn = first.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        tap.is_([a.value for a in cn], [names[0]], "the CN is the CSR's, the first -d name")
+    lego("renew", ["--key-type", "ec256"] + http + ["renew", "--days", "100",
+                                                    "--no-random-sleep"])
+    again = check_cert(s, "renew: renewed", path, names, "ec256")
+    if first is not None and again is not None:
+        tap.ok(again.serial_number != first.serial_number,
+                 "lego renew rewrote the same file with a new serial")
+    tap.ok(not os.path.exists(os.path.join(certs, names[1] + ".crt")),
+           "and wrote no file named after the alphabetically first name")
 
     # tls-alpn-01, P-256.
     names = ["tls.example.test"]

@@ -88,9 +88,8 @@ class Issuer(threading.Thread):
         allowed = ((r.status_code == 200 and st == "valid") or
                    (r.status_code == 200 and st == "processing" and ra is not None) or
                    (r.status_code in (429, 503) and ra is not None) or
-                   # a retried finalize after a 503 whose request did go through
-                   (what == "finalize" and r.status_code == 403 and
-                    st == acme_err("orderNotReady")) or
+                   # (a retried finalize after a 503 whose request did go through is answered
+                   # with the order now, never orderNotReady)
                    (what == "poll" and r.status_code == 200 and st == "ready"))
         if not allowed:
             self.bad.append((what, r.status_code, st, ra, r.text[:300]))
@@ -126,10 +125,6 @@ class Issuer(threading.Thread):
             what = "poll"
             time.sleep(max(0.05, min(ra if ra is not None else 1.0, deadline - time.time())))
         self.final = "still polling after %d s" % DRAIN_LIMIT
-
-
-def acme_err(t):
-    return "urn:ietf:params:acme:error:" + t
 
 
 def main():

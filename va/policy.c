@@ -15,6 +15,9 @@ static const struct { const char *net; unsigned prefix; } reserved[] = {
 	{ "::", 128 }, { "::1", 128 }, { "::ffff:0:0", 96 }, { "64:ff9b::", 96 },
 	{ "64:ff9b:1::", 48 }, { "100::", 64 }, { "2001::", 23 }, { "2001:db8::", 32 },
 	{ "2002::", 16 }, { "fc00::", 7 }, { "fe80::", 10 }, { "ff00::", 8 },
+	/* IPv4-compatible (deprecated, RFC 4291 2.5.5.1: an IPv4 target in disguise), site-local
+	 * (deprecated, RFC 3879, still routed inside some networks), documentation (RFC 9637). */
+	{ "::", 96 }, { "fec0::", 10 }, { "3fff::", 20 },
 };
 
 static int

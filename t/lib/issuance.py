@@ -59,16 +59,16 @@ def _sql_str(v):
 
 
 def ready_order(s, c, names, profile="rsa", status="ready", authz_status="valid",
-                expires_in=3600):
+                expires_in=3600, not_before=None):
     """Creates an order (and valid authorizations for its names) for c's account directly in
-    the database; returns the order id."""
+    the database; returns the order id. not_before: the requested notBefore (Unix seconds)."""
     now = int(time.time())
     acct = account_id(c)
     ids = [acme.ident(n) for n in names]
-    stmts = ["INSERT INTO orders (account_id, status, expires, identifiers, profile, created) "
-             "VALUES (%d, '%s', %d, %s, '%s', %d)"
+    stmts = ["INSERT INTO orders (account_id, status, expires, identifiers, profile, created, "
+             "not_before) VALUES (%d, '%s', %d, %s, '%s', %d, %s)"
              % (acct, status, now + expires_in, _sql_str(json.dumps(ids, separators=(",", ":"))),
-                profile, now),
+                profile, now, "NULL" if not_before is None else "%d" % not_before),
              "SET @o = LAST_INSERT_ID()"]
     for i in ids:
         v, wild = i["value"], 0
