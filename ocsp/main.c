@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include "lib/log.h"
 #include "lib/usock.h"
@@ -43,7 +44,7 @@ static int
 spawn(int fd, unsigned gen)
 {
 	struct kid *k = NULL;
-	pid_t pid;
+	pid_t pid, master = getpid();
 
 	for (size_t i = 0; i < KIDS_MAX && k == NULL; i++)
 		if (kids[i].pid == 0)
@@ -55,7 +56,18 @@ spawn(int fd, unsigned gen)
 		return -1;
 	}
 	if (pid == 0) {
-		int rc = responder_worker_run(&conf, fd);
+		int rc;
+
+		/* As anvil-fcgi's workers: a master killed with SIGKILL must not leave workers
+		 * holding the socket; its death sends them the drain's SIGTERM (blocked until the
+		 * worker's loop handles it after the request in hand). If it died before this point
+		 * no signal comes, so look. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+			log_warn("worker: PR_SET_PDEATHSIG: %s (a killed master leaves this worker "
+			    "running)", strerror(errno));
+		if (getppid() != master)
+			exit(0);
+		rc = responder_worker_run(&conf, fd);
 		responder_conf_free(&conf);
 		free(abs_path);
 		free(sock_path);
