@@ -291,7 +291,7 @@ class CTLog:
         if rate > 0 and random.random() < rate:
             raise CTError(503, "injected error")
         if mode == "garbage":
-            return self._raw(h, 200, b"<html>\x00\xff not json {\"sct_version\": 0", "text/html")
+            return self._raw(h, 200, b"<html>\xff not json {\"sct_version\": 0", "text/html")
         if mode == "huge":
             return self._raw(h, 200, json.dumps({"pad": "x" * 65536}).encode())
         chain = json.loads(body)["chain"]
