@@ -533,9 +533,13 @@ ct_submit_result(const struct ct_submission *s, struct buf *list, char *why, siz
 			scts[i] = &s->res[s->kept[i]].sct;
 		return ct_sct_list_encode(scts, s->nkept, list);
 	}
-	n = snprintf(why, whylen, "CT policy \"%s\" not met: %zu of %lld SCTs, %d of %lld "
-	    "operators", s->what, s->nkept, (long long)s->need_scts,
-	    __builtin_popcountll(s->covered), (long long)s->need_ops);
+	if (s->need_ops == 0)
+		n = snprintf(why, whylen, "CT logs of \"%s\": %zu of %lld logged the certificate",
+		    s->what, s->nkept, (long long)s->need_scts);
+	else
+		n = snprintf(why, whylen, "CT policy \"%s\" not met: %zu of %lld SCTs, %d of "
+		    "%lld operators", s->what, s->nkept, (long long)s->need_scts,
+		    __builtin_popcountll(s->covered), (long long)s->need_ops);
 	off = n < 0 ? 0 : (size_t)n;
 	for (size_t i = 0; i < s->nres && off < whylen; i++) {
 		const struct ct_log_result *r = &s->res[i];

@@ -19,6 +19,7 @@
 #include "ct/response.h"
 #include "lib/conf.h"
 #include "lib/log.h"
+#include "lib/num.h"
 
 static const char *const outcome_names[] = { "pending", "ok", "failed", "cancelled",
 	"skipped" };
@@ -63,7 +64,7 @@ main(int argc, char **argv)
 	struct buf list;
 	char why[2048];
 	int c, rc = 2, drain = 0;
-	long repeat = 1;
+	int64_t repeat = 1;
 
 	memset(&leaf, 0, sizeof(leaf));
 	buf_init(&list, CT_SCT_LIST_MAX);
@@ -73,13 +74,16 @@ main(int argc, char **argv)
 		case 'c': conf_path = optarg; break;
 		case 'p': policy = optarg; break;
 		case 'o': out_path = optarg; break;
-		case 'n': repeat = strtol(optarg, NULL, 10); break;
+		case 'n':
+			if (num_parse_i64(optarg, 1, 1000, &repeat) != AE_OK)
+				goto usage;
+			break;
 		case 'd': drain = 1; break;
 		default: goto usage;
 		}
 	}
 	if (conf_path == NULL || policy == NULL || argc - optind < 2 ||
-	    argc - optind > CT_CHAIN_MAX || repeat < 1 || repeat > 1000)
+	    argc - optind > CT_CHAIN_MAX)
 		goto usage;
 	if (conf_load(&cc, conf_path, &root) != AE_OK ||
 	    (conf = calloc(1, sizeof(*conf))) == NULL ||
@@ -109,7 +113,7 @@ main(int argc, char **argv)
 	if (ct_client_new(conf, &cl) != AE_OK)
 		goto out;
 	rc = 0;
-	for (long r = 1; r <= repeat; r++) {
+	for (int64_t r = 1; r <= repeat; r++) {
 		struct ct_submission *s = NULL;
 		anvil_err e = ct_submit_start(cl, p, &leaf, (const uint8_t *const *)chain,
 		    chain_len, nchain, 0, &s, why, sizeof(why));
@@ -117,8 +121,8 @@ main(int argc, char **argv)
 		if (e == AE_OK && (e = ct_submit_run(s, drain)) == AE_OK) {
 			for (size_t i = 0; i < ct_submit_nlogs(s); i++) {
 				const struct ct_log_result *lr = ct_submit_log(s, i);
-				printf("round=%ld log=%s outcome=%s kept=%d ms=%llu info=%d why=%s\n",
-				    r, lr->log->name, outcome_names[lr->outcome], lr->kept,
+				printf("round=%lld log=%s outcome=%s kept=%d ms=%llu info=%d why=%s\n",
+				    (long long)r, lr->log->name, outcome_names[lr->outcome], lr->kept,
 				    (unsigned long long)lr->ms, lr->informational,
 				    lr->why[0] ? lr->why : "-");
 			}
