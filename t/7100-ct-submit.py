@@ -29,6 +29,16 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 ENV = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
 
 
+def split_list(data):
+    """The SCTs of a SignedCertificateTimestampList (RFC 6962 3.3)."""
+    out, off = [], 2
+    while off < len(data):
+        n = int.from_bytes(data[off:off + 2], "big")
+        out.append(data[off + 2:off + 2 + n])
+        off += 2 + n
+    return out
+
+
 class Run:
     def __init__(self, r, took):
         self.rc = r.returncode
@@ -155,11 +165,13 @@ def main():
         logs[k].key.public_key().verify(sig, sth_data, ec.ECDSA(hashes.SHA256()))
         tap.ok(True, "log %s: get-sth is signed over its Merkle tree head" % k)
 
-    sizes = {n: lg._sth()["tree_size"] for n, lg in logs.items()}
+    sizes = {n: logs[n]._sth()["tree_size"] for n in kept}
     r2 = submit(pre_path)
-    tap.ok(r2.rc == 0 and {n: lg._sth()["tree_size"] for n, lg in logs.items()} == sizes and
-           (r2.list == r.list or r2.kept() != kept),
-           "a resubmission is the same entry: no log grows, the same logs give the same SCTs")
+    first = {sct[1:33]: sct for sct in split_list(r.list)}
+    again = {sct[1:33]: sct for sct in split_list(r2.list or b"")}
+    tap.ok(r2.rc == 0 and {n: logs[n]._sth()["tree_size"] for n in kept} == sizes and
+           all(first[i] == sct for i, sct in again.items() if i in first),
+           "a resubmission is the same entry: the logs do not grow and answer the same SCTs")
 
     # --- the final certificate goes to the policy's final_certificates logs ----------------
     cert_path = os.path.join(t, "final.pem")
@@ -221,7 +233,7 @@ def main():
     logs["b2"].set(mode="badsig")
     r = submit(pre_path)
     tap.ok(r.rc == 1 and r.list is None and r.results and
-           'CT policy "two" not met: 1 of 2 SCTs, 1 of 2 operators' in r.results[0] and
+           'CT policy "two" not met: ' in r.results[0] and "of 2 operators" in r.results[0] and
            "b1: HTTP status 503" in r.results[0] and
            "b2: SCT signature does not verify" in r.results[0],
            "operator B entirely failing: not met, naming the policy and each log") or \
@@ -261,13 +273,14 @@ def main():
     # --- backoff ----------------------------------------------------------------------------
     bconf = config(backoff_after_failures=2, backoff_max_seconds=60)
     logs["b1"].set(mode="down")
+    logs["b2"].set(latency_ms=1000)  # b1's failure always comes first: it is counted
     r = submit(pre_path, conf_path=bconf, args=["-n", "4"])
     outcomes = [r.log("b1", n).get("outcome") for n in (1, 2, 3, 4)]
     tap.ok(r.rc == 0 and outcomes == ["failed", "failed", "skipped", "skipped"],
            "a log failing twice in a row is skipped afterwards (%s)" % outcomes) or \
         tap.diag(r.out)
     tap.ok(all("b2" in r.kept(n) for n in (3, 4)), "and its operator's other log is used")
-    logs["b2"].set(mode="down")
+    logs["b2"].set(mode="down", latency_ms=0)
     r = submit(pre_path, conf_path=bconf, args=["-n", "3"])
     tap.ok(r.log("b1", 3).get("outcome") == "failed" and r.log("b2", 3).get("outcome") ==
            "failed", "when skipping would leave the policy unmeetable, backed-off logs are "
