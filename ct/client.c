@@ -19,6 +19,9 @@ struct log_state {
 struct ct_client {
 	const struct ct_conf *conf;
 	struct log_state st[CT_LOGS_MAX];
+	/* Connections, DNS answers and TLS sessions outlive a submission: the next precertificate
+	 * reuses the connection to each log instead of a new handshake per log per certificate. */
+	CURLSH *share;
 };
 
 struct xfer {
@@ -59,12 +62,25 @@ ct_client_new(const struct ct_conf *conf, struct ct_client **out)
 	if ((*out = calloc(1, sizeof(**out))) == NULL)
 		return AE_NOMEM;
 	(*out)->conf = conf;
+	if (((*out)->share = curl_share_init()) == NULL ||
+	    curl_share_setopt((*out)->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+	    curl_share_setopt((*out)->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+	    curl_share_setopt((*out)->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) !=
+	    CURLSHE_OK) {
+		ct_client_free(*out);
+		*out = NULL;
+		return AE_NOMEM;
+	}
 	return AE_OK;
 }
 
 void
 ct_client_free(struct ct_client *cl)
 {
+	if (cl == NULL)
+		return;
+	if (cl->share != NULL)
+		curl_share_cleanup(cl->share);
 	free(cl);
 }
 
@@ -239,6 +255,7 @@ completed(struct ct_submission *s, size_t i, CURLcode rc)
 	char why[120];
 
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(x->h, CURLINFO_NUM_CONNECTS, &r->connects);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		set_why(r, "no answer within %llu ms",
 		    (unsigned long long)(clock_mono_ms() - s->start));
@@ -287,6 +304,7 @@ add_xfer(struct ct_submission *s, const struct ct_log *l, int informational, int
 	if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SHARE, s->cl->share) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->hdrs) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)s->body.data) != CURLE_OK ||

@@ -41,6 +41,7 @@ struct ct_log_result {
 	int informational;
 	int kept;               /* its SCT is in the result */
 	uint64_t ms;            /* from start to the answer (or the cancellation) */
+	long connects;          /* new connections this request opened (0: one was reused) */
 	char why[160];          /* for FAILED: what went wrong, never the log's bytes */
 	struct ct_sct sct;      /* for OK */
 };

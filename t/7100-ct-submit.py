@@ -82,6 +82,7 @@ def main():
                 "two": {"logs": ["a1", "a2", "b1", "b2"], "informational": ["i1"],
                         "final_certificates": ["a1", "b1"],
                         "log_timeout_ms": 3000, "deadline_ms": 6000},
+                "pair": {"logs": ["a1", "b1"]},
                 "hurry": {"logs": ["a1", "a2", "b1", "b2"], "log_timeout_ms": 500,
                           "deadline_ms": 5000},
                 "deadline": {"logs": ["a1", "a2", "b1", "b2"], "log_timeout_ms": 800,
@@ -172,6 +173,12 @@ def main():
     tap.ok(r2.rc == 0 and {n: logs[n]._sth()["tree_size"] for n in kept} == sizes and
            all(first[i] == sct for i, sct in again.items() if i in first),
            "a resubmission is the same entry: the logs do not grow and answer the same SCTs")
+
+    r3 = submit(pre_path, policy="pair", args=["-n", "3"])
+    conns = [r3.log(n, rnd).get("connects") for rnd in (1, 2, 3) for n in ("a1", "b1")]
+    tap.ok(r3.rc == 0 and conns == ["1", "1", "0", "0", "0", "0"],
+           "each log's connection is reused by the next submission (new connections per "
+           "round: %s)" % conns) or tap.diag(r3.out)
 
     # --- the final certificate goes to the policy's final_certificates logs ----------------
     cert_path = os.path.join(t, "final.pem")

@@ -7,7 +7,8 @@
  * SignedCertificateTimestampList (RFC 6962 3.3) the signer's op 4 takes. -n submits REPEAT
  * times with one client (to watch the per-log backoff), -d waits for informational logs too.
  * Prints one line per log per round: "round=R log=NAME outcome=... kept=K ms=MS info=I
- * why=...", then "result=ok scts=N" or "result=unmet why=..."; exits 0 when every round met
+ * connects=C why=..." (C: new connections, 0 when one was reused), then "result=ok
+ * list_bytes=N" or "result=unmet why=..."; exits 0 when every round met
  * the policy, 1 when one did not, 2 on a usage or input error. */
 #include "config.h"
 #include <getopt.h>
@@ -121,9 +122,10 @@ main(int argc, char **argv)
 		if (e == AE_OK && (e = ct_submit_run(s, drain)) == AE_OK) {
 			for (size_t i = 0; i < ct_submit_nlogs(s); i++) {
 				const struct ct_log_result *lr = ct_submit_log(s, i);
-				printf("round=%lld log=%s outcome=%s kept=%d ms=%llu info=%d why=%s\n",
-				    (long long)r, lr->log->name, outcome_names[lr->outcome], lr->kept,
-				    (unsigned long long)lr->ms, lr->informational,
+				printf("round=%lld log=%s outcome=%s kept=%d ms=%llu info=%d "
+				    "connects=%ld why=%s\n", (long long)r, lr->log->name,
+				    outcome_names[lr->outcome], lr->kept, (unsigned long long)lr->ms,
+				    lr->informational, lr->connects,
 				    lr->why[0] ? lr->why : "-");
 			}
 			e = ct_submit_result(s, &list, why, sizeof(why));
