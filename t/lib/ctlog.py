@@ -148,6 +148,15 @@ def load_or_make_key(path):
     return key
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A submitter that cancels a request resets its connection: routine, not an error.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class CTError(Exception):
     def __init__(self, status, msg):
         super().__init__(msg)
@@ -189,8 +198,7 @@ class CTLog:
             def do_POST(self):
                 log._serve(self, "POST")
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server((host, port), Handler)
         self.port = self.server.server_address[1]
         self.url = "http://%s:%d" % (host, self.port)
         self.thread = None
