@@ -50,17 +50,15 @@ struct ct_submission {
 anvil_err
 ct_client_new(const struct ct_conf *conf, struct ct_client **out)
 {
-	static int curl_ready;
-
 	*out = NULL;
-	/* Once per process: curl's global state is not ours to reset. */
-	if (!curl_ready) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return AE_INTERNAL;
-		curl_ready = 1;
-	}
-	if ((*out = calloc(1, sizeof(**out))) == NULL)
+	/* Reference-counted and thread-safe since curl 7.84 (Debian 12 has 7.88): each client
+	 * holds one reference, so threads may create clients at will. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return AE_INTERNAL;
+	if ((*out = calloc(1, sizeof(**out))) == NULL) {
+		curl_global_cleanup();
 		return AE_NOMEM;
+	}
 	(*out)->conf = conf;
 	if (((*out)->share = curl_share_init()) == NULL ||
 	    curl_share_setopt((*out)->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
@@ -82,6 +80,7 @@ ct_client_free(struct ct_client *cl)
 	if (cl->share != NULL)
 		curl_share_cleanup(cl->share);
 	free(cl);
+	curl_global_cleanup();
 }
 
 int64_t

@@ -51,8 +51,8 @@ void ct_client_free(struct ct_client *cl);
 /* Consecutive failures of log i, and whether it is being skipped now. */
 int64_t ct_client_failures(const struct ct_client *cl, size_t i, int *backing_off);
 
-/* Starts submitting leaf (ct/entry.h) with its issuer chain (DER, issuer first, at most
- * CT_CHAIN_MAX - 1) under policy p: a precertificate to p's logs, a certificate to p's
+/* Starts submitting leaf (ct/entry.h; it must outlive the submission, the chain is copied)
+ * with its issuer chain (DER, issuer first, at most CT_CHAIN_MAX - 1) under policy p: a precertificate to p's logs, a certificate to p's
  * final_certificates logs. The deadline is min(now + p->deadline_ms, deadline_mono_ms) (0: p's
  * alone), on clock_mono_ms(). AE_UNAVAILABLE, with why, when no submission can meet the policy
  * (e.g. no log accepts the leaf's notAfter). */
