@@ -93,12 +93,15 @@ ct_client_failures(const struct ct_client *cl, size_t i, int *backing_off)
 	return cl->st[i].failures;
 }
 
+/* A log that asked for a pause (429 or 503 with Retry-After, as logs under load answer) gets
+ * it at once, up to backoff_max_seconds; otherwise it is skipped after backoff_after_failures
+ * failures in a row. */
 static void
-note(struct ct_client *cl, size_t i, int ok)
+note(struct ct_client *cl, size_t i, int ok, long retry_after_s)
 {
 	struct log_state *st = &cl->st[i];
+	uint64_t max = (uint64_t)cl->conf->backoff_max_s * 1000, ms = 0, until;
 	int64_t over;
-	uint64_t ms;
 
 	if (ok) {
 		st->failures = 0;
@@ -106,16 +109,22 @@ note(struct ct_client *cl, size_t i, int ok)
 		return;
 	}
 	st->failures++;
-	if ((over = st->failures - cl->conf->backoff_after_failures) < 0)
+	if ((over = st->failures - cl->conf->backoff_after_failures) >= 0) {
+		ms = BACKOFF_BASE_MS;
+		while (over-- > 0 && ms < max)
+			ms *= 2;
+	}
+	if (retry_after_s > 0 && (uint64_t)retry_after_s * 1000 > ms)
+		ms = (uint64_t)retry_after_s * 1000;
+	if (ms == 0)
 		return;
-	ms = BACKOFF_BASE_MS;
-	while (over-- > 0 && ms < (uint64_t)cl->conf->backoff_max_s * 1000)
-		ms *= 2;
-	if (ms > (uint64_t)cl->conf->backoff_max_s * 1000)
-		ms = (uint64_t)cl->conf->backoff_max_s * 1000;
-	st->until = clock_mono_ms() + ms;
-	log_warn("ct: log %s failed %lld times in a row: skipped for %llu s",
-	    cl->conf->logs[i].name, (long long)st->failures, (unsigned long long)(ms / 1000));
+	if (ms > max)
+		ms = max;
+	if ((until = clock_mono_ms() + ms) > st->until)
+		st->until = until;
+	log_warn("ct: log %s failed %lld times in a row%s: skipped for %llu s",
+	    cl->conf->logs[i].name, (long long)st->failures,
+	    retry_after_s > 0 ? " and asked for a pause" : "", (unsigned long long)(ms / 1000));
 }
 
 static size_t
@@ -251,9 +260,12 @@ completed(struct ct_submission *s, size_t i, CURLcode rc)
 	struct ct_log_result *r = &s->res[i];
 	struct xfer *x = &s->xf[i];
 	long code = 0;
+	curl_off_t retry_after = 0;
 	char why[120];
 
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+	if (code == 429 || code == 503)
+		curl_easy_getinfo(x->h, CURLINFO_RETRY_AFTER, &retry_after);
 	curl_easy_getinfo(x->h, CURLINFO_NUM_CONNECTS, &r->connects);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		set_why(r, "no answer within %llu ms",
@@ -272,14 +284,14 @@ completed(struct ct_submission *s, size_t i, CURLcode rc)
 		set_why(r, "%s", why);
 	else {
 		finish_xfer(s, i, CT_LOG_OK);
-		note(s->cl, r->log->index, 1);
+		note(s->cl, r->log->index, 1, 0);
 		keep(s, i);
 		log_debug("ct: log=%s sct ms=%llu kept=%d", r->log->name,
 		    (unsigned long long)r->ms, r->kept);
 		return;
 	}
 	finish_xfer(s, i, CT_LOG_FAILED);
-	note(s->cl, r->log->index, 0);
+	note(s->cl, r->log->index, 0, retry_after > 86400 ? 86400 : (long)retry_after);
 	log_info("ct: log=%s failed ms=%llu: %s", r->log->name, (unsigned long long)r->ms,
 	    r->why);
 }

@@ -12,8 +12,9 @@
  *
  * A struct ct_client lives as long as its process and remembers, per log, consecutive
  * failures: a log that failed ct.backoff_after_failures times in a row is skipped for a while
- * (doubling up to ct.backoff_max_seconds), unless the policy cannot be met without it. One
- * thread at a time uses a client. */
+ * (doubling up to ct.backoff_max_seconds), or at once for as long as its Retry-After asks,
+ * unless the policy cannot be met without it. One thread at a time uses a client; its
+ * connections to the logs are reused from one submission to the next. */
 #ifndef ANVIL_CT_CLIENT_H
 #define ANVIL_CT_CLIENT_H
 #include <stddef.h>

@@ -293,6 +293,14 @@ def main():
            "failed", "when skipping would leave the policy unmeetable, backed-off logs are "
            "asked anyway")
     reset()
+    logs["b1"].set(mode="ratelimit")
+    logs["b2"].set(latency_ms=1000)
+    r = submit(pre_path, args=["-n", "2"])
+    tap.ok(r.rc == 0 and r.log("b1", 1).get("why") == "HTTP status 429" and
+           r.log("b1", 2).get("outcome") == "skipped",
+           "a log answering 429 with Retry-After is left alone at once (%s, then %s)" %
+           (r.log("b1", 1).get("why"), r.log("b1", 2).get("outcome"))) or tap.diag(r.out)
+    reset()
 
     # --- Chrome: more than 180 days needs 3 SCTs -------------------------------------------
     pre_l, final_l, pre_l_path = precert(days=200, name="long.example.test")

@@ -20,6 +20,7 @@ the control endpoint (POST /ct-test/control with a JSON object, GET /ct-test/sta
                  "foreign"   an SCT signed by another key, with that key's log id
                  "future"    a correctly signed SCT dated an hour ahead
                  "huge"      200 with a 64 KiB JSON body
+                 "ratelimit" 429 with Retry-After: 30 (a log under load)
 
 In-process (tests):
 
@@ -54,7 +55,7 @@ POISON = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.3")
 X509_ENTRY, PRECERT_ENTRY = 0, 1
 REQUEST_MAX = 1 << 20
 ENTRIES_MAX = 256  # per get-entries answer
-MODES = ("ok", "down", "hang", "garbage", "badsig", "foreign", "future", "huge")
+MODES = ("ok", "down", "hang", "garbage", "badsig", "foreign", "future", "huge", "ratelimit")
 
 
 def u(n, size):
@@ -158,9 +159,10 @@ class _Server(ThreadingHTTPServer):
 
 
 class CTError(Exception):
-    def __init__(self, status, msg):
+    def __init__(self, status, msg, headers=None):
         super().__init__(msg)
         self.status = status
+        self.headers = headers or {}
 
 
 class CTLog:
@@ -273,18 +275,20 @@ class CTLog:
                 return self._json(h, 200, self._entries(parse_qs(url.query)))
             raise CTError(404, "no such endpoint")
         except CTError as e:
-            self._json(h, e.status, {"error_message": str(e)})
+            self._json(h, e.status, {"error_message": str(e)}, e.headers)
         except (BrokenPipeError, ConnectionResetError):
             pass
         except (ValueError, KeyError, TypeError) as e:
             self._json(h, 400, {"error_message": "bad request: %s" % e})
 
-    def _json(self, h, status, obj):
-        self._raw(h, status, json.dumps(obj).encode())
+    def _json(self, h, status, obj, headers=None):
+        self._raw(h, status, json.dumps(obj).encode(), headers=headers)
 
-    def _raw(self, h, status, data, ctype="application/json"):
+    def _raw(self, h, status, data, ctype="application/json", headers=None):
         try:
             h.send_response(status)
+            for k, v in (headers or {}).items():
+                h.send_header(k, v)
             h.send_header("Content-Type", ctype)
             h.send_header("Content-Length", str(len(data)))
             h.end_headers()
@@ -308,6 +312,8 @@ class CTLog:
             raise CTError(503, "injected error")
         if mode == "garbage":
             return self._raw(h, 200, b"<html>\xff not json {\"sct_version\": 0", "text/html")
+        if mode == "ratelimit":
+            raise CTError(429, "too many requests", {"Retry-After": "30"})
         if mode == "huge":
             return self._raw(h, 200, json.dumps({"pad": "x" * 65536}).encode())
         chain = json.loads(body)["chain"]
