@@ -366,5 +366,15 @@ ct_conf_bind_done(struct conf_ctx *cc, struct ct_conf *c)
 		if (!c->profiles[i].bound)
 			return conf_fail(cc, "ct.profiles", c->profiles[i].profile, "no such "
 			    "profile in profiles");
+	/* A policy no profile uses is configuration nothing reads: most likely a typo. */
+	for (size_t k = 0; k < c->npolicies; k++) {
+		size_t i;
+		for (i = 0; i < c->nprofiles; i++)
+			if (c->profiles[i].policy == k)
+				break;
+		if (i == c->nprofiles)
+			return conf_fail(cc, "ct.policies", c->policies[k].name, "no profile uses "
+			    "this policy (ct.profiles)");
+	}
 	return AE_OK;
 }

@@ -71,7 +71,8 @@ void ct_conf_free(struct ct_conf *c);
 
 /* Binds one issuance profile: a profile with ct needs an entry in ct.profiles naming an
  * existing policy that can be met for its maximum lifetime; a profile without ct must not have
- * one. Call for every profile, then ct_conf_bind_done (every ct.profiles key is a profile). */
+ * one. Call for every profile, then ct_conf_bind_done (every ct.profiles key is a profile,
+ * every policy is used by one). */
 anvil_err ct_conf_bind_profile(struct conf_ctx *cc, struct ct_conf *c, const char *profile,
     int ct, int64_t max_validity_s);
 anvil_err ct_conf_bind_done(struct conf_ctx *cc, struct ct_conf *c);

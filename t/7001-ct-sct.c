@@ -378,6 +378,9 @@ test_conf(void)
 	snprintf(j, sizeof(j), "{\"ct\":{" LOGS ",\"policies\":{\"p\":{}},"
 	    "\"profiles\":{\"web\":\"p\",\"ghost\":\"p\"}}}", k1, k2);
 	conf_case(j, "ct.profiles.ghost: no such profile", "a policy for an unknown profile");
+	snprintf(j, sizeof(j), "{\"ct\":{" LOGS ",\"policies\":{\"p\":{},\"q\":{}},"
+	    "\"profiles\":{\"web\":\"p\"}}}", k1, k2);
+	conf_case(j, "ct.policies.q: no profile uses this policy", "a policy nothing uses");
 	snprintf(j, sizeof(j), "{\"ct\":{" LOGS ",\"policies\":{\"p\":{\"min_operators\":3}}}}",
 	    k1, k2);
 	conf_case(j, "ct.policies.p.min_operators: cannot exceed min_scts",

@@ -6,8 +6,9 @@ the first SCT of a group and cancels the rest; a log down, answering garbage, a 
 signature, an SCT of an unknown log, a timestamp from the future, an oversized answer or no
 answer at all is refused and the policy is met by the other log of that operator, or, when
 both logs of an operator fail, not met with a message naming the policy and each log; per-log
-timeouts and the overall deadline end a submission; a log failing often is skipped; Chrome's
-3 SCTs for long lifetimes; final certificates reach their logs' get-entries."""
+timeouts and the overall deadline end a submission; a log failing often, or answering 429 with
+Retry-After, is skipped; connections are reused across submissions; Chrome's 3 SCTs for long
+lifetimes; a log's temporal interval; final certificates reach their logs' get-entries."""
 import base64
 import json
 import os
