@@ -1,8 +1,9 @@
-/* A CT log's answer, which is hostile input: the first byte picks the parser. Even: the
+/* A CT log's answer, which is hostile input: the first byte modulo 3 picks the parser. 0: the
  * add-chain JSON (ct_response_parse), then the SCT's binary form must parse back to the same
- * SCT, and verification against a fixed log key and entry must fail cleanly. Odd: a binary
+ * SCT, and verification against a fixed log key and entry must fail cleanly. 1: a binary
  * SignedCertificateTimestampList (ct_sct_list_parse); an accepted list must re-encode to the
- * same bytes. Strict base64 of the rest, both ways. */
+ * same bytes. 2: a get-sth answer (ct_sth_parse), whose verification must fail cleanly.
+ * Strict base64 of the rest, both ways. */
 #include "config.h"
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,11 +11,12 @@
 #include "ct/b64.h"
 #include "ct/response.h"
 #include "ct/sct.h"
+#include "ct/sth.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* t/data/ct/log-ec.b64 */
-static const char log_key[] = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEYlaOIi18ThGq2It6QUd/JmdcN8BhaXzTTfrMVSCdxJ8cR4Em/TyWA7QA+AijN96zxEc3HSDINU6bZ5CckhXItQ==";
+static const char log_key[] = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEOLP39y1CVvQOutQzhjTMHKj2Y0C3iaJPVjMgFqgc2xhDzKDWyLut+l/yfDxIBR0qA7X4f1deIXffDYZ5g9P6PA==";
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -22,6 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct ct_log_key key;
 	static int have_key;
 	static struct ct_sct s, back, list[8];
+	static struct ct_sth sth;
 	static const uint8_t tbs[] = { 0x30, 0x00 };
 	static uint8_t dec[CT_RESPONSE_MAX];
 	struct ct_entry entry = { CT_ENTRY_PRECERT, { 0 }, tbs, sizeof(tbs) };
@@ -37,7 +40,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1 || size > 2 * CT_RESPONSE_MAX)
 		return 0;
 	buf_init(&b, 16384);
-	if ((data[0] & 1) == 0) {
+	if (data[0] % 3 == 2) {
+		if (ct_sth_parse((const char *)data + 1, size - 1, &sth, NULL, 0) == AE_OK &&
+		    ct_sth_verify(&sth, &key, UINT64_MAX - 2 * CT_SKEW_MS, NULL, 0) == AE_OK)
+			abort();
+	} else if (data[0] % 3 == 0) {
 		if (ct_response_parse((const char *)data + 1, size - 1, &s, NULL, 0) == AE_OK) {
 			if (ct_sct_serialize(&s, &b) != AE_OK ||
 			    ct_sct_parse(b.data, b.len, &back) != AE_OK ||

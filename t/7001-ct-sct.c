@@ -15,6 +15,7 @@
 #include "ct/entry.h"
 #include "ct/response.h"
 #include "ct/sct.h"
+#include "ct/sth.h"
 #include "lib/clock.h"
 #include "t/tap.h"
 
@@ -298,6 +299,44 @@ test_responses(void)
 }
 
 static void
+test_sth(void)
+{
+	struct file *ec_b64 = load("log-ec.b64"), *rsa_b64 = load("log-rsa.b64"),
+	    *sth_json = load("sth-ec.json");
+	struct ct_log_key kec, krsa;
+	struct ct_sth sth, bad;
+	char why[160];
+	uint64_t now = clock_wall_ms();
+
+	ok(ct_log_key_load(&kec, (char *)ec_b64->data, why, sizeof(why)) == AE_OK &&
+	    ct_log_key_load(&krsa, (char *)rsa_b64->data, why, sizeof(why)) == AE_OK, "log keys");
+	ok(ct_sth_parse((char *)sth_json->data, sth_json->len, &sth, why, sizeof(why)) == AE_OK &&
+	    sth.tree_size == 7 && sth.timestamp == UINT64_C(1767225600123), "the STH vector parses");
+	ok(ct_sth_verify(&sth, &kec, now, why, sizeof(why)) == AE_OK,
+	    "its tree head signature verifies with the log's key (%s)", why);
+	bad = sth;
+	bad.tree_size++;
+	ok(ct_sth_verify(&bad, &kec, now, why, sizeof(why)) == AE_CRYPTO,
+	    "another tree size does not verify");
+	bad = sth;
+	bad.root_hash[31] ^= 1;
+	ok(ct_sth_verify(&bad, &kec, now, why, sizeof(why)) == AE_CRYPTO,
+	    "another root hash does not verify");
+	ok(ct_sth_verify(&sth, &krsa, now, why, sizeof(why)) == AE_PARSE,
+	    "another log's (RSA) key is refused");
+	ok(ct_sth_verify(&sth, &kec, sth.timestamp - CT_SKEW_MS - 1, why, sizeof(why)) ==
+	    AE_PARSE, "a tree head from the future is refused");
+	ok(ct_sth_parse("{\"tree_size\":-1,\"timestamp\":1,\"sha256_root_hash\":\"\","
+	    "\"tree_head_signature\":\"\"}", 77, &bad, why, sizeof(why)) != AE_OK,
+	    "a negative tree size is refused");
+	ct_log_key_clear(&kec);
+	ct_log_key_clear(&krsa);
+	free(ec_b64);
+	free(rsa_b64);
+	free(sth_json);
+}
+
+static void
 test_b64(void)
 {
 	uint8_t out[16];
@@ -440,6 +479,7 @@ main(void)
 {
 	test_vectors();
 	test_responses();
+	test_sth();
 	test_b64();
 	test_conf();
 	return done_testing();

@@ -17,6 +17,7 @@ static const struct command {
 	{ "init", ctl_init, "init                     key ceremony: create the CA hierarchy" },
 	{ "bench-signer", ctl_bench_signer, "bench-signer [options]   HSM and signer speed test" },
 	{ "ratelimit", ctl_ratelimit, "ratelimit exempt|unexempt|status ACCOUNT_ID   rate limit exemption" },
+	{ "ct-logs", ctl_ct_logs, "ct-logs [--timeout-ms MS]   fetch and verify each CT log's tree head" },
 };
 
 static void

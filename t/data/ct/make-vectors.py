@@ -10,6 +10,7 @@ test log's own DER walk (t/lib/ctlog.py), not with Anvil's code:
     sct-cert-rsa.bin                    the RSA log's SCT for the certificate (x509_entry)
     response-pre-ec.json                sct-pre-ec as the log answered it
     list.bin                            SignedCertificateTimestampList of the two SCTs
+    sth-ec.json                         a get-sth answer of the EC log (tree_size 7)
 """
 import hashlib
 import json
@@ -55,6 +56,11 @@ def main():
     cert_entry = ctlog.vec(ctpki.der(cert), 3)
     ec_spki, ec_id, ec_bin, ec_js = sct(ec_key, 3, 1, pre_entry)
     rsa_spki, rsa_id, rsa_bin, _ = sct(rsa_key, 1, 0, cert_entry)
+    root = hashlib.sha256(b"anvil").digest()
+    sth_sig = ec_key.sign(b"\x00\x01" + ctlog.u(TS, 8) + ctlog.u(7, 8) + root,
+                          ec.ECDSA(hashes.SHA256()))
+    sth = {"tree_size": 7, "timestamp": TS, "sha256_root_hash": ctlog.b64(root),
+           "tree_head_signature": ctlog.b64(bytes([4, 3]) + ctlog.vec(sth_sig, 2))}
     files = {
         "issuer.der": ctpki.der(ca.cert), "precert.der": ctpki.der(pre),
         "cert.der": ctpki.der(cert),
@@ -63,6 +69,7 @@ def main():
         "sct-pre-ec.bin": ec_bin, "sct-cert-rsa.bin": rsa_bin,
         "response-pre-ec.json": json.dumps(ec_js).encode(),
         "list.bin": ctlog.vec(ctlog.vec(ec_bin, 2) + ctlog.vec(rsa_bin, 2), 2),
+        "sth-ec.json": json.dumps(sth).encode(),
     }
     for name, data in files.items():
         with open(os.path.join(out, name), "wb") as f:
