@@ -53,9 +53,10 @@ void ct_client_free(struct ct_client *cl);
 int64_t ct_client_failures(const struct ct_client *cl, size_t i, int *backing_off);
 
 /* Starts submitting leaf (ct/entry.h; it must outlive the submission, the chain is copied)
- * with its issuer chain (DER, issuer first, at most CT_CHAIN_MAX - 1) under policy p: a precertificate to p's logs, a certificate to p's
- * final_certificates logs. The deadline is min(now + p->deadline_ms, deadline_mono_ms) (0: p's
- * alone), on clock_mono_ms(). AE_UNAVAILABLE, with why, when no submission can meet the policy
+ * with its issuer chain (DER, issuer first, at most CT_CHAIN_MAX - 1) under policy p: a
+ * precertificate to p's logs, a certificate to p's final_certificates logs. The deadline is
+ * min(now + p->deadline_ms, deadline_mono_ms) (0: p's alone), on clock_mono_ms().
+ * AE_UNAVAILABLE, with why, when no submission can meet the policy
  * (e.g. no log accepts the leaf's notAfter). */
 anvil_err ct_submit_start(struct ct_client *cl, const struct ct_policy *p,
     const struct ct_leaf *leaf, const uint8_t *const *chain, const size_t *chain_len,

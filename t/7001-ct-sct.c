@@ -392,7 +392,8 @@ test_conf(void)
 	struct file *ec = load("log-ec.b64"), *rsa = load("log-rsa.b64");
 	char j[20000];
 	const char *k1 = (char *)ec->data, *k2 = (char *)rsa->data;
-#define LOGS "\"logs\":{\"a\":{\"url\":\"https://a.test/log/\",\"key\":\"%s\",\"operator\":\"A\"}," \
+#define LOGS "\"logs\":{\"a\":{\"url\":\"https://a.test/log/\",\"key\":\"%s\"," \
+	"\"operator\":\"A\"}," \
 	"\"b\":{\"url\":\"http://b.test\",\"key\":\"%s\",\"operator\":\"B\"," \
 	"\"not_after_start\":\"2026-01-01T00:00:00Z\",\"not_after_end\":\"2027-01-01T00:00:00Z\"}}"
 

@@ -4,7 +4,6 @@ anvilctl check accept a good one and refuse each mistake with the dotted key nam
 profile without a policy, a policy that does not exist, a policy for a profile without CT or
 for no profile at all, a bad log key, an unknown key, a policy that cannot be met."""
 import copy
-import json
 import os
 import sys
 

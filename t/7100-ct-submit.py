@@ -22,7 +22,6 @@ import ctpki  # noqa: E402
 import proc  # noqa: E402
 import tap  # noqa: E402
 
-from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
