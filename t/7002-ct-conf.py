@@ -33,6 +33,7 @@ def main():
         "fcgi": {"socket": os.path.join(t, "fcgi.sock"), "workers": 1},
         "acme": {"base_url": "https://127.0.0.1:8443"},
         "nonce": {"key": "00" * 32},
+        "ocsp": {"dir": os.path.join(t, "ocsp")},
     })
     keys = [ctlog.CTLog().key_b64() for _ in range(4)]
     ct = {
