@@ -63,26 +63,3 @@ key_type_of(const EVP_PKEY *pk)
 		return KT_EC_P384;
 	return KT_NONE;
 }
-
-anvil_err
-hex_decode(const char *hex, uint8_t *out, size_t outmax, size_t *outlen)
-{
-	size_t n = strlen(hex);
-
-	if (n % 2 != 0 || n / 2 > outmax)
-		return AE_PARSE;
-	for (size_t i = 0; i < n / 2; i++) {
-		int v = 0;
-		for (int k = 0; k < 2; k++) {
-			char c = hex[2 * i + (size_t)k];
-			int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-			    c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-			if (d < 0)
-				return AE_PARSE;
-			v = v * 16 + d;
-		}
-		out[i] = (uint8_t)v;
-	}
-	*outlen = n / 2;
-	return AE_OK;
-}

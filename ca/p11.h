@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <p11-kit-1/p11-kit/pkcs11.h>
 #include "lib/err.h"
+#include "lib/hex.h"
 
 /* Key types the CA uses, shared by profiles (subject keys) and issuers (CA keys). */
 enum key_type {
@@ -72,7 +73,5 @@ anvil_err p11_public_key(struct p11_module *m, CK_SESSION_HANDLE s, const char *
 /* True when rv means the session or login is gone and reopening may help. */
 int p11_rv_reopen(CK_RV rv);
 
-/* Parses hex into out (max outmax bytes). */
-anvil_err hex_decode(const char *hex, uint8_t *out, size_t outmax, size_t *outlen);
 
 #endif

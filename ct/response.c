@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <json-c/json.h>
-#include "ct/b64.h"
+#include "lib/b64url.h"
 #include "ct/response.h"
 
 static anvil_err
@@ -26,7 +26,7 @@ ct_request_chain(struct buf *b, const uint8_t *const *der, const size_t *len, si
 	for (size_t i = 0; i < n; i++) {
 		if ((i > 0 && (e = buf_append_str(b, ",")) != AE_OK) ||
 		    (e = buf_append_str(b, "\"")) != AE_OK ||
-		    (e = ct_b64_encode(b, der[i], len[i])) != AE_OK ||
+		    (e = b64_encode_buf(b, der[i], len[i])) != AE_OK ||
 		    (e = buf_append_str(b, "\"")) != AE_OK)
 			return e;
 	}
@@ -40,7 +40,7 @@ ct_json_b64(json_object *o, const char *key, uint8_t *out, size_t outsz, size_t 
 
 	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
 		return AE_PARSE;
-	return ct_b64_decode(json_object_get_string(v), (size_t)json_object_get_string_len(v),
+	return b64_decode(json_object_get_string(v), (size_t)json_object_get_string_len(v),
 	    out, outsz, outlen);
 }
 

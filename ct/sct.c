@@ -3,7 +3,7 @@
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/sha.h>
-#include "ct/b64.h"
+#include "lib/b64url.h"
 #include "ct/sct.h"
 
 #define KEY_DER_MAX 4096
@@ -26,7 +26,7 @@ ct_log_key_load(struct ct_log_key *k, const char *b64, char *why, size_t whylen)
 	char group[32];
 
 	memset(k, 0, sizeof(*k));
-	if (ct_b64_decode(b64, strlen(b64), der, sizeof(der), &len) != AE_OK) {
+	if (b64_decode(b64, strlen(b64), der, sizeof(der), &len) != AE_OK) {
 		say(why, whylen, "not strict base64 of at most 4096 bytes");
 		return AE_CONFIG;
 	}

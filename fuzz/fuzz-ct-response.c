@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ct/b64.h"
+#include "lib/b64url.h"
 #include "ct/response.h"
 #include "ct/sct.h"
 #include "ct/sth.h"
@@ -63,8 +63,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	buf_reset(&b);
-	if (ct_b64_decode((const char *)data + 1, size - 1, dec, sizeof(dec), &n) == AE_OK &&
-	    (ct_b64_encode(&b, dec, n) != AE_OK || b.len != size - 1 ||
+	if (b64_decode((const char *)data + 1, size - 1, dec, sizeof(dec), &n) == AE_OK &&
+	    (b64_encode_buf(&b, dec, n) != AE_OK || b.len != size - 1 ||
 	    memcmp(b.data, data + 1, b.len) != 0))
 		abort();
 	buf_free(&b);

@@ -10,6 +10,7 @@
 #include "issue/internal.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/hex.h"
 
 /* Entries of acme.weak_keys_file: 64 MiB of hashes at most. */
 #define WEAK_KEYS_MAX 2000000
@@ -58,18 +59,6 @@ cmp32(const void *a, const void *b)
 	return memcmp(a, b, 32);
 }
 
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* One SHA-256 SPKI hash (64 hex digits) per line; '#' starts a comment. */
 static anvil_err
 load_weak(struct issue_ctx *ic, struct conf_ctx *cc, const char *path)
@@ -107,7 +96,7 @@ load_weak(struct issue_ctx *ic, struct conf_ctx *cc, const char *path)
 			cap = ncap;
 		}
 		for (size_t i = 0; i < 32; i++) {
-			int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
+			int hi = hex_digit(p[2 * i]), lo = hex_digit(p[2 * i + 1]);
 			if (hi < 0 || lo < 0) {
 				e = conf_fail(cc, "acme", "weak_keys_file", "%s line %zu: not hex",
 				    path, lineno);

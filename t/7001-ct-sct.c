@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <openssl/ct.h>
 #include <openssl/x509.h>
-#include "ct/b64.h"
+#include "lib/b64url.h"
 #include "ct/conf.h"
 #include "ct/entry.h"
 #include "ct/response.h"
@@ -350,12 +350,12 @@ test_b64(void)
 	};
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		anvil_err e = ct_b64_decode(v[i].in, strlen(v[i].in), out, sizeof(out), &n);
+		anvil_err e = b64_decode(v[i].in, strlen(v[i].in), out, sizeof(out), &n);
 		ok(v[i].okay ? e == AE_OK && n == v[i].len : e != AE_OK, "base64 case %zu: %s",
 		    i, v[i].okay ? "accepted" : "refused");
 	}
 	buf_init(&b, 64);
-	ok(ct_b64_encode(&b, (const uint8_t *)"foob", 4) == AE_OK && buf_nul(&b) == AE_OK &&
+	ok(b64_encode_buf(&b, (const uint8_t *)"foob", 4) == AE_OK && buf_nul(&b) == AE_OK &&
 	    strcmp((char *)b.data, "Zm9vYg==") == 0, "encode pads");
 	buf_free(&b);
 }
