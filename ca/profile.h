@@ -123,7 +123,8 @@ struct profile *conf_profile(struct signer_conf *sc, const char *name);
 /* Whether the peer uid may use op (enum proto_op). */
 int signer_conf_permits(const struct signer_conf *sc, uid_t uid, int op);
 
-/* AE_SIGNER_NAME unless the identifier is well formed and inside the profile's policy. */
+/* AE_SIGNER_NAME unless the identifier is well formed and inside the profile's policy and its
+ * issuer's permitted_dns. */
 anvil_err profile_check_ident(const struct profile *p, const struct ident *id);
 
 #endif
