@@ -573,3 +573,14 @@ profile_check_ident(const struct profile *p, const struct ident *id)
 	}
 	return AE_SIGNER_NAME;
 }
+
+unsigned
+issuer_crl_shard(const uint8_t *serial, size_t len, int64_t shards)
+{
+	uint32_t v = 0;
+
+	/* The low bytes of a random serial are uniform. */
+	for (size_t i = len > 4 ? len - 4 : 0; i < len; i++)
+		v = (v << 8) | serial[i];
+	return shards > 1 ? (unsigned)(v % (uint32_t)shards) : 0;
+}

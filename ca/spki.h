@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/x509.h>
-#include "ca/p11.h"
+#include "ca/keytype.h"
 #include "lib/err.h"
 
 /* Large enough for an uncompressed P-384 point or a 4096-bit RSAPublicKey. */
