@@ -10,6 +10,8 @@
 #include "ca/client.h"
 #include "lib/clock.h"
 
+#define CONNECT_RETRY_MS 5   /* between connect()s to a signer whose backlog is full */
+
 struct signer_client {
 	char path[108];
 	int fd;
@@ -49,19 +51,29 @@ signer_client_free(struct signer_client *c)
 	free(c);
 }
 
+/* The socket is non-blocking, so that no step waits past the request's deadline: a Unix
+ * stream connect() to a signer whose listen backlog is full blocks without a timeout (a
+ * blocking one held an API worker until nginx gave up); a non-blocking one fails with EAGAIN
+ * at once and is tried again until the deadline, then answered busy. */
 static anvil_err
-connect_signer(struct signer_client *c)
+connect_signer(struct signer_client *c, uint64_t deadline_ms)
 {
 	struct sockaddr_un sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->path);
-	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
 		return AE_IO;
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		disconnect(c);
-		return AE_UNAVAILABLE;
+	while (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN || clock_wall_ms() + CONNECT_RETRY_MS >= deadline_ms) {
+			anvil_err e = errno == EAGAIN ? AE_BUSY : AE_UNAVAILABLE;
+			disconnect(c);
+			return e;
+		}
+		(void)poll(NULL, 0, CONNECT_RETRY_MS);
 	}
 	return AE_OK;
 }
@@ -101,12 +113,22 @@ fill_until(int fd, struct buf *in, size_t n, uint64_t deadline_ms)
 }
 
 static anvil_err
-send_all(int fd, const uint8_t *p, size_t n)
+send_all(int fd, const uint8_t *p, size_t n, uint64_t deadline_ms)
 {
 	while (n > 0) {
 		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && errno == EAGAIN) {
+			struct pollfd pfd = { fd, POLLOUT, 0 };
+			uint64_t now = clock_wall_ms();
+
+			if (now >= deadline_ms)
+				return AE_TIMEOUT;
+			(void)poll(&pfd, 1, (int)(deadline_ms - now > 60000 ? 60000 :
+			    deadline_ms - now));
+			continue;
+		}
 		if (w <= 0)
 			return AE_UNAVAILABLE;
 		p += w;
@@ -126,7 +148,7 @@ exchange(struct signer_client *c, const struct buf *frame, struct request *req, 
 
 	/* One request in flight per connection: nothing is buffered beyond this reply. */
 	buf_init(&in, PROTO_FRAME_MAX + 4);
-	if ((e = send_all(c->fd, frame->data, frame->len)) != AE_OK ||
+	if ((e = send_all(c->fd, frame->data, frame->len, req->deadline_ms)) != AE_OK ||
 	    (e = fill_until(c->fd, &in, 4, req->deadline_ms)) != AE_OK)
 		goto out;
 	len = (uint32_t)in.data[0] << 24 | (uint32_t)in.data[1] << 16 |
@@ -170,7 +192,7 @@ signer_call(struct signer_client *c, struct request *req, struct buf *out, uint3
 	if ((e = proto_encode_request(req, &frame)) != AE_OK)
 		goto out;
 	if (c->fd < 0) {
-		if ((e = connect_signer(c)) != AE_OK)
+		if ((e = connect_signer(c, req->deadline_ms)) != AE_OK)
 			goto out;
 		fresh = 1;
 	}
@@ -178,7 +200,7 @@ signer_call(struct signer_client *c, struct request *req, struct buf *out, uint3
 	if (e == AE_UNAVAILABLE && !fresh) {
 		/* The signer closed an idle connection (restart): one more try on a new one. */
 		disconnect(c);
-		if ((e = connect_signer(c)) == AE_OK)
+		if ((e = connect_signer(c, req->deadline_ms)) == AE_OK)
 			e = exchange(c, &frame, req, out, retry_ms);
 	}
 	/* After transport trouble or a frame the signer hung up on, the stream is out of step. */

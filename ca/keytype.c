@@ -1,11 +1,11 @@
-/* Key type names and the hex of key ids: what the configuration parser (ca/profile.c) needs
- * of ca/p11.h, apart from the PKCS#11 calls, so that the programs that read the policy without
- * touching an HSM (anvil-fcgi, anvil-jobs, anvil-ocsp) link no PKCS#11 code. */
+/* Key type names (ca/keytype.h): what the configuration parser
+ * (ca/profile.c) needs, so that the programs that read the policy without touching an HSM
+ * (anvil-fcgi, anvil-jobs, anvil-ocsp) link no PKCS#11 code. */
 #include "config.h"
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include "ca/p11.h"
+#include "ca/keytype.h"
 
 static const struct {
 	enum key_type t;

@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 #include "ca/hsmkey.h"
 #include "ca/signer.h"
+#include "ca/spki.h"
 #include "ca/tbs.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -51,6 +52,35 @@ static int
 sign_crl(struct job *j)
 {
 	return X509_CRL_sign(j->arg, j->issuer->key, hsmkey_md(j->issuer->key_type)) > 0;
+}
+
+/* Whether the subject key of x is one of the signer's CA keys (any issuer's, not only the
+ * profile's, in any encoding). */
+static int
+is_ca_key(const struct signer *s, X509 *x)
+{
+	struct spki_id id;
+
+	if (spki_key_of(X509_get_X509_PUBKEY(x), &id.kt, id.id, &id.len) != AE_OK)
+		return 1;  /* tbs_lint has refused it already */
+	for (size_t i = 0; i < s->nca_keys; i++)
+		if (s->ca_keys[i].kt == id.kt && s->ca_keys[i].len == id.len &&
+		    memcmp(s->ca_keys[i].id, id.id, id.len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Every signature is checked with the public key relying parties will use before anything
+ * signed leaves the signer or enters its journal: a faulty HSM (or a key on the token that
+ * does not match the certificate) must not hand out an object nobody can verify, nor a
+ * certificate whose serial is then spent. */
+static anvil_err
+bad_signature(const char *what, const char *issuer)
+{
+	ERR_clear_error();
+	log_err("event=bad_signature what=%s issuer=%s result=\"the HSM returned a signature "
+	    "that does not verify\"", what, issuer);
+	return AE_SIGNER_HSM;
 }
 
 static const char *
@@ -154,6 +184,11 @@ handle_cert(struct signer *s, const struct peer *peer, struct request *req, stru
 	der = NULL;
 	if ((e = tbs_lint(p, x, precert, time(NULL))) != AE_OK)
 		goto out;
+	if (is_ca_key(s, x)) {
+		e = AE_SIGNER_KEY;
+		*msg = "the subject key is a CA key of this signer";
+		goto out;
+	}
 	if (!precert && p->ct) {
 		/* The final certificate must be its precertificate but for poison and SCTs. */
 		if (journal_get(s->journal, J_PRECERT, r->serial, r->serial_len, &der,
@@ -178,6 +213,10 @@ handle_cert(struct signer *s, const struct peer *peer, struct request *req, stru
 	j.deadline_ms = req->deadline_ms;
 	if ((e = pool_run(s->pool, &j, retry_ms)) != AE_OK)
 		goto out;
+	if (X509_verify(x, X509_get0_pubkey(p->issuer->cert)) != 1) {
+		e = bad_signature(op_name(req->op), p->issuer->name);
+		goto out;
+	}
 	if ((n = i2d_X509(x, &enc)) <= 0) {
 		e = AE_CRYPTO;
 		goto out;
@@ -282,6 +321,12 @@ handle_ocsp(struct signer *s, const struct peer *peer, struct request *req, stru
 	j.deadline_ms = req->deadline_ms;
 	if ((e = pool_run(s->pool, &j, retry_ms)) != AE_OK)
 		goto out;
+	if (ASN1_item_verify(ASN1_ITEM_rptr(OCSP_RESPDATA), OCSP_resp_get0_tbs_sigalg(oj.bs),
+	    OCSP_resp_get0_signature(oj.bs), OCSP_resp_get0_respdata(oj.bs),
+	    X509_get0_pubkey(is->responder_key != NULL ? is->responder_cert : is->cert)) != 1) {
+		e = bad_signature("ocsp", is->name);
+		goto out;
+	}
 	e = AE_CRYPTO;
 	if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, oj.bs)) != NULL)
 		e = der_out(out, der, i2d_OCSP_RESPONSE(resp, &der));
@@ -322,6 +367,10 @@ handle_crl(struct signer *s, const struct peer *peer, struct request *req, struc
 	j.deadline_ms = req->deadline_ms;
 	if ((e = pool_run(s->pool, &j, retry_ms)) != AE_OK)
 		goto out;
+	if (X509_CRL_verify(crl, X509_get0_pubkey(is->cert)) != 1) {
+		e = bad_signature("crl", is->name);
+		goto out;
+	}
 	e = der_out(out, der, i2d_X509_CRL(crl, &der));
 out:
 	audit(peer, req, "-", is ? is->name : NULL, num, sizeof(num), e, j.fn ? &j : NULL, t0, 0);

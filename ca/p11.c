@@ -12,6 +12,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include "ca/p11.h"
+#include "ca/profile.h"
 
 int
 p11_rv_reopen(CK_RV rv)

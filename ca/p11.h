@@ -8,23 +8,8 @@
 #include <stdint.h>
 #include <openssl/evp.h>
 #include <p11-kit-1/p11-kit/pkcs11.h>
+#include "ca/keytype.h"
 #include "lib/err.h"
-#include "lib/hex.h"
-
-/* Key types the CA uses, shared by profiles (subject keys) and issuers (CA keys). */
-enum key_type {
-	KT_NONE = 0,
-	KT_EC_P256,
-	KT_EC_P384,
-	KT_RSA_2048,
-	KT_RSA_3072,
-	KT_RSA_4096,
-};
-const char *key_type_name(enum key_type t);
-enum key_type key_type_parse(const char *s);
-/* The key type of a public key, or KT_NONE when it is none of ours. */
-enum key_type key_type_of(const EVP_PKEY *pk);
-int key_type_is_rsa(enum key_type t);
 
 struct p11_module {
 	void *dl;
@@ -33,12 +18,7 @@ struct p11_module {
 	int initialized;   /* we called C_Initialize and must C_Finalize */
 };
 
-/* Where a token and key live: slot by id (slot_id >= 0) or by token label. */
-struct p11_where {
-	const char *module;
-	int64_t slot_id;          /* -1: use token_label */
-	const char *token_label;
-};
+struct p11_where;  /* ca/profile.h: the module, slot or token of the configuration */
 
 /* Loads the module, initialises it for OS threads and finds the slot. */
 anvil_err p11_load(struct p11_module *m, const struct p11_where *w, char *err, size_t errlen);
@@ -72,6 +52,5 @@ anvil_err p11_public_key(struct p11_module *m, CK_SESSION_HANDLE s, const char *
 
 /* True when rv means the session or login is gone and reopening may help. */
 int p11_rv_reopen(CK_RV rv);
-
 
 #endif

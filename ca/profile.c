@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "ca/profile.h"
 #include "lib/num.h"
+#include "lib/hex.h"
 
 static const char *const signer_keys[] = { "socket", "socket_mode", "socket_owner",
 	"socket_group", "allow_uids", "allow_gids", "max_connections", "max_connections_per_peer",
@@ -505,6 +507,36 @@ suffix_ok(const struct profile *p, const char *name, size_t len)
 	return 0;
 }
 
+/* The issuer's nameConstraints (permitted_dns, written into its certificate by the ceremony)
+ * enforced here too: a profile whose dns_suffixes are wider than its issuer's constraints
+ * (a configuration mistake) must not get certificates that relying parties reject, or that
+ * a relying party ignoring constraints would accept. RFC 5280 4.2.1.10: a constraint matches
+ * the name itself and every name below it; one with a leading dot only the names below it. DNS
+ * constraints do not restrict IP identifiers. */
+static int
+permitted_ok(const struct issuer *is, const char *name, size_t len)
+{
+	if (is == NULL || is->n_permitted_dns == 0)
+		return 1;
+	for (size_t i = 0; i < is->n_permitted_dns; i++) {
+		const char *c = is->permitted_dns[i];
+		size_t cl = strlen(c);
+
+		if (cl == 0)
+			continue;
+		if (c[0] == '.') {
+			if (len > cl && strncasecmp(name + len - cl, c, cl) == 0)
+				return 1;
+			continue;
+		}
+		if (len == cl && strncasecmp(name, c, cl) == 0)
+			return 1;
+		if (len > cl && name[len - cl - 1] == '.' && strncasecmp(name + len - cl, c, cl) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static int
 ip_in(const struct ip_range *r, const uint8_t *a, size_t len)
 {
@@ -531,7 +563,8 @@ profile_check_ident(const struct profile *p, const struct ident *id)
 			return AE_SIGNER_NAME;
 		if (p->is_public && labels < 2)
 			return AE_SIGNER_NAME;
-		return suffix_ok(p, (const char *)id->val, id->len) ? AE_OK : AE_SIGNER_NAME;
+		return suffix_ok(p, (const char *)id->val, id->len) &&
+		    permitted_ok(p->issuer, (const char *)id->val, id->len) ? AE_OK : AE_SIGNER_NAME;
 	}
 	if (id->type == ID_IP) {
 		for (size_t i = 0; i < p->n_ip_ranges; i++)
@@ -540,4 +573,15 @@ profile_check_ident(const struct profile *p, const struct ident *id)
 		return AE_SIGNER_NAME;
 	}
 	return AE_SIGNER_NAME;
+}
+
+unsigned
+issuer_crl_shard(const uint8_t *serial, size_t len, int64_t shards)
+{
+	uint32_t v = 0;
+
+	/* The low bytes of a random serial are uniform. */
+	for (size_t i = len > 4 ? len - 4 : 0; i < len; i++)
+		v = (v << 8) | serial[i];
+	return shards > 1 ? (unsigned)(v % (uint32_t)shards) : 0;
 }

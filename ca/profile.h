@@ -8,7 +8,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-#include "ca/p11.h"
+#include "ca/keytype.h"
 #include "ca/proto.h"
 #include "lib/conf.h"
 
@@ -77,6 +77,14 @@ struct profile {
 	int is_public;          /* names must have a registrable domain: no single-label names */
 };
 
+/* Where a token and key live (signer.module, slot or token_label): slot by id (slot_id >= 0)
+ * or by token label. Read here, used by ca/p11.c. */
+struct p11_where {
+	const char *module;
+	int64_t slot_id;          /* -1: use token_label */
+	const char *token_label;
+};
+
 struct signer_conf {
 	/* signer */
 	const char *socket_path;
@@ -118,12 +126,17 @@ anvil_err signer_conf_parse(struct conf_ctx *c, json_object *root, enum signer_c
 void signer_conf_free(struct signer_conf *sc);
 
 struct issuer *conf_issuer(struct signer_conf *sc, const char *name);
+
+/* The CRL shard of a serial among an issuer's crl_shards: fixed at issuance, written into the
+ * certificate's CRL distribution point by the signer and into its cert_status row by issue/. */
+unsigned issuer_crl_shard(const uint8_t *serial, size_t len, int64_t shards);
 struct profile *conf_profile(struct signer_conf *sc, const char *name);
 
 /* Whether the peer uid may use op (enum proto_op). */
 int signer_conf_permits(const struct signer_conf *sc, uid_t uid, int op);
 
-/* AE_SIGNER_NAME unless the identifier is well formed and inside the profile's policy. */
+/* AE_SIGNER_NAME unless the identifier is well formed and inside the profile's policy and its
+ * issuer's permitted_dns. */
 anvil_err profile_check_ident(const struct profile *p, const struct ident *id);
 
 #endif

@@ -110,6 +110,39 @@ load_responder(struct signer *s, CK_SESSION_HANDLE sess, struct issuer *is)
 	    &is->responder_key);
 }
 
+/* Remembers pk as a CA key: no certificate is ever signed for it. */
+static void
+note_ca_key(struct signer *s, EVP_PKEY *pk)
+{
+	struct spki_id id;
+
+	if (pk == NULL || s->nca_keys >= sizeof(s->ca_keys) / sizeof(s->ca_keys[0]) ||
+	    spki_id_of_pkey(pk, &id) != AE_OK)
+		return;  /* a key spki_key_of cannot read is no subject key either */
+	for (size_t i = 0; i < s->nca_keys; i++)
+		if (s->ca_keys[i].kt == id.kt && s->ca_keys[i].len == id.len &&
+		    memcmp(s->ca_keys[i].id, id.id, id.len) == 0)
+			return;
+	s->ca_keys[s->nca_keys++] = id;
+}
+
+/* A root's key, when the token holds it (the ceremony's token), and its certificate, when its
+ * file is there: both are CA keys the signer must never certify. */
+static void
+note_root_key(struct signer *s, CK_SESSION_HANDLE sess, const struct issuer *is)
+{
+	EVP_PKEY *pub = NULL;
+	X509 *cert = NULL;
+
+	if (p11_public_key(&s->hsm, sess, is->key_label, is->key_id_len ? is->key_id : NULL,
+	    is->key_id_len, &pub) == AE_OK)
+		note_ca_key(s, pub);
+	EVP_PKEY_free(pub);
+	if (is->cert_path != NULL && load_cert(is->cert_path, &cert) == AE_OK)
+		note_ca_key(s, X509_get0_pubkey(cert));
+	X509_free(cert);
+}
+
 /* Loads each intermediate's certificate and binds its key on the token; roots stay offline
  * (their keys sign only in the ceremony). */
 static anvil_err
@@ -128,8 +161,10 @@ load_issuers(struct signer *s)
 	for (size_t i = 0; i < s->conf.nissuers; i++) {
 		struct issuer *is = &s->conf.issuers[i];
 		EVP_PKEY *hpub = NULL;
-		if (is->parent == NULL)
+		if (is->parent == NULL) {
+			note_root_key(s, sess, is);
 			continue;
+		}
 		if ((e = load_cert(is->cert_path, &is->cert)) != AE_OK) {
 			log_err("event=issuer_cert issuer=%s path=%s result=\"%s\" hint=\"run "
 			    "anvilctl init\"", is->name, is->cert_path, anvil_strerror(e));
@@ -145,6 +180,7 @@ load_issuers(struct signer *s)
 			e = AE_SIGNER_HSM;
 			goto out;
 		}
+		note_ca_key(s, hpub);
 		EVP_PKEY_free(hpub);
 		if (key_type_of(X509_get0_pubkey(is->cert)) != is->key_type) {
 			log_err("event=issuer_key issuer=%s result=\"key_type differs from the "
@@ -155,9 +191,11 @@ load_issuers(struct signer *s)
 		if ((e = hsmkey_wrap(X509_get0_pubkey(is->cert), i, &is->key)) != AE_OK ||
 		    (is->responder_key_label != NULL && (e = load_responder(s, sess, is)) != AE_OK))
 			goto out;
+		if (is->responder_cert != NULL)
+			note_ca_key(s, X509_get0_pubkey(is->responder_cert));
 		nkeys++;
 	}
-	log_info("event=issuers_loaded count=%zu", nkeys);
+	log_info("event=issuers_loaded count=%zu ca_keys=%zu", nkeys, s->nca_keys);
 	e = AE_OK;
 out:
 	p11_session_close(&s->hsm, sess);

@@ -8,6 +8,7 @@
 #include "ca/pool.h"
 #include "ca/profile.h"
 #include "ca/proto.h"
+#include "ca/spki.h"
 #include "lib/buf.h"
 #include "ocsp/conf.h"
 
@@ -19,6 +20,10 @@ struct signer {
 	struct journal *journal;
 	struct pool *pool;
 	uint64_t started_ms;
+	/* Every issuer's key found on the token or in its certificate, roots and delegated OCSP
+	 * responders included: never a subject key (ca/ops.c). */
+	struct spki_id ca_keys[3 * MAX_ISSUERS];
+	size_t nca_keys;
 };
 
 struct peer {

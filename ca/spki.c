@@ -47,6 +47,25 @@ ec_key(const ASN1_OBJECT *curve, const uint8_t *key, size_t len, enum key_type *
 	return AE_OK;
 }
 
+/* BR 6.1.6's modulus: positive, odd, no factor below 752 (a modulus with a small factor is
+ * broken by anyone). One remainder per prime, microseconds. */
+static int
+modulus_sane(const BIGNUM *n)
+{
+	if (BN_is_negative(n) || !BN_is_odd(n))
+		return 0;
+	for (BN_ULONG p = 3; p < 752; p += 2) {
+		BN_ULONG d;
+		int prime = 1;
+
+		for (d = 3; d * d <= p && prime; d += 2)
+			prime = p % d != 0;
+		if (prime && BN_mod_word(n, p) == 0)
+			return 0;
+	}
+	return 1;
+}
+
 /* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }, in DER, nothing after. */
 static anvil_err
 rsa_key(const uint8_t *key, size_t len, enum key_type *kt, uint8_t *id, size_t *idlen)
@@ -67,10 +86,13 @@ rsa_key(const uint8_t *key, size_t len, enum key_type *kt, uint8_t *id, size_t *
 	    (e = d2i_ASN1_INTEGER(NULL, &p, end - p)) == NULL || p != end ||
 	    ASN1_STRING_type(n) != V_ASN1_INTEGER || ASN1_STRING_type(e) != V_ASN1_INTEGER)
 		goto out;
-	if ((bn = ASN1_INTEGER_to_BN(e, NULL)) == NULL || BN_is_zero(bn) || !BN_is_odd(bn))
+	/* CA/B Forum BR 6.1.6: an odd exponent from 2^16 + 1 to 2^256 - 1. */
+	if ((bn = ASN1_INTEGER_to_BN(e, NULL)) == NULL || BN_is_negative(bn) || !BN_is_odd(bn) ||
+	    BN_num_bits(bn) < 17 || BN_num_bits(bn) > 256 ||
+	    (BN_num_bits(bn) == 17 && BN_get_word(bn) < 65537))
 		goto out;
 	BN_free(bn);
-	if ((bn = ASN1_INTEGER_to_BN(n, NULL)) == NULL)
+	if ((bn = ASN1_INTEGER_to_BN(n, NULL)) == NULL || !modulus_sane(bn))
 		goto out;
 	bits = BN_num_bits(bn);
 	switch (bits) {
@@ -177,5 +199,18 @@ out:
 	OPENSSL_free(key2);
 	X509_ALGOR_free(alg);
 	ASN1_BIT_STRING_free(bits);
+	return e;
+}
+
+anvil_err
+spki_id_of_pkey(EVP_PKEY *pk, struct spki_id *out)
+{
+	X509_PUBKEY *pub = NULL;
+	anvil_err e;
+
+	if (X509_PUBKEY_set(&pub, pk) != 1)
+		return AE_CRYPTO;
+	e = spki_key_of(pub, &out->kt, out->id, &out->len);
+	X509_PUBKEY_free(pub);
 	return e;
 }

@@ -7,18 +7,6 @@
 #include "ca/spki.h"
 #include "ca/tbs.h"
 
-
-unsigned
-tbs_crl_shard(const uint8_t *serial, size_t len, int64_t shards)
-{
-	uint32_t v = 0;
-
-	/* The low bytes of a random serial are uniform. */
-	for (size_t i = len > 4 ? len - 4 : 0; i < len; i++)
-		v = (v << 8) | serial[i];
-	return shards > 1 ? (unsigned)(v % (uint32_t)shards) : 0;
-}
-
 static anvil_err
 serial_to_asn1(const uint8_t *s, size_t len, ASN1_INTEGER **out)
 {
@@ -173,7 +161,7 @@ add_extensions(const struct profile *p, const struct cert_req *r, int precert, X
 	}
 	if (is->crl_url != NULL) {
 		snprintf(val, sizeof(val), "URI:%s%u.crl", is->crl_url,
-		    tbs_crl_shard(r->serial, r->serial_len, is->crl_shards));
+		    issuer_crl_shard(r->serial, r->serial_len, is->crl_shards));
 		if ((e = add_conf_ext(x, &ctx, NID_crl_distribution_points, val)) != AE_OK)
 			return e;
 	}

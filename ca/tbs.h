@@ -35,7 +35,4 @@ anvil_err tbs_build_ocsp(const struct issuer *is, const struct ocsp_req *r, OCSP
 /* Unsigned CRL. */
 anvil_err tbs_build_crl(const struct issuer *is, const struct crl_req *r, X509_CRL **out);
 
-/* The CRL shard a serial belongs to, fixed at issuance and written into its CRL DP. */
-unsigned tbs_crl_shard(const uint8_t *serial, size_t len, int64_t shards);
-
 #endif

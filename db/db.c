@@ -54,13 +54,15 @@ struct db {
 /* Session settings every connection gets: strict modes so bad data is an error, not a warning,
  * and UTC so DATETIME columns mean the same on every host. */
 #define DB_INIT_COMMAND "SET SESSION sql_mode='STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE," \
-	"ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', time_zone='+00:00'"
+	"ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', time_zone='+00:00', " \
+	"innodb_lock_wait_timeout=%lld, lock_wait_timeout=%lld"
 
 anvil_err
 db_conf_parse(struct conf_ctx *cc, json_object *root, struct db_conf *c)
 {
 	static const char *const keys[] = { "host", "port", "unix_socket", "user", "password",
-		"name", "connect_timeout", "read_timeout", "write_timeout", NULL };
+		"name", "connect_timeout", "read_timeout", "write_timeout", "lock_wait_timeout",
+		NULL };
 	json_object *sec = NULL;
 	anvil_err e;
 
@@ -70,6 +72,7 @@ db_conf_parse(struct conf_ctx *cc, json_object *root, struct db_conf *c)
 	c->connect_timeout = 3;
 	c->read_timeout = 10;
 	c->write_timeout = 10;
+	c->lock_wait_timeout = 10;
 	if ((e = conf_get_object(cc, root, "", "database", 1, &sec)) != AE_OK ||
 	    (e = conf_check_keys(cc, sec, "database", keys)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "database", "host", 0, &c->host)) != AE_OK ||
@@ -83,7 +86,9 @@ db_conf_parse(struct conf_ctx *cc, json_object *root, struct db_conf *c)
 	    (e = conf_get_int(cc, sec, "database", "read_timeout", 0, 1, 3600,
 	    &c->read_timeout)) != AE_OK ||
 	    (e = conf_get_int(cc, sec, "database", "write_timeout", 0, 1, 3600,
-	    &c->write_timeout)) != AE_OK)
+	    &c->write_timeout)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "database", "lock_wait_timeout", 0, 1, 3600,
+	    &c->lock_wait_timeout)) != AE_OK)
 		goto out;
 	if (*c->name == '\0')
 		e = conf_fail(cc, "database", "name", "must not be empty");
@@ -188,6 +193,7 @@ db_connect(struct db *db)
 {
 	const struct db_conf *c = db->conf;
 	unsigned int ct, rt, wt;
+	char init[sizeof(DB_INIT_COMMAND) + 64];
 	time_t now = time(NULL);
 	anvil_err e = AE_OK;
 
@@ -206,7 +212,12 @@ db_connect(struct db *db)
 	mysql_options(db->my, MYSQL_OPT_READ_TIMEOUT, &rt);
 	mysql_options(db->my, MYSQL_OPT_WRITE_TIMEOUT, &wt);
 	mysql_options(db->my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	mysql_options(db->my, MYSQL_INIT_COMMAND, DB_INIT_COMMAND);
+	/* Row and table lock waits end within the request's budget (the server's default is 50 s
+	 * for rows and a day for tables): a request held by another's lock answers 503 +
+	 * Retry-After instead of outliving nginx's timeout. */
+	snprintf(init, sizeof(init), DB_INIT_COMMAND, (long long)c->lock_wait_timeout,
+	    (long long)c->lock_wait_timeout);
+	mysql_options(db->my, MYSQL_INIT_COMMAND, init);
 	if (mysql_real_connect(db->my, c->unix_socket ? NULL : c->host, c->user, c->password,
 	    c->name, (unsigned int)c->port, c->unix_socket, CLIENT_MULTI_STATEMENTS) == NULL) {
 		unsigned int no = mysql_errno(db->my);

@@ -20,6 +20,7 @@ struct db_conf {
 	int64_t connect_timeout;
 	int64_t read_timeout;
 	int64_t write_timeout;
+	int64_t lock_wait_timeout; /* s a statement waits for a row or table lock */
 };
 
 /* Validates the "database" section of root; on success fills c (free with db_conf_free). */

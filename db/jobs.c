@@ -10,7 +10,7 @@ static const char SQL_JOB_ENQUEUE[] =
 /* ORDER BY run_after walks jobs_due (state, run_after); SKIP LOCKED leaves rows another
  * runner is claiming right now to that runner instead of waiting on them. */
 static const char SQL_JOB_PICK[] =
-    "SELECT id, kind, ref_id, attempts, waiter FROM jobs "
+    "SELECT id, kind, ref_id, attempts, waiter, created FROM jobs "
     "WHERE state = 'queued' AND run_after <= ? AND lease_until < ? "
     "AND (? OR kind <> 'finalize') "
     "ORDER BY run_after, id LIMIT ? FOR UPDATE SKIP LOCKED";
@@ -31,6 +31,26 @@ static const char SQL_JOB_DONE[] =
 static const char SQL_JOB_RETRY[] =
     "UPDATE jobs SET state = ?, lease_owner = NULL, lease_until = 0, run_after = ?, "
     "last_error = ? WHERE id = ? AND lease_owner = ? AND state = 'queued'";
+/* Orders in processing without a live finalize job (migrations/0005: orders_status reads only
+ * the orders in processing; one unique-key look-up in jobs each). */
+static const char SQL_STRANDED[] =
+    "SELECT o.id FROM orders o WHERE o.status = 'processing' AND o.id > ? AND NOT EXISTS "
+    "(SELECT 1 FROM jobs j WHERE j.kind = 'finalize' AND j.ref_id = o.id AND "
+    "j.state = 'queued') ORDER BY o.id LIMIT ?";
+/* Queues the job again unless it is live by now (a runner or the request queued it since the
+ * SELECT): then it is left as it is, its lease and attempts untouched. The assignments are
+ * evaluated left to right, so state goes last and the IFs see the old one. The job keeps its
+ * `created`: the age of the order's issuance, the figure an alert reads. */
+static const char SQL_REQUEUE[] =
+    "INSERT INTO jobs (kind, ref_id, state, run_after, created) VALUES ('finalize', ?, "
+    "'queued', ?, ?) ON DUPLICATE KEY UPDATE "
+    "attempts = IF(state = 'queued', attempts, 0), "
+    "run_after = IF(state = 'queued', run_after, VALUES(run_after)), "
+    "lease_owner = IF(state = 'queued', lease_owner, NULL), "
+    "lease_until = IF(state = 'queued', lease_until, 0), "
+    "last_error = IF(state = 'queued', last_error, "
+    "LEFT(CONCAT('queued again by the sweep, was ', state, ': ', IFNULL(last_error, '')), 1024)), "
+    "state = 'queued'";
 static const char SQL_JOB_RELEASE[] =
     "UPDATE jobs SET lease_owner = NULL, lease_until = 0, attempts = GREATEST(attempts - 1, 0) "
     "WHERE id = ? AND lease_owner = ? AND state = 'queued'";
@@ -80,6 +100,7 @@ pick_row(void *arg, const struct db_val *cols, size_t ncols)
 	j->attempts = cols[3].i + 1;
 	if (!cols[4].is_null)
 		memcpy(j->waiter, cols[4].buf, cols[4].len);
+	j->created = cols[5].i;
 	j->lease_until = pk->now + pk->lease;
 	pk->nfin += fin;
 	pk->n++;
@@ -95,7 +116,7 @@ db_job_claim(struct db *db, const char *owner, int64_t now, int64_t lease, size_
 	struct db_val p[] = { DB_PARAM_I64(now), DB_PARAM_I64(now),
 		DB_PARAM_I64(fin_max > 0), DB_PARAM_I64((int64_t)max) };
 	struct db_val cols[] = { DB_COL_I64, DB_COL_STR(kind, sizeof(kind)), DB_COL_I64,
-		DB_COL_I64, DB_COL_STR(waiter, sizeof(waiter)) };
+		DB_COL_I64, DB_COL_STR(waiter, sizeof(waiter)), DB_COL_I64 };
 	size_t rows = 0;
 	anvil_err e;
 
@@ -108,7 +129,7 @@ db_job_claim(struct db *db, const char *owner, int64_t now, int64_t lease, size_
 	p[3].i = (int64_t)max;
 	if ((e = db_begin(db)) != AE_OK)
 		goto out;
-	if ((e = db_exec_rows(db, SQL_JOB_PICK, p, 4, cols, 5, max, pick_row, &pk, &rows))
+	if ((e = db_exec_rows(db, SQL_JOB_PICK, p, 4, cols, 6, max, pick_row, &pk, &rows))
 	    != AE_OK)
 		goto out;
 	if (pk.n == 0) {
@@ -203,4 +224,47 @@ db_job_release(struct db *db, int64_t id, const char *owner)
 	struct db_val p[] = { DB_PARAM_I64(id), DB_PARAM_STR(owner, strlen(owner)) };
 
 	return owned_update(db, SQL_JOB_RELEASE, p, 2);
+}
+
+struct db_id_sink {
+	int64_t *ids;
+	size_t n, max;
+};
+
+static anvil_err
+stranded_row(void *arg, const struct db_val *cols, size_t ncols)
+{
+	struct db_id_sink *s = arg;
+
+	(void)ncols;
+	if (s->n == s->max)
+		return AE_INTERNAL;
+	s->ids[s->n++] = cols[0].i;
+	return AE_OK;
+}
+
+anvil_err
+db_finalize_stranded(struct db *db, int64_t after, int64_t *ids, size_t max, size_t *n)
+{
+	struct db_val p[] = { DB_PARAM_I64(after), DB_PARAM_I64((int64_t)max) };
+	struct db_val cols[] = { DB_COL_I64 };
+	struct db_id_sink s = { .ids = ids, .max = max };
+	anvil_err e;
+
+	*n = 0;
+	if (max == 0)
+		return AE_INTERNAL;
+	e = db_exec_rows(db, SQL_STRANDED, p, 2, cols, 1, max, stranded_row, &s, NULL);
+	if (e == AE_OK)
+		*n = s.n;
+	return e;
+}
+
+anvil_err
+db_finalize_requeue(struct db *db, int64_t order_id, int64_t now)
+{
+	struct db_val p[] = { DB_PARAM_I64(order_id), DB_PARAM_I64(now), DB_PARAM_I64(now) };
+	struct db_result res;
+
+	return db_exec(db, SQL_REQUEUE, p, 3, NULL, 0, &res);
 }

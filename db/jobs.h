@@ -17,6 +17,7 @@ struct db_job {
 	char kind[DB_JOB_KIND_MAX + 1];
 	int64_t ref_id;
 	int64_t attempts;       /* including the one just claimed */
+	int64_t created;        /* first queued (a finalize job: when its order turned processing) */
 	int64_t lease_until;
 	char waiter[DB_JOB_WAITER_MAX + 1]; /* "" when no API worker waits for the result */
 };
@@ -55,6 +56,13 @@ anvil_err db_job_done(struct db *db, int64_t id, const char *owner);
 /* Gives the job back for another attempt at run_after, or marks it failed when final. */
 anvil_err db_job_retry(struct db *db, int64_t id, const char *owner, int64_t run_after,
     const char *error, int final);
+
+/* The stranded-order sweep (jobs/README.md). Up to max ids, ascending and above after, of orders
+ * in `processing` that have no queued 'finalize' job: one plain read, no locks. */
+anvil_err db_finalize_stranded(struct db *db, int64_t after, int64_t *ids, size_t max, size_t *n);
+/* Queues the finalize job of order_id again, due now (attempts from 0, lease cleared, why in
+ * last_error), unless it is queued already: then nothing changes. */
+anvil_err db_finalize_requeue(struct db *db, int64_t order_id, int64_t now);
 
 /* Gives a lease back unchanged (shutdown): another runner may claim the job at once. */
 anvil_err db_job_release(struct db *db, int64_t id, const char *owner);

@@ -13,7 +13,7 @@ static anvil_err
 parse_fcgi(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
 {
 	static const char *const keys[] = { "socket", "socket_mode", "workers", "backlog",
-		"pid_file", "retry_after", "user", "group", NULL };
+		"pid_file", "retry_after", "user", "group", "nginx_read_timeout", NULL };
 	json_object *sec = NULL;
 	const char *mode = "0660";
 	int64_t m = 0;
@@ -23,6 +23,7 @@ parse_fcgi(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
 	c->workers = 4;
 	c->backlog = 128;
 	c->retry_after = 5;
+	c->nginx_read_timeout = 30;
 	if ((e = conf_get_object(cc, root, "", "fcgi", 1, &sec)) != AE_OK ||
 	    (e = conf_check_keys(cc, sec, "fcgi", keys)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "fcgi", "socket", 1, &c->socket)) != AE_OK ||
@@ -32,6 +33,8 @@ parse_fcgi(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
 	    (e = conf_get_string(cc, sec, "fcgi", "pid_file", 0, &c->pid_file)) != AE_OK ||
 	    (e = conf_get_int(cc, sec, "fcgi", "retry_after", 0, 1, 3600,
 	    &c->retry_after)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "fcgi", "nginx_read_timeout", 0, 1, 3600,
+	    &c->nginx_read_timeout)) != AE_OK ||
 	    (e = privdrop_conf(cc, sec, "fcgi", &c->worker_user)) != AE_OK)
 		return e;
 	if (c->socket[0] != '/' || strlen(c->socket) >= 108)
@@ -180,18 +183,50 @@ out:
 /* The issuance keys (issue/conf.c): validated here too, so that --check and a reload refuse a
  * bad value; each worker reads them again in issue_ctx_new. */
 static anvil_err
-parse_issue(struct conf_ctx *cc, json_object *root)
+parse_issue(struct conf_ctx *cc, json_object *root, int64_t *finalize_budget_ms)
 {
 	struct issue_conf ic;
 	anvil_err e = issue_conf_parse(cc, root, &ic);
 
+	if (e == AE_OK)
+		*finalize_budget_ms = ic.finalize_budget_ms;
 	issue_conf_free(&ic);
 	return e;
+}
+
+/* Every wait of a request ends before nginx gives up on it (fcgi.nginx_read_timeout, the
+ * fastcgi_read_timeout of its ACME location): past that the client gets nginx's 504 while
+ * the worker keeps working for nobody. A request waits its budget (finalize, a challenge's
+ * validation) plus at most one lock wait, and a query at most database.read_timeout; one
+ * second is left for the rest. */
+static anvil_err
+check_budgets(struct conf_ctx *cc, const struct fcgi_conf *c, int64_t finalize_budget_ms)
+{
+	int64_t limit = c->nginx_read_timeout * 1000 - 1000, lock = c->db.lock_wait_timeout * 1000;
+
+	if (finalize_budget_ms + lock > limit)
+		return conf_fail(cc, "acme", "finalize_budget_ms", "%lld ms plus "
+		    "database.lock_wait_timeout (%lld s) must stay a second under "
+		    "fcgi.nginx_read_timeout (%lld s, nginx's fastcgi_read_timeout)",
+		    (long long)finalize_budget_ms, (long long)c->db.lock_wait_timeout,
+		    (long long)c->nginx_read_timeout);
+	if (c->orders.validation_wait_ms + lock > limit)
+		return conf_fail(cc, "acme", "validation_wait_ms", "%lld ms plus "
+		    "database.lock_wait_timeout (%lld s) must stay a second under "
+		    "fcgi.nginx_read_timeout (%lld s, nginx's fastcgi_read_timeout)",
+		    (long long)c->orders.validation_wait_ms, (long long)c->db.lock_wait_timeout,
+		    (long long)c->nginx_read_timeout);
+	if (c->db.read_timeout * 1000 > limit)
+		return conf_fail(cc, "database", "read_timeout", "%lld s must stay a second under "
+		    "fcgi.nginx_read_timeout (%lld s, nginx's fastcgi_read_timeout)",
+		    (long long)c->db.read_timeout, (long long)c->nginx_read_timeout);
+	return AE_OK;
 }
 
 anvil_err
 fcgi_conf_parse(struct conf_ctx *cc, json_object *root, struct fcgi_conf *out)
 {
+	int64_t finalize_budget_ms = 0;
 	anvil_err e;
 
 	memset(out, 0, sizeof(*out));
@@ -202,7 +237,8 @@ fcgi_conf_parse(struct conf_ctx *cc, json_object *root, struct fcgi_conf *out)
 	    (e = parse_fcgi(cc, root, out)) != AE_OK ||
 	    (e = parse_acme(cc, root, out)) != AE_OK ||
 	    (e = parse_nonce(cc, root, out)) != AE_OK ||
-	    (e = parse_issue(cc, root)) != AE_OK)
+	    (e = parse_issue(cc, root, &finalize_budget_ms)) != AE_OK ||
+	    (e = check_budgets(cc, out, finalize_budget_ms)) != AE_OK)
 		fcgi_conf_free(out);
 	return e;
 }

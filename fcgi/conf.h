@@ -60,6 +60,7 @@ struct fcgi_conf {
 	int64_t backlog;
 	const char *pid_file;
 	int64_t retry_after;
+	int64_t nginx_read_timeout; /* s: nginx's fastcgi_read_timeout, every wait ends before */
 	struct privdrop worker_user; /* fcgi.user/group: what workers run as */
 
 	const char *base_url;       /* scheme://host[:port] without a trailing slash */

@@ -27,13 +27,13 @@ struct csr_info {
 	uint8_t spki_sha256[32];
 	uint8_t spki[CSR_SPKI_MAX];   /* the key's DER SubjectPublicKeyInfo, as i2d_PUBKEY */
 	size_t spki_len;
-	int key_type;                 /* enum key_type (ca/p11.h) */
+	int key_type;                 /* enum key_type (ca/keytype.h) */
 	char cn[CSR_CN_MAX + 1];      /* the CSR's commonName when a DNS name of the CSR that fits,
 	                               * lowercase; "" otherwise */
 };
 
 /* identifiers: the order's JSON array of {"type","value"}; key_types: the profile's mask
- * (bit 1 << enum key_type (ca/p11.h)). On CSR_BAD_* detail says why, in our words.
+ * (bit 1 << enum key_type (ca/keytype.h)). On CSR_BAD_* detail says why, in our words.
  * The last accepted CSR of the process is remembered (its bytes, names and key types compared
  * in full): finalize checks a CSR and issue_finish checks the same bytes again in the same
  * request, and a check costs 1.2 million instructions (the usual ECDSA CSR, see csr_fast_set)

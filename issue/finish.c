@@ -444,8 +444,17 @@ issue_finish(struct issue_ctx *ic, int64_t order_id, int64_t deadline_ms)
 
 	if (o == NULL)
 		return AE_NOMEM;
-	if ((e = db_order_fin_get(ic->db, order_id, o)) == AE_OK)
+	if ((e = db_order_fin_get(ic->db, order_id, o)) == AE_OK) {
 		e = finish(ic, o, 0, NULL, 0, deadline_ms);
+		/* Retried until the order expires (anvil-jobs backs off meanwhile); then the
+		 * client gets an answer rather than `processing` forever. One more attempt comes
+		 * first: an order that can still be issued is. */
+		if (transient(e) != AE_OK && strcmp(o->status, "processing") == 0 &&
+		    o->expires <= (int64_t)time(NULL))
+			e = fail_order(ic, order_id, AE_RANGE, ACME_ERR "serverInternal", 500,
+			    "the certificate could not be issued before the order expired (%s); "
+			    "a new order can ask again", anvil_strerror(e));
+	}
 	free(o);
 	return e;
 }

@@ -28,7 +28,9 @@ const struct issue_conf *issue_ctx_conf(const struct issue_ctx *ic);
  *                    not finished, nothing lost: the order stays processing, retry later;
  *   AE_EXISTS        the order is in neither processing nor valid (e.g. invalid): nothing done;
  *   AE_NOTFOUND      no such order;
- *   anything else    the order is now invalid, with a problem document saying why.
+ *   anything else    the order is now invalid, with a problem document saying why
+ *                    (AE_RANGE: it expired while issuance could not proceed; until then
+ *                    issuance is retried, never given up on).
  * Idempotent: the serial recorded for the order is reused, and the signer answers a repeated
  * request with the bytes it signed the first time. */
 anvil_err issue_finish(struct issue_ctx *ic, int64_t order_id, int64_t deadline_ms);

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include "ca/tbs.h"
+#include "ca/profile.h"
 #include "db/status.h"
 #include "issue/internal.h"
 #include "issue/issue.h"
@@ -68,7 +68,7 @@ issue_status_first(struct issue_ctx *ic, const char *issuer, const char *serial,
 	memcpy(st->serial, serial, strlen(serial) + 1);
 	memcpy(st->issuer, issuer, strlen(issuer) + 1);
 	/* The same function the signer used for this certificate's CRL distribution point. */
-	st->shard = tbs_crl_shard(sb, sl, is->crl_shards);
+	st->shard = issuer_crl_shard(sb, sl, is->crl_shards);
 	st->not_after = not_after;
 	st->revoked_reason = -1;
 	if (o->dir == NULL)

@@ -1,5 +1,6 @@
-/* The finalize hook when anvil-jobs is built without issue/ (see jobs/Makefile.inc): finalize
- * jobs stay queued, retried with backoff, until a runner that can issue takes them. */
+/* The finalize hook when anvil-jobs is built without issue/ (see jobs/Makefile.inc): such a
+ * runner claims no finalize job (jobs/runner.c), they stay queued until a runner that can issue
+ * takes them. */
 #include "config.h"
 #include <stdio.h>
 #include "jobs/finalize.h"

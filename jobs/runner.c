@@ -48,23 +48,31 @@ notify_waiter(const struct runner_env *env, const struct slot *s)
 		(void)wake_send(s->job.waiter);
 }
 
+/* A finalize job's client is polling its order: after an outage the orders in flight finish
+ * within this of its end, however many attempts the outage cost. */
+#define FINALIZE_BACKOFF_MAX 300
+
 /* Gives the job back for a later attempt with exponential backoff, or fails it for good after
- * jobs.max_attempts. */
+ * jobs.max_attempts. A finalize job is never failed here: it is retried until issue/ ends its
+ * order (valid, or invalid once the order has expired, issue/issue.h), so an outage of the
+ * signer or the database strands no order; its attempts and age (jobs.attempts, jobs.created)
+ * are in this line and in its row for an alert to read. */
 static void
 job_retry(struct runner *r, struct slot *s, const char *why)
 {
 	const struct jobs_conf *c = r->env->conf;
-	int64_t delay = c->retry_backoff;
-	int final = s->job.attempts >= c->max_attempts;
+	int fin = strcmp(s->job.kind, "finalize") == 0;
+	int64_t delay = c->retry_backoff, cap = fin ? FINALIZE_BACKOFF_MAX : 3600, now = now_s();
+	int final = !fin && s->job.attempts >= c->max_attempts;
 	anvil_err e;
 
-	for (int64_t i = 1; i < s->job.attempts && delay < 3600; i++)
+	for (int64_t i = 1; i < s->job.attempts && delay < cap; i++)
 		delay *= 2;
-	if (delay > 3600)
-		delay = 3600;
+	if (delay > cap)
+		delay = cap;
 	/* A validation given up on still answers its client: the challenge turns invalid instead
 	 * of staying `processing` forever. */
-	if (final && s->ch.id != 0 && db_va_finish(r->env->db, &s->ch, 0, now_s(), NULL,
+	if (final && s->ch.id != 0 && db_va_finish(r->env->db, &s->ch, 0, now, NULL,
 	    "{\"type\":\"urn:ietf:params:acme:error:serverInternal\",\"detail\":"
 	    "\"Validation could not be completed\",\"status\":500}", s->job.id, c->runner_id)
 	    == AE_OK) {
@@ -73,10 +81,13 @@ job_retry(struct runner *r, struct slot *s, const char *why)
 		    (long long)s->job.id, (long long)s->ch.id, (long long)s->job.attempts, why);
 		return;
 	}
-	e = db_job_retry(r->env->db, s->job.id, c->runner_id, now_s() + delay, why, final);
-	log_warn("job=%lld kind=%s ref=%lld attempt=%lld %s: %s%s", (long long)s->job.id,
-	    s->job.kind, (long long)s->job.ref_id, (long long)s->job.attempts,
-	    final ? "failed" : "retry", why, e != AE_OK ? " (not recorded: lease expires)" : "");
+	e = db_job_retry(r->env->db, s->job.id, c->runner_id, now + delay, why, final);
+	log_warn("job=%lld kind=%s ref=%lld attempt=%lld age=%llds %s=%llds: %s%s",
+	    (long long)s->job.id, s->job.kind, (long long)s->job.ref_id,
+	    (long long)s->job.attempts,
+	    (long long)(s->job.created > 0 && s->job.created < now ? now - s->job.created : 0),
+	    final ? "failed" : "retry_in", final ? 0LL : (long long)delay, why,
+	    e != AE_OK ? " (not recorded: lease expires)" : "");
 }
 
 static void
@@ -260,16 +271,16 @@ dispatch(struct runner *r, struct slot *s)
 	}
 }
 
-/* Room for jobs of kind finalize, given room for general ones: the lanes not taken by the
- * finalize jobs we hold, so a runner whose lanes are all busy leaves them to another host.
- * Without lanes they are claimed like any job, to be retried and then failed. */
+/* Room for jobs of kind finalize: the lanes not taken by the finalize jobs we hold, so a runner
+ * whose lanes are all busy leaves them to another host. A runner without lanes (no issuance) leaves them all to runners that can issue: an attempt
+ * of its own would only push their next one back. */
 static size_t
-finalize_room(const struct runner *r, size_t general)
+finalize_room(const struct runner *r)
 {
 	size_t held = 0, lanes = (size_t)r->env->conf->finalize_concurrency;
 
 	if (r->env->finalize == NULL)
-		return general;
+		return 0;
 	for (const struct slot *s = r->slots; s != NULL; s = s->next)
 		if (!s->done && strcmp(s->job.kind, "finalize") == 0)
 			held++;
@@ -330,7 +341,7 @@ claim(struct runner *r)
 		if (free > DB_JOB_CLAIM_MAX)
 			free = DB_JOB_CLAIM_MAX;
 		if ((e = db_job_claim(r->env->db, c->runner_id, now_s(), c->lease, free,
-		    finalize_room(r, free), jobs, &n, &more)) != AE_OK) {
+		    finalize_room(r), jobs, &n, &more)) != AE_OK) {
 			if (e != AE_NOTFOUND)
 				log_warn("claiming jobs: %s (%s)", anvil_strerror(e),
 				    db_error(r->env->db));
@@ -374,11 +385,45 @@ poll_claim(struct runner *r)
 
 	if (free == 0)
 		return 1;
-	if ((e = db_job_due(r->env->db, now_s(), finalize_room(r, free) > 0)) == AE_OK)
+	if ((e = db_job_due(r->env->db, now_s(), finalize_room(r) > 0)) == AE_OK)
 		return claim(r);
 	if (e != AE_NOTFOUND)
 		log_warn("polling jobs: %s (%s)", anvil_strerror(e), db_error(r->env->db));
 	return 0;
+}
+
+#define SWEEP_BATCH 64
+#define SWEEP_MAX 1024      /* orders one sweep queues at most: the loop has other work */
+
+/* The stranded-order sweep: an order in `processing` always has a queued finalize job (both are
+ * written in one transaction), unless something lost it (a job failed by an older release, a
+ * row deleted by hand, a bug). Each one found is queued again and logged. Returns how many. */
+static size_t
+sweep(struct runner *r)
+{
+	int64_t ids[SWEEP_BATCH], after = 0;
+	size_t n = 0, total = 0;
+	anvil_err e;
+
+	do {
+		if ((e = db_finalize_stranded(r->env->db, after, ids, SWEEP_BATCH, &n)) != AE_OK) {
+			log_warn("sweeping orders in processing: %s (%s)", anvil_strerror(e),
+			    db_error(r->env->db));
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			after = ids[i];
+			if ((e = db_finalize_requeue(r->env->db, ids[i], now_s())) != AE_OK) {
+				log_warn("order=%lld: in processing without a finalize job, not "
+				    "queued again: %s", (long long)ids[i], anvil_strerror(e));
+				continue;
+			}
+			log_warn("order=%lld: in processing without a finalize job: queued again",
+			    (long long)ids[i]);
+			total++;
+		}
+	} while (n == SWEEP_BATCH && total < SWEEP_MAX);
+	return total;
 }
 
 /* Renews leases at half-life; a lease we could not renew is someone else's now: drop the work
@@ -412,7 +457,7 @@ anvil_err
 runner_run(struct runner_env *env)
 {
 	struct runner r;
-	int64_t next_poll = 0;
+	int64_t next_poll = 0, next_sweep = 0;
 	int woken = 1, capped = 0;
 	anvil_err e = AE_OK;
 
@@ -423,6 +468,12 @@ runner_run(struct runner_env *env)
 		int timeout;
 
 		housekeep(&r);
+		/* Only a runner that can issue sweeps: the jobs it queues are for its lanes. */
+		if (env->finalize != NULL && now >= next_sweep) {
+			if (sweep(&r) > 0)
+				woken = 1;
+			next_sweep = now + env->conf->sweep_interval;
+		}
 		/* A wake-up means work was queued (or a lane freed): claim straight away. */
 		if (woken || (capped && room(&r) > 0)) {
 			capped = claim(&r);

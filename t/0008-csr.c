@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include "ca/p11.h"
+#include "ca/keytype.h"
 #include "issue/csr.h"
 #include "lib/b64url.h"
 #include "lib/jwk.h"

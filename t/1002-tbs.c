@@ -309,7 +309,7 @@ main(void)
 		    NID_basic_constraints, -1)));
 		ok(tbs_lint(&p, x, 1, now) == AE_SIGNER_CA, "lint: missing basicConstraints refused");
 	}
-	ok(tbs_crl_shard((const uint8_t *)"\x00\x00\x00\x09", 4, 8) == 1, "CRL shard from serial");
+	ok(issuer_crl_shard((const uint8_t *)"\x00\x00\x00\x09", 4, 8) == 1, "CRL shard from serial");
 
 	X509_free(x);
 	X509_free(pre);

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Every refusal of anvil-signer, provoked over its socket and checked by code: unknown profile,
-key type and size, validity, backdating, names outside the policy, a certificate differing from
+key type and size, a CA key of any issuer as subject key, RSA exponents and moduli outside
+CA/B Forum BR 6.1.6, validity, backdating, names outside the policy or the issuer's
+permitted_dns, a certificate differing from
 its precertificate, a certificate without precertificate, a second different precertificate or
 certificate for a serial, a deadline already past, malformed and oversized frames, a peer uid
 outside the allow-list (run as nobody), and the per-peer connection cap."""
@@ -23,6 +25,53 @@ def code(r):
     return signer.AE_NAME.get(r[0], r[0]) if r is not None else "EOF"
 
 
+def cert_spki(path):
+    """The DER SubjectPublicKeyInfo of a PEM certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    with open(path, "rb") as f:
+        cert = x509.load_pem_x509_certificate(f.read())
+    return cert.public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def rsa_numbers():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    pub = rsa.generate_private_key(65537, 2048).public_key().public_numbers()
+    return pub.n, pub.e
+
+
+def with_factor(n, p):
+    """An odd number of n's size divisible by the odd prime p."""
+    m = n - n % p
+    return m if m % 2 else m - p
+
+
+def _der(tag, body):
+    n = len(body)
+    if n < 128:
+        head = bytes([n])
+    else:
+        b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        head = bytes([0x80 | len(b)]) + b
+    return bytes([tag]) + head + body
+
+
+def _int(v, negative=False):
+    b = v.to_bytes((v.bit_length() + 7) // 8, "big")
+    if b[0] & 0x80 and not negative:
+        b = b"\x00" + b
+    return _der(0x02, b)
+
+
+def rsa_spki(n, e, negative=False):
+    """An RSA SubjectPublicKeyInfo built by hand, so that any n and e can be sent. negative:
+    the modulus without its leading zero byte (a negative INTEGER)."""
+    alg = _der(0x30, _der(0x06, bytes.fromhex("2a864886f70d010101")) + b"\x05\x00")
+    key = _der(0x30, _int(n, negative) + _int(e))
+    return _der(0x30, alg + _der(0x03, b"\x00" + key))
+
+
 def main():
     proc.alarm(150)
     t = proc.tmpdir()
@@ -39,6 +88,10 @@ def main():
     # The bounds the signer enforces on OCSP and CRL times come from these sections.
     conf["ocsp"] = {"dir": t + "/ocsp", "validity_seconds": 2 * 86400, "backdate_seconds": 600}
     conf["crl"] = {"dir": t + "/crl", "validity_seconds": 86400, "interval_seconds": 3600}
+    # A profile wider than its issuer's nameConstraints (int-internal: corp.test): the signer
+    # enforces the issuer's permitted_dns itself.
+    conf["profiles"]["loose"] = {"issuer": "int-internal", "validity_days": 30, "ct": False,
+                                 "ip_ranges": ["10.0.0.0/8"], "allow_wildcard": True}
     signer.ceremony(t, conf, hsm)
     p, sock = signer.start_signer(t, conf, hsm)
     c = signer.Client(sock)
@@ -83,6 +136,46 @@ def main():
             "SCTs on a profile without CT")
     tap.is_(code(pre(profile="internal", idents=[("dns", "a.corp.test")], not_after=now + 10)),
             "SIGNER_CT", "a precertificate on a profile without CT")
+    # Any key of any issuer, not only the profile's: the root's (on the token, offline) and
+    # another intermediate's.
+    tap.is_(code(pre(spki=cert_spki(conf["issuers"]["root"]["cert"]))), "SIGNER_KEY",
+            "the root's key as subject key refused")
+    tap.is_(code(c.cert("internal", signer.new_serial(),
+                        cert_spki(conf["issuers"]["int-rsa"]["cert"]), [("dns", "k.corp.test")],
+                        now, now + 86400)), "SIGNER_KEY",
+            "another intermediate's key (int-rsa) refused by the internal profile")
+    tap.is_(code(c.cert("internal", signer.new_serial(),
+                        cert_spki(conf["issuers"]["int-ec"]["cert"]), [("dns", "k.corp.test")],
+                        now, now + 86400)), "SIGNER_KEY",
+            "another intermediate's key (int-ec) refused")
+    # RSA keys: odd e >= 65537, a modulus without small factors (CA/B Forum BR 6.1.6).
+    n0, e0 = rsa_numbers()
+
+    def rsa_cert(n, e):
+        return code(c.cert("rsa", signer.new_serial(), rsa_spki(n, e), [("dns", "r.example.org")],
+                           now, now + 86400))
+    tap.is_(rsa_cert(n0, e0), "OK", "RSA-2048 with e = 65537 accepted")
+    tap.is_(rsa_cert(n0, 65539), "OK", "an odd e above 65537 accepted")
+    tap.is_(rsa_cert(n0, 3), "SIGNER_KEY", "e = 3 refused")
+    tap.is_(rsa_cert(n0, 65535), "SIGNER_KEY", "e = 65535 refused")
+    tap.is_(rsa_cert(n0, 65537 + 2 ** 256), "SIGNER_KEY", "e above 2^256 refused")
+    tap.is_(rsa_cert(n0 - 1, e0), "SIGNER_KEY", "an even modulus refused")
+    tap.is_(rsa_cert(with_factor(n0, 3), e0), "SIGNER_KEY", "a modulus divisible by 3 refused")
+    tap.is_(rsa_cert(with_factor(n0, 743), e0), "SIGNER_KEY",
+            "a modulus divisible by 743 refused")
+    tap.is_(code(c.cert("rsa", signer.new_serial(), rsa_spki(n0, e0, negative=True),
+                        [("dns", "r.example.org")], now, now + 86400)), "SIGNER_KEY",
+            "a negative modulus refused")
+    # The issuer's permitted_dns, whatever the profile says.
+    tap.is_(code(c.cert("loose", signer.new_serial(), spki, [("dns", "www.example.com")], now,
+                        now + 86400)), "SIGNER_NAME",
+            "a name outside the issuer's permitted_dns refused (the profile allows any)")
+    tap.is_(code(c.cert("loose", signer.new_serial(), spki, [("dns", "notcorp.test")], now,
+                        now + 86400)), "SIGNER_NAME", "permitted_dns matches whole labels")
+    tap.is_(code(c.cert("loose", signer.new_serial(), spki,
+                        [("dns", "corp.test"), ("dns", "*.a.corp.test"), ("ip", "10.1.2.3")],
+                        now, now + 86400)), "OK",
+            "names inside permitted_dns (and an IP, which DNS constraints do not restrict)")
     tap.is_(code(pre(serial=b"\x00\x01")), "SIGNER_SERIAL", "non-minimal serial")
     tap.is_(code(pre(serial=b"\xff" * 20)), "SIGNER_SERIAL", "negative 20-byte serial")
 

@@ -9,6 +9,9 @@
  *   ANVIL_SLOWHSM_FAIL_FILE       when this file exists, the next C_Sign removes it, closes
  *                                 its session and fails with CKR_SESSION_HANDLE_INVALID, as
  *                                 after a device reset
+ *   ANVIL_SLOWHSM_CORRUPT_FILE    while this file exists, every signature comes back with one
+ *                                 bit flipped (a faulty device: the call succeeds, the
+ *                                 signature does not verify)
  *
  * E.g. SIGN_US=3030 and MAX_CONCURRENT=1 emulate an HSM doing 330 signatures/s. */
 #include "config.h"
@@ -28,7 +31,7 @@ static CK_FUNCTION_LIST ours;
 static CK_FUNCTION_LIST *real;
 static void *dl;
 static long sign_us, max_concurrent;
-static const char *fail_file;
+static const char *fail_file, *corrupt_file;
 /* When each of the HSM's max_concurrent signing units is next free. Scheduling against these
  * (rather than sleeping sign_us from "now") keeps the emulated capacity exact: a late wake-up
  * of one signature does not push back the ones after it. */
@@ -105,6 +108,8 @@ slow_sign(CK_SESSION_HANDLE s, CK_BYTE_PTR data, CK_ULONG dlen, CK_BYTE_PTR sig,
 	}
 	done = book();
 	rv = real->C_Sign(s, data, dlen, sig, siglen);
+	if (rv == CKR_OK && corrupt_file != NULL && *siglen > 0 && access(corrupt_file, F_OK) == 0)
+		sig[*siglen - 1] ^= 1;
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &done, NULL) == EINTR)
 		;
 	return rv;
@@ -135,6 +140,7 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 			sign_us = env_long("ANVIL_SLOWHSM_SIGN_US", 0);
 			max_concurrent = env_long("ANVIL_SLOWHSM_MAX_CONCURRENT", 0);
 			fail_file = getenv("ANVIL_SLOWHSM_FAIL_FILE");
+			corrupt_file = getenv("ANVIL_SLOWHSM_CORRUPT_FILE");
 		}
 	}
 	pthread_mutex_unlock(&mu);
