@@ -45,8 +45,8 @@ size_t issue_chain_count(const struct issue_ctx *ic, const char *issuer);
 /* Whether the SPKI hash is on the weak-key list (acme.weak_keys_file). */
 int issue_key_weak(const struct issue_ctx *ic, const uint8_t spki_sha256[32]);
 
-/* The CT hook: whether this server can gather SCTs for a CT profile. CT submission is a later
- * issue; until then a profile with "ct": true cannot issue (see issue_finish). */
+/* Whether this issue_ctx gathers SCTs: a CT client runs when some profile uses CT (ct.profiles
+ * names it). A CT profile without one cannot issue (see issue_finish). */
 int issue_ct_available(const struct issue_ctx *ic);
 
 #endif
