@@ -113,3 +113,67 @@ out:
 	ct_leaf_free(&leaf);
 	return e;
 }
+
+uint64_t
+issue_ct_final_logs(const struct issue_ctx *ic, const char *profile)
+{
+	const struct ct_conf *cc = ic->conf.ct;
+	const struct ct_policy *p = cc != NULL ? ct_conf_profile_policy(cc, profile) : NULL;
+	uint64_t m = 0;
+
+	if (p == NULL || ic->ct == NULL)
+		return 0;
+	for (size_t i = 0; i < cc->nlogs; i++)
+		if ((p->final_logs >> i & 1) && cc->logs[i].state == CT_LOG_USABLE)
+			m |= UINT64_C(1) << i;
+	return m;
+}
+
+uint64_t
+issue_ct_final_logs_all(const struct issue_ctx *ic)
+{
+	const struct ct_conf *cc = ic->conf.ct;
+	uint64_t m = 0;
+
+	if (cc == NULL || ic->ct == NULL)
+		return 0;
+	for (size_t i = 0; i < cc->nprofiles; i++)
+		m |= issue_ct_final_logs(ic, cc->profiles[i].profile);
+	return m;
+}
+
+anvil_err
+issue_ct_final_start(struct issue_ctx *ic, size_t log, const uint8_t *der, size_t len,
+    const char *issuer, int64_t timeout_ms, struct issue_ct_final **out, char *why,
+    size_t whylen)
+{
+	const struct ct_chain *ch = issue_ct_chain(ic, issuer);
+	struct issue_ct_final *f = NULL;
+	anvil_err e;
+
+	*out = NULL;
+	if (ic->ct == NULL || ch == NULL || log >= ic->conf.ct->nlogs) {
+		snprintf(why, whylen, "no CT client, issuer chain (%s) or log %zu", issuer, log);
+		return AE_NOTFOUND;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return AE_NOMEM;
+	if ((e = ct_leaf_new(der, len, ch->der[0], ch->len[0], &f->leaf, why, whylen)) != AE_OK ||
+	    (e = ct_submit_start_logs(ic->ct, UINT64_C(1) << log, timeout_ms, &f->leaf,
+	    (const uint8_t *const *)ch->der, ch->len, ch->n, 0, &f->s, why, whylen)) != AE_OK) {
+		issue_ct_final_free(f);
+		return e;
+	}
+	*out = f;
+	return AE_OK;
+}
+
+void
+issue_ct_final_free(struct issue_ct_final *f)
+{
+	if (f == NULL)
+		return;
+	ct_submit_free(f->s);
+	ct_leaf_free(&f->leaf);
+	free(f);
+}

@@ -503,7 +503,8 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 	if (!prof->ct && (e = issue_status_first(ic, c->issuer, c->serial, c->not_after,
 	    deadline_ms, &st)) != AE_OK)
 		goto out;
-	e = db_cert_issued(ic->db, c, &st);
+	/* Final certificates go to the logs through the queue: issuance never waits for it. */
+	e = db_cert_issued(ic->db, c, &st, prof->ct ? issue_ct_final_logs(ic, prof->name) : 0);
 	if (e == AE_EXISTS || e == AE_DB_DUPLICATE) {
 		/* Someone else stored it first (anvil-jobs racing the request). */
 		e = db_order_fin_get(ic->db, order_id, o) == AE_OK &&
