@@ -6,7 +6,8 @@
 #include "ct/conf.h"
 
 static const char *const ct_keys[] = { "logs", "policies", "profiles",
-	"backoff_after_failures", "backoff_max_seconds", NULL };
+	"backoff_after_failures", "backoff_max_seconds", "sct_give_up_seconds",
+	"final_rate_per_second", "final_give_up_seconds", NULL };
 static const char *const log_keys[] = { "url", "key", "operator", "state", "not_after_start",
 	"not_after_end", NULL };
 static const char *const policy_keys[] = { "logs", "informational", "final_certificates",
@@ -247,6 +248,9 @@ ct_conf_parse(struct conf_ctx *cc, json_object *root, struct ct_conf *c)
 	memset(c, 0, sizeof(*c));
 	c->backoff_after_failures = 3;
 	c->backoff_max_s = 600;
+	c->sct_give_up_s = 3600;
+	c->final_rate = 10;
+	c->final_give_up_s = 7 * 86400;
 	if ((e = conf_get_object(cc, root, "", "ct", 0, &sec)) != AE_OK || sec == NULL)
 		return e;
 	if ((e = conf_check_keys(cc, sec, "ct", ct_keys)) != AE_OK ||
@@ -256,7 +260,13 @@ ct_conf_parse(struct conf_ctx *cc, json_object *root, struct ct_conf *c)
 	    (e = conf_get_int(cc, sec, "ct", "backoff_after_failures", 0, 1, 1000,
 	    &c->backoff_after_failures)) != AE_OK ||
 	    (e = conf_get_int(cc, sec, "ct", "backoff_max_seconds", 0, 1, 86400,
-	    &c->backoff_max_s)) != AE_OK)
+	    &c->backoff_max_s)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "ct", "sct_give_up_seconds", 0, 1, 30 * 86400,
+	    &c->sct_give_up_s)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "ct", "final_rate_per_second", 0, 1, 10000,
+	    &c->final_rate)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "ct", "final_give_up_seconds", 0, 60, 90 * 86400,
+	    &c->final_give_up_s)) != AE_OK)
 		return e;
 	json_object_object_foreach(logs, lname, lval) {
 		if (c->nlogs == CT_LOGS_MAX)

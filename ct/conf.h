@@ -62,6 +62,9 @@ struct ct_conf {
 	size_t nprofiles;
 	int64_t backoff_after_failures;
 	int64_t backoff_max_s;
+	int64_t sct_give_up_s;       /* a precertificate's SCTs are sought this long, then invalid */
+	int64_t final_rate;          /* final-certificate submissions per second, per log */
+	int64_t final_give_up_s;     /* a final certificate's submission to a log is tried this long */
 };
 
 /* Parses root's `ct` section (absent: an empty configuration). Strings point into root.

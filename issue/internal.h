@@ -5,13 +5,23 @@
 #include <stdint.h>
 #include <json-c/json.h>
 #include "ca/client.h"
+#include "ct/response.h"
 #include "db/db.h"
 #include "issue/conf.h"
+#include "lib/buf.h"
 
 struct chains {
 	char *pem[1 + ISSUE_CHAINS_MAX];
 	size_t n;
 };
+
+struct ct_chain {             /* an issuer's certificate file as DER, issuer first */
+	uint8_t *der[CT_CHAIN_MAX];
+	size_t len[CT_CHAIN_MAX];
+	size_t n;
+};
+
+struct ct_client;
 
 struct issue_ctx {
 	struct db *db;
@@ -21,6 +31,8 @@ struct issue_ctx {
 	struct chains chains[MAX_ISSUERS];  /* by issuer index */
 	uint8_t (*weak)[32];          /* sorted */
 	size_t nweak;
+	struct ct_client *ct;         /* NULL without a CT profile (issue/ct.c) */
+	struct ct_chain ct_chain[MAX_ISSUERS];
 };
 
 struct db_status;
@@ -34,5 +46,16 @@ struct db_status;
  * this succeeds: any failure comes back as a "retry later" code of issue_finish. */
 anvil_err issue_status_first(struct issue_ctx *ic, const char *issuer, const char *serial,
     int64_t not_after, int64_t deadline_ms, struct db_status *st);
+
+/* issue/ct.c: the CT client and the issuers' chains, when a profile uses CT. */
+anvil_err issue_ct_init(struct issue_ctx *ic);
+void issue_ct_free(struct issue_ctx *ic);
+const struct ct_chain *issue_ct_chain(const struct issue_ctx *ic, const char *issuer);
+/* The SignedCertificateTimestampList for the precertificate pre (DER) of profile, under its
+ * policy, before deadline_ms (issue_now_ms). AE_OK with list; otherwise (the policy not met
+ * in time, or it cannot be met now) why names the policy and what each log did. */
+anvil_err issue_ct_scts(struct issue_ctx *ic, const char *profile, const char *issuer,
+    const uint8_t *pre, size_t pre_len, int64_t deadline_ms, struct buf *list, char *why,
+    size_t whylen);
 
 #endif

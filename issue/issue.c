@@ -147,6 +147,10 @@ issue_ctx_new(struct db *db, json_object *root, struct conf_ctx *cc, struct issu
 	if (ic->conf.weak_keys_file != NULL &&
 	    (e = load_weak(ic, cc, ic->conf.weak_keys_file)) != AE_OK)
 		goto out;
+	if ((e = issue_ct_init(ic)) != AE_OK) {
+		conf_fail(cc, "ct", "logs", "the CT client cannot start: %s", anvil_strerror(e));
+		goto out;
+	}
 	*out = ic;
 	ic = NULL;
 	e = AE_OK;
@@ -161,6 +165,7 @@ issue_ctx_free(struct issue_ctx *ic)
 	if (ic == NULL)
 		return;
 	signer_client_free(ic->signer);
+	issue_ct_free(ic);
 	for (size_t i = 0; i < MAX_ISSUERS; i++)
 		for (size_t k = 0; k < ic->chains[i].n; k++)
 			free(ic->chains[i].pem[k]);
@@ -205,11 +210,4 @@ int
 issue_key_weak(const struct issue_ctx *ic, const uint8_t spki_sha256[32])
 {
 	return ic->nweak > 0 && bsearch(spki_sha256, ic->weak, ic->nweak, 32, cmp32) != NULL;
-}
-
-int
-issue_ct_available(const struct issue_ctx *ic)
-{
-	(void)ic;
-	return 0;
 }

@@ -33,7 +33,9 @@ def main():
         "fcgi": {"socket": os.path.join(t, "fcgi.sock"), "workers": 1},
         "acme": {"base_url": "https://127.0.0.1:8443"},
         "nonce": {"key": "00" * 32},
+        # Issuers with ocsp_url publish their responses (ocsp/README.md).
         "ocsp": {"dir": os.path.join(t, "ocsp")},
+        "crl": {"dir": os.path.join(t, "crl")},
     })
     keys = [ctlog.CTLog().key_b64() for _ in range(4)]
     ct = {
