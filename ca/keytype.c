@@ -1,4 +1,4 @@
-/* Key type names and the hex of key ids (ca/keytype.h): what the configuration parser
+/* Key type names (ca/keytype.h): what the configuration parser
  * (ca/profile.c) needs, so that the programs that read the policy without touching an HSM
  * (anvil-fcgi, anvil-jobs, anvil-ocsp) link no PKCS#11 code. */
 #include "config.h"
@@ -62,27 +62,4 @@ key_type_of(const EVP_PKEY *pk)
 	if (strcmp(group, "secp384r1") == 0)
 		return KT_EC_P384;
 	return KT_NONE;
-}
-
-anvil_err
-hex_decode(const char *hex, uint8_t *out, size_t outmax, size_t *outlen)
-{
-	size_t n = strlen(hex);
-
-	if (n % 2 != 0 || n / 2 > outmax)
-		return AE_PARSE;
-	for (size_t i = 0; i < n / 2; i++) {
-		int v = 0;
-		for (int k = 0; k < 2; k++) {
-			char c = hex[2 * i + (size_t)k];
-			int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-			    c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-			if (d < 0)
-				return AE_PARSE;
-			v = v * 16 + d;
-		}
-		out[i] = (uint8_t)v;
-	}
-	*outlen = n / 2;
-	return AE_OK;
 }

@@ -22,7 +22,4 @@ enum key_type key_type_parse(const char *s);
 enum key_type key_type_of(const EVP_PKEY *pk);
 int key_type_is_rsa(enum key_type t);
 
-/* Parses hex into out (max outmax bytes). */
-anvil_err hex_decode(const char *hex, uint8_t *out, size_t outmax, size_t *outlen);
-
 #endif

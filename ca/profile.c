@@ -7,6 +7,7 @@
 #include <strings.h>
 #include "ca/profile.h"
 #include "lib/num.h"
+#include "lib/hex.h"
 
 static const char *const signer_keys[] = { "socket", "socket_mode", "socket_owner",
 	"socket_group", "allow_uids", "allow_gids", "max_connections", "max_connections_per_peer",

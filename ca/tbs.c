@@ -174,7 +174,11 @@ add_extensions(const struct profile *p, const struct cert_req *r, int precert, X
 		size_t n = 0;
 		/* extnValue holds an OCTET STRING around the TLS-encoded list (RFC 6962 3.3). */
 		der[n++] = 0x04;
+		/* DER: the shortest length form (two ECDSA SCTs are about 240 bytes: 81 NN). */
 		if (r->sct_len < 128) {
+			der[n++] = (uint8_t)r->sct_len;
+		} else if (r->sct_len < 256) {
+			der[n++] = 0x81;
 			der[n++] = (uint8_t)r->sct_len;
 		} else {
 			der[n++] = 0x82;

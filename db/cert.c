@@ -1,6 +1,7 @@
 #include "config.h"
 #include <stdio.h>
 #include <string.h>
+#include "db/ctfinal.h"
 #include "db/issue.h"
 #include "db/status.h"
 #include "lib/log.h"
@@ -33,7 +34,8 @@ static const char SQL_ORDER_REPLACING[] =
     "SELECT id FROM orders WHERE replaces = ?";
 
 anvil_err
-db_cert_issued(struct db *db, const struct db_cert *c, const struct db_status *st)
+db_cert_issued(struct db *db, const struct db_cert *c, const struct db_status *st,
+    uint64_t ct_final_logs)
 {
 	struct db_val ins[] = {
 		DB_PARAM_STR(c->serial, strlen(c->serial)),
@@ -67,6 +69,9 @@ db_cert_issued(struct db *db, const struct db_cert *c, const struct db_status *s
 		e = AE_EXISTS;
 		goto out;
 	}
+	if (ct_final_logs != 0 &&
+	    (e = db_ct_final_queue(db, c->order_id, ct_final_logs, c->created)) != AE_OK)
+		goto out;
 	e = db_commit(db);
 out:
 	if (e != AE_OK)

@@ -91,9 +91,11 @@ struct db_cert {
 struct db_status;
 
 /* In one transaction: the certificate row, its cert_status row st (db/status.h: the first OCSP
- * response is already published), the order valid with its serial, the job done. AE_EXISTS
- * when the order was no longer processing. */
-anvil_err db_cert_issued(struct db *db, const struct db_cert *c, const struct db_status *st);
+ * response is already published), the order valid with its serial, the job done, and a
+ * 'ct-final' job per log in ct_final_logs (db/ctfinal.h; 0: none). AE_EXISTS when the order
+ * was no longer processing. */
+anvil_err db_cert_issued(struct db *db, const struct db_cert *c, const struct db_status *st,
+    uint64_t ct_final_logs);
 /* AE_NOTFOUND when there is no such certificate. */
 anvil_err db_cert_get(struct db *db, const char *serial, struct db_cert *out);
 /* Marks a good certificate revoked; with block, its key goes into blocked_keys in the same

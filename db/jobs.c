@@ -8,11 +8,12 @@ static const char SQL_JOB_ENQUEUE[] =
     "ON DUPLICATE KEY UPDATE state = 'queued', run_after = VALUES(run_after), attempts = 0, "
     "last_error = NULL, waiter = VALUES(waiter)";
 /* ORDER BY run_after walks jobs_due (state, run_after); SKIP LOCKED leaves rows another
- * runner is claiming right now to that runner instead of waiting on them. */
+ * runner is claiming right now to that runner instead of waiting on them. 'ct-final' jobs
+ * belong to the final-certificate submitter (db/ctfinal.h), with its per-log rate. */
 static const char SQL_JOB_PICK[] =
     "SELECT id, kind, ref_id, attempts, waiter, created FROM jobs "
     "WHERE state = 'queued' AND run_after <= ? AND lease_until < ? "
-    "AND (? OR kind <> 'finalize') "
+    "AND (? OR kind <> 'finalize') AND kind <> 'ct-final' "
     "ORDER BY run_after, id LIMIT ? FOR UPDATE SKIP LOCKED";
 /* One statement text for any batch up to DB_JOB_CLAIM_MAX (the handle caches statements by
  * text): the unused places repeat the first id. */
@@ -22,7 +23,7 @@ static const char SQL_JOB_LEASE[] =
 /* Not locking and outside any transaction: the poll's question whether a claim is worth one. */
 static const char SQL_JOB_DUE[] =
     "SELECT id FROM jobs WHERE state = 'queued' AND run_after <= ? AND lease_until < ? "
-    "AND (? OR kind <> 'finalize') LIMIT 1";
+    "AND (? OR kind <> 'finalize') AND kind <> 'ct-final' LIMIT 1";
 static const char SQL_JOB_RENEW[] =
     "UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND state = 'queued'";
 static const char SQL_JOB_DONE[] =

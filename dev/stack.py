@@ -17,8 +17,11 @@ DEV_PORTS = {"api": 14443, "http": 14080, "db": 14306}
 # http-01 is validated on this port (certbot --standalone --http-01-port): port 80 is often held
 # by the system's own nginx on a fresh machine.
 DEV_HTTP01_PORT = 15080
-# The generated development configuration issues without Certificate Transparency (a later
-# issue): its default profile is "dev", an ECDSA profile with CT off.
+# The generated development configuration issues without Certificate Transparency by default
+# (seed 000: CT is a per-profile choice): its default profile is "dev", an ECDSA profile with CT
+# off. Two test logs of two operators run beside it and the CT profile "ct" uses them
+# (t/lib/ctstack.py); `dev/up --default-profile ct` makes it the default for clients such as
+# Debian's certbot, which cannot choose a profile.
 DEV_CONFIG = {
     "acme": {"default_profile": "dev"},
     "profiles": {"dev": {"issuer": "int-ec", "validity_days": 90, "ct": False}},
@@ -32,6 +35,8 @@ def parse():
     ap.add_argument("--state", default=os.path.join(TOP, ".dev"))
     ap.add_argument("--build", default=os.path.join(TOP, "build"))
     ap.add_argument("--config", help="an operator's configuration file instead of the generated one")
+    ap.add_argument("--default-profile", help="make this profile acme.default_profile in the "
+                    "generated configuration (e.g. ct: certificates with embedded SCTs)")
     return ap.parse_args()
 
 
@@ -48,7 +53,9 @@ def up(args, stack):
     first = not args.config and not os.path.exists(os.path.join(args.state, "anvil.json"))
     s = stack.Stack(dir=args.state, detached=True, config_file=args.config, ports=DEV_PORTS,
                     nginx={"WORKERS": "auto"}, signer="auto", jobs="auto",
-                    config=DEV_CONFIG if first else None)
+                    config=DEV_CONFIG if first else None, ct=True)
+    if args.default_profile:
+        set_default_profile(s, args.default_profile)
     notes = [s.signer_note or "anvil-signer: %s (log %s%s)" % (
         s.signer_socket, rel(s.signer_log),
         (", " + s.signer_note_extra if s.signer_note_extra else "") if s.operator_config
@@ -104,6 +111,10 @@ def up(args, stack):
             shlex.quote(os.path.join(cb, "logs"))))
         print("      --agree-tos -m you@example.com --non-interactive")
         print()
+    if s.ct_procs:
+        import ctstack
+        ctstack.ossl_conf(s, os.path.join(args.state, "ct", "ctlogs.cnf"))
+    print_ct(s, args, cb)
     if s.responder.running():
         root = s.config.get("issuers", {}).get("root", {}).get("cert", "ROOT.pem")
         print("OCSP (anvil-ocsp; responses in %s): %s" % (rel(s.config["ocsp"]["dir"]),
@@ -126,6 +137,55 @@ def up(args, stack):
               "-CAfile %s" % shlex.quote(root))
         print()
     print("Stop it with dev/down (the state in %s stays)." % rel(args.state))
+
+
+def set_default_profile(s, name):
+    """The switch: acme.default_profile of the generated configuration becomes name (a
+    configured profile), and anvil-fcgi reloads it."""
+    if s.operator_config:
+        raise ValueError("--default-profile changes the generated configuration only; edit "
+                         "acme.default_profile in your own file")
+    if name not in s.config.get("profiles", {}):
+        raise ValueError("--default-profile %s: no such profile (profiles: %s)" % (
+            name, ", ".join(sorted(s.config.get("profiles", {})))))
+    if s.config["acme"].get("default_profile") != name:
+        s.config["acme"]["default_profile"] = name
+        s.write_config()
+        s.reload_fcgi()
+
+
+def print_ct(s, args, cb):
+    """How to get a certificate with embedded SCTs (the CT profile and its two test logs)."""
+    ct = s.config.get("ct")
+    if not ct or not s.ct_procs:
+        if s.ct_note:
+            print("  %s" % s.ct_note)
+        return
+    prof = s.config["acme"].get("default_profile")
+    ctprofs = sorted(p for p, v in s.config.get("profiles", {}).items() if v.get("ct"))
+    print("Certificate Transparency: test logs %s (logs under %s); CT profiles: %s" % (
+        ", ".join("%s (%s) %s" % (n, lg["operator"], lg["url"]) for n, lg in ct["logs"].items()),
+        rel(os.path.join(args.state, "ct")), ", ".join(ctprofs)))
+    print()
+    if prof in ctprofs:
+        print("The default profile (%s) embeds SCTs: the certbot command above gets them. Back "
+              "to the profile without CT: dev/up --no-build --default-profile dev" % prof)
+    else:
+        print("certbot cannot choose a profile: to get a certificate with embedded SCTs, make "
+              "the CT profile the default, then run the certbot command above:")
+        print()
+        print("  dev/up --no-build --default-profile ct")
+    print()
+    print("Check the SCTs with OpenSSL's own CT code (one per operator):")
+    print()
+    if not os.path.exists(os.path.join(args.build, "t", "ct-ossl-check")):
+        print("  make -C %s t/ct-ossl-check" % rel(args.build))
+    print("  C=%s/live/www.example.test" % shlex.quote(os.path.join(cb, "config")))
+    print("  openssl x509 -in $C/cert.pem -noout -text | grep -A4 'CT Precertificate SCTs'")
+    print("  %s %s $C/cert.pem $C/chain.pem" % (
+        rel(os.path.join(args.build, "t", "ct-ossl-check")),
+        rel(os.path.join(args.state, "ct", "ctlogs.cnf"))))
+    print()
 
 
 def down(args, stack):

@@ -5,6 +5,7 @@
 #include "lib/privdrop.h"
 #include "issue/conf.h"
 #include "lib/num.h"
+#include "lib/hex.h"
 
 static const char *const sections[] = CONF_SECTIONS;
 
@@ -144,18 +145,6 @@ parse_acme(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
 	return fcgi_conf_orders_parse(cc, root, sec, &c->orders);
 }
 
-static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static anvil_err
 parse_nonce(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
 {
@@ -178,7 +167,7 @@ parse_nonce(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
 		goto out;
 	}
 	for (size_t i = 0; i < NONCE_KEY_LEN; i++) {
-		int hi = hexval(key[2 * i]), lo = hexval(key[2 * i + 1]);
+		int hi = hex_digit(key[2 * i]), lo = hex_digit(key[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			e = conf_fail(cc, "nonce", "key", "must be %d hex digits",
 			    2 * NONCE_KEY_LEN);

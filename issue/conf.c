@@ -63,6 +63,27 @@ check_ocsp(struct conf_ctx *cc, struct issue_conf *c)
 	return AE_OK;
 }
 
+/* The ct section, and every profile bound to its CT policy (ct/conf.h). Without a ct section a
+ * profile with CT cannot issue; that is reported at finalize, as before CT support. */
+static anvil_err
+parse_ct(struct conf_ctx *cc, json_object *root, struct issue_conf *c)
+{
+	anvil_err e;
+
+	if (!json_object_object_get_ex(root, "ct", NULL))
+		return AE_OK;
+	if ((c->ct = calloc(1, sizeof(*c->ct))) == NULL)
+		return AE_NOMEM;
+	if ((e = ct_conf_parse(cc, root, c->ct)) != AE_OK)
+		return e;
+	for (size_t i = 0; c->policy != NULL && i < c->policy->nprofiles; i++) {
+		const struct profile *p = &c->policy->profiles[i];
+		if ((e = ct_conf_bind_profile(cc, c->ct, p->name, p->ct, p->max_validity)) != AE_OK)
+			return e;
+	}
+	return ct_conf_bind_done(cc, c->ct);
+}
+
 anvil_err
 issue_conf_parse(struct conf_ctx *cc, json_object *root, struct issue_conf *c)
 {
@@ -78,7 +99,8 @@ issue_conf_parse(struct conf_ctx *cc, json_object *root, struct issue_conf *c)
 	    &c->signer_socket)) != AE_OK) ||
 	    (e = parse_policy(cc, root, c)) != AE_OK ||
 	    (e = ocsp_conf_parse(cc, root, &c->ocsp, &c->crl)) != AE_OK ||
-	    (e = check_ocsp(cc, c)) != AE_OK)
+	    (e = check_ocsp(cc, c)) != AE_OK ||
+	    (e = parse_ct(cc, root, c)) != AE_OK)
 		return e;
 	if (acme == NULL)
 		return AE_OK;
@@ -102,6 +124,10 @@ issue_conf_free(struct issue_conf *c)
 		signer_conf_free(c->policy);
 	free(c->policy);
 	c->policy = NULL;
+	if (c->ct != NULL)
+		ct_conf_free(c->ct);
+	free(c->ct);
+	c->ct = NULL;
 }
 
 const struct profile *

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <json-c/json.h>
 #include "ca/profile.h"
+#include "ct/conf.h"
 #include "lib/conf.h"
 #include "ocsp/conf.h"
 
@@ -21,6 +22,7 @@ struct issue_conf {
 	int64_t finalize_budget_ms;   /* how long finalize may wait for issuance */
 	const char *weak_keys_file;   /* NULL: the built-in list only */
 	struct signer_conf *policy;   /* issuers and profiles; NULL when none are configured */
+	struct ct_conf *ct;           /* the ct section; NULL when there is none */
 	struct {                      /* acme.alternate_chains, by issuer index */
 		const char *paths[ISSUE_CHAINS_MAX];
 		size_t n;

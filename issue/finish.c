@@ -14,6 +14,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include "ca/client.h"
+#include "ct/conf.h"
+#include "ct/sct.h"
 #include "db/issue.h"
 #include "db/status.h"
 #include "issue/csr.h"
@@ -291,6 +293,85 @@ sign(struct issue_ctx *ic, struct request *req, int64_t deadline_ms, struct buf 
 	return signer_call(ic->signer, req, out, &retry);
 }
 
+/* The refusal of a signature (not a "retry later"): the order turns invalid. */
+static anvil_err
+refused(struct issue_ctx *ic, int64_t order_id, anvil_err e, const char *what)
+{
+	return fail_order(ic, order_id, e, e == AE_SIGNER_NAME ? ACME_ERR "rejectedIdentifier" :
+	    e == AE_SIGNER_KEY ? ACME_ERR "badPublicKey" : ACME_ERR "serverInternal",
+	    e == AE_SIGNER_NAME || e == AE_SIGNER_KEY ? 400 : 500,
+	    "the signer refused the %s: %s", what, anvil_strerror(e));
+}
+
+/* The CT steps before the certificate (doc/ct.md): the precertificate of the request in req
+ * (the signer's journal answers a retry with the bytes it signed first, so every attempt
+ * gathers SCTs for the same precertificate), its cert_status row and first OCSP response,
+ * committed before any log sees it (a precertificate whose certificate never comes is
+ * answered for), then the SCTs of the profile's policy into scts. Not met before the
+ * deadline: AE_TIMEOUT, the order stays processing and the finalize job tries again, until
+ * ct.sct_give_up_seconds after the serial was recorded; then the order turns invalid with a
+ * problem naming the policy. */
+static anvil_err
+precert(struct issue_ctx *ic, struct db_order_fin *o, const char *serial,
+    const struct profile *prof, struct request *req, int64_t created, int64_t deadline_ms,
+    struct db_status *st, struct buf *scts)
+{
+	const struct ct_policy *pol = ct_conf_profile_policy(ic->conf.ct, prof->name);
+	struct buf pre;
+	char why[1024];
+	int64_t nb, na, now, left;
+	anvil_err e, t;
+
+	buf_init(&pre, PROTO_FRAME_MAX);
+	req->op = OP_PRECERT;
+	if ((e = sign(ic, req, deadline_ms, &pre)) != AE_OK) {
+		if ((t = transient(e)) == AE_OK)
+			t = refused(ic, o->id, e, "precertificate");
+		e = t;
+		goto out;
+	}
+	if (pre.len > DB_CERT_DER_MAX || cert_validity(pre.data, pre.len, &nb, &na) != 0) {
+		log_err("order %lld: the signer's precertificate does not parse", (long long)o->id);
+		e = fail_order(ic, o->id, AE_SIGNER_PROTO, ACME_ERR "serverInternal", 500,
+		    "the signed precertificate could not be used");
+		goto out;
+	}
+	if ((e = db_status_get(ic->db, serial, st)) == AE_NOTFOUND) {
+		if ((e = issue_status_first(ic, prof->issuer->name, serial, na, deadline_ms, st))
+		    != AE_OK)
+			goto out;
+		if ((e = db_status_insert(ic->db, st)) != AE_OK) {
+			e = transient(e) != AE_OK ? transient(e) : AE_UNAVAILABLE;
+			goto out;
+		}
+		log_audit("precertificate serial=%s order=%lld profile=%s issuer=%s", serial,
+		    (long long)o->id, prof->name, prof->issuer->name);
+	} else if (e != AE_OK) {
+		e = transient(e) != AE_OK ? transient(e) : AE_UNAVAILABLE;
+		goto out;
+	}
+	/* A fifth of what is left stays for the certificate's signature. */
+	now = issue_now_ms();
+	left = deadline_ms - now;
+	e = issue_ct_scts(ic, prof->name, prof->issuer->name, pre.data, pre.len,
+	    now + left - left / 5, scts, why, sizeof(why));
+	if (e == AE_OK)
+		goto out;
+	if ((int64_t)time(NULL) >= created + ic->conf.ct->sct_give_up_s) {
+		e = fail_order(ic, o->id, AE_SIGNER_CT, ACME_ERR "serverInternal", 500,
+		    "the Certificate Transparency policy %s (profile %s) could not be met within "
+		    "%lld s: %s", pol != NULL ? pol->name : "?", prof->name,
+		    (long long)ic->conf.ct->sct_give_up_s, why);
+		goto out;
+	}
+	log_info("order %lld serial=%s: CT policy %s not met yet, tried again later: %s",
+	    (long long)o->id, serial, pol != NULL ? pol->name : "?", why);
+	e = AE_TIMEOUT;
+out:
+	buf_free(&pre);
+	return e;
+}
+
 /* issue_finish for the order o as read (fresh: see serial_for), with the serial recorded
  * (created then) when the caller knows it, NULL otherwise. */
 static anvil_err
@@ -303,7 +384,7 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 	const struct profile *prof;
 	struct csr_info ci;
 	struct request req;
-	struct buf der;
+	struct buf der, scts;
 	char detail[CSR_DETAIL_MAX];
 	int64_t created = 0, nb, na;
 	anvil_err e, t;
@@ -311,6 +392,7 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 	memset(&ci, 0, sizeof(ci));
 	memset(&req, 0, sizeof(req));
 	buf_init(&der, PROTO_FRAME_MAX);
+	buf_init(&scts, CT_SCT_LIST_MAX);
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		e = AE_NOMEM;
 		goto out;
@@ -332,13 +414,12 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 		    "the order's profile is no longer configured");
 		goto out;
 	}
-	/* CT hook: when CT lands, sign the precertificate, gather SCTs, then the certificate
-	 * with them. Until then a CT profile cannot issue: refused before any serial or
-	 * signature is spent. */
+	/* A CT profile without a CT client (no ct.profiles entry reached this process) cannot
+	 * issue: refused before any serial or signature is spent. */
 	if (prof->ct && !issue_ct_available(ic)) {
 		e = fail_order(ic, order_id, AE_SIGNER_CT, ACME_ERR "serverInternal", 500,
-		    "the profile %s requires Certificate Transparency, which this server does "
-		    "not provide yet", prof->name);
+		    "the profile %s requires Certificate Transparency, which is not configured",
+		    prof->name);
 		goto out;
 	}
 	{
@@ -399,16 +480,22 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 	req.u.cert.spki_len = ci.spki_len;
 	req.u.cert.not_before = (uint64_t)nb;
 	req.u.cert.not_after = (uint64_t)na;
+	if (prof->ct) {
+		/* Precertificate, its status, SCTs: the certificate then carries them. */
+		if ((e = precert(ic, o, c->serial, prof, &req, created, deadline_ms, &st, &scts))
+		    != AE_OK)
+			goto out;
+		req.op = OP_CERT;
+		req.u.cert.sct = scts.data;
+		req.u.cert.sct_len = scts.len;
+	}
 	e = sign(ic, &req, deadline_ms, &der);
 	if (e != AE_OK) {
 		if ((t = transient(e)) != AE_OK) {
 			e = t;
 			goto out;
 		}
-		e = fail_order(ic, order_id, e, e == AE_SIGNER_NAME ? ACME_ERR "rejectedIdentifier" :
-		    e == AE_SIGNER_KEY ? ACME_ERR "badPublicKey" : ACME_ERR "serverInternal",
-		    e == AE_SIGNER_NAME || e == AE_SIGNER_KEY ? 400 : 500,
-		    "the signer refused the certificate: %s", anvil_strerror(e));
+		e = refused(ic, order_id, e, "certificate");
 		goto out;
 	}
 	if (der.len > DB_CERT_DER_MAX ||
@@ -426,10 +513,13 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 	memcpy(c->der, der.data, der.len);
 	c->der_len = der.len;
 	memcpy(c->spki_sha256, ci.spki_sha256, sizeof(c->spki_sha256));
-	if ((e = issue_status_first(ic, c->issuer, c->serial, c->not_after, deadline_ms, &st))
-	    != AE_OK)
+	/* With CT the serial's status row and first response came with its precertificate:
+	 * one OCSP response answers for both (the same serial). */
+	if (!prof->ct && (e = issue_status_first(ic, c->issuer, c->serial, c->not_after,
+	    deadline_ms, &st)) != AE_OK)
 		goto out;
-	e = db_cert_issued(ic->db, c, &st);
+	/* Final certificates go to the logs through the queue: issuance never waits for it. */
+	e = db_cert_issued(ic->db, c, &st, prof->ct ? issue_ct_final_logs(ic, prof->name) : 0);
 	if (e == AE_EXISTS || e == AE_DB_DUPLICATE) {
 		/* Someone else stored it first (anvil-jobs racing the request). */
 		e = db_order_fin_get(ic->db, order_id, o) == AE_OK &&
@@ -440,13 +530,14 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 		goto out;
 	snprintf(o->status, sizeof(o->status), "valid");
 	snprintf(o->serial, sizeof(o->serial), "%s", c->serial);
-	log_audit("issued serial=%s order=%lld account=%lld profile=%s issuer=%s names=%zu",
-	    c->serial, (long long)order_id, (long long)o->account_id, c->profile, c->issuer,
-	    req.u.cert.nids);
+	log_audit("issued serial=%s order=%lld account=%lld profile=%s issuer=%s names=%zu "
+	    "scts=%s", c->serial, (long long)order_id, (long long)o->account_id, c->profile,
+	    c->issuer, req.u.cert.nids, prof->ct ? "embedded" : "none");
 out:
 	free(req.u.cert.ids);
 	csr_info_free(&ci);
 	buf_free(&der);
+	buf_free(&scts);
 	free(c);
 	return e;
 }

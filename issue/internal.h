@@ -5,14 +5,24 @@
 #include <stdint.h>
 #include <json-c/json.h>
 #include "ca/client.h"
+#include "ct/response.h"
 #include "db/db.h"
 #include "issue/conf.h"
 #include "issue/issue.h"
+#include "lib/buf.h"
 
 struct chains {
 	char *pem[1 + ISSUE_CHAINS_MAX];
 	size_t n;
 };
+
+struct ct_chain {             /* an issuer's certificate file as DER, issuer first */
+	uint8_t *der[CT_CHAIN_MAX];
+	size_t len[CT_CHAIN_MAX];
+	size_t n;
+};
+
+struct ct_client;
 
 struct issue_ctx {
 	struct db *db;
@@ -24,6 +34,8 @@ struct issue_ctx {
 	size_t nweak;
 	issue_caa_fn caa;             /* NULL: CAA re-checks wait for anvil-jobs */
 	void *caa_arg;
+	struct ct_client *ct;         /* NULL without a CT profile (issue/ct.c) */
+	struct ct_chain ct_chain[MAX_ISSUERS];
 };
 
 struct db_status;
@@ -47,5 +59,16 @@ struct profile;
  * no hook (the order stays processing for anvil-jobs); another "retry later" code otherwise. */
 anvil_err issue_caa_recheck(struct issue_ctx *ic, const struct db_order_fin *o,
     const struct profile *prof, int64_t deadline_ms, char *detail, size_t detail_len);
+
+/* issue/ct.c: the CT client and the issuers' chains, when a profile uses CT. */
+anvil_err issue_ct_init(struct issue_ctx *ic);
+void issue_ct_free(struct issue_ctx *ic);
+const struct ct_chain *issue_ct_chain(const struct issue_ctx *ic, const char *issuer);
+/* The SignedCertificateTimestampList for the precertificate pre (DER) of profile, under its
+ * policy, before deadline_ms (issue_now_ms). AE_OK with list; otherwise (the policy not met
+ * in time, or it cannot be met now) why names the policy and what each log did. */
+anvil_err issue_ct_scts(struct issue_ctx *ic, const char *profile, const char *issuer,
+    const uint8_t *pre, size_t pre_len, int64_t deadline_ms, struct buf *list, char *why,
+    size_t whylen);
 
 #endif

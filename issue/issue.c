@@ -10,6 +10,7 @@
 #include "issue/internal.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/hex.h"
 
 /* Entries of acme.weak_keys_file: 64 MiB of hashes at most. */
 #define WEAK_KEYS_MAX 2000000
@@ -58,18 +59,6 @@ cmp32(const void *a, const void *b)
 	return memcmp(a, b, 32);
 }
 
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* One SHA-256 SPKI hash (64 hex digits) per line; '#' starts a comment. */
 static anvil_err
 load_weak(struct issue_ctx *ic, struct conf_ctx *cc, const char *path)
@@ -107,7 +96,7 @@ load_weak(struct issue_ctx *ic, struct conf_ctx *cc, const char *path)
 			cap = ncap;
 		}
 		for (size_t i = 0; i < 32; i++) {
-			int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
+			int hi = hex_digit(p[2 * i]), lo = hex_digit(p[2 * i + 1]);
 			if (hi < 0 || lo < 0) {
 				e = conf_fail(cc, "acme", "weak_keys_file", "%s line %zu: not hex",
 				    path, lineno);
@@ -158,6 +147,10 @@ issue_ctx_new(struct db *db, json_object *root, struct conf_ctx *cc, struct issu
 	if (ic->conf.weak_keys_file != NULL &&
 	    (e = load_weak(ic, cc, ic->conf.weak_keys_file)) != AE_OK)
 		goto out;
+	if ((e = issue_ct_init(ic)) != AE_OK) {
+		conf_fail(cc, "ct", "logs", "the CT client cannot start: %s", anvil_strerror(e));
+		goto out;
+	}
 	*out = ic;
 	ic = NULL;
 	e = AE_OK;
@@ -172,6 +165,7 @@ issue_ctx_free(struct issue_ctx *ic)
 	if (ic == NULL)
 		return;
 	signer_client_free(ic->signer);
+	issue_ct_free(ic);
 	for (size_t i = 0; i < MAX_ISSUERS; i++)
 		for (size_t k = 0; k < ic->chains[i].n; k++)
 			free(ic->chains[i].pem[k]);
@@ -216,11 +210,4 @@ int
 issue_key_weak(const struct issue_ctx *ic, const uint8_t spki_sha256[32])
 {
 	return ic->nweak > 0 && bsearch(spki_sha256, ic->weak, ic->nweak, 32, cmp32) != NULL;
-}
-
-int
-issue_ct_available(const struct issue_ctx *ic)
-{
-	(void)ic;
-	return 0;
 }

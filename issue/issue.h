@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
+#include "ct/client.h"
 #include "db/db.h"
 #include "issue/conf.h"
 #include "lib/conf.h"
@@ -65,8 +66,27 @@ size_t issue_chain_count(const struct issue_ctx *ic, const char *issuer);
 /* Whether the SPKI hash is on the weak-key list (acme.weak_keys_file). */
 int issue_key_weak(const struct issue_ctx *ic, const uint8_t spki_sha256[32]);
 
-/* The CT hook: whether this server can gather SCTs for a CT profile. CT submission is a later
- * issue; until then a profile with "ct": true cannot issue (see issue_finish). */
+/* Whether this issue_ctx gathers SCTs: a CT client runs when some profile uses CT (ct.profiles
+ * names it). A CT profile without one cannot issue (see issue_finish). */
 int issue_ct_available(const struct issue_ctx *ic);
+
+/* The final-certificate queue (db/ctfinal.h, jobs/ctfinal.c): the usable logs of the
+ * profile's policy's final_certificates (bit i: ct.logs[i]); of every CT profile (_all). */
+uint64_t issue_ct_final_logs(const struct issue_ctx *ic, const char *profile);
+uint64_t issue_ct_final_logs_all(const struct issue_ctx *ic);
+
+/* One final certificate's add-chain to one log, in flight: drive s with ct_submit_perform
+ * until ct_submit_decided, then ct_submit_result. */
+struct issue_ct_final {
+	struct ct_leaf leaf;
+	struct ct_submission *s;
+};
+/* Starts submitting the certificate der (issued by issuer) to ct.logs[log] with its issuer
+ * chain, waiting at most timeout_ms for the log. AE_NOTFOUND (why) when the issuer or log is
+ * unknown; another error (why) when the certificate cannot be submitted. */
+anvil_err issue_ct_final_start(struct issue_ctx *ic, size_t log, const uint8_t *der,
+    size_t len, const char *issuer, int64_t timeout_ms, struct issue_ct_final **out,
+    char *why, size_t whylen);
+void issue_ct_final_free(struct issue_ct_final *f);
 
 #endif

@@ -17,6 +17,7 @@
 #include "lib/fileio.h"
 #include "lib/log.h"
 #include "ocsp/conf.h"
+#include "lib/hex.h"
 
 /* The signed CRL must fit one reply frame: an entry takes at most 60 bytes of DER (a 20-byte
  * serial, a GeneralizedTime, a reason), its request 33. */
@@ -169,15 +170,6 @@ struct entries {
 	anvil_err bad;
 };
 
-static int
-hexval(char ch)
-{
-	/* The contract says lowercase; a row written by hand in uppercase still names a
-	 * revoked serial, which must not go missing from the CRL. */
-	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
-	    ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-}
-
 static anvil_err
 add_entry(void *arg, const struct db_crl_entry *en)
 {
@@ -201,7 +193,7 @@ add_entry(void *arg, const struct db_crl_entry *en)
 		return AE_OK;
 	}
 	for (size_t i = 0; i < len / 2; i++) {
-		int hi = hexval(en->serial[2 * i]), lo = hexval(en->serial[2 * i + 1]);
+		int hi = hex_digit(en->serial[2 * i]), lo = hex_digit(en->serial[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			es->bad = AE_PARSE;
 			return AE_OK;

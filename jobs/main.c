@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "db/db.h"
 #include "jobs/crl.h"
+#include "jobs/ctfinal.h"
 #include "jobs/finalize.h"
 #include "jobs/conf.h"
 #include "jobs/ocsp.h"
@@ -37,6 +38,7 @@ on_stop(int sig)
 struct wake_targets {
 	struct jobs_ocsp *ocsp;
 	struct jobs_crl *crl;
+	struct jobs_ctfinal *ctfinal;
 };
 
 static void
@@ -48,6 +50,8 @@ on_wake(void *arg)
 		jobs_ocsp_wake(t->ocsp);
 	if (t->crl != NULL)
 		jobs_crl_kick(t->crl);
+	if (t->ctfinal != NULL)
+		jobs_ctfinal_kick(t->ctfinal);
 }
 
 static void
@@ -69,13 +73,14 @@ main(int argc, char **argv)
 	};
 	struct jobs_conf conf;
 	struct runner_env env;
-	struct conf_ctx cc, icc, occ, ccc;
+	struct conf_ctx cc, icc, occ, ccc, fcc;
 	struct sigaction sa;
 	struct db *db = NULL;
 	struct va *va = NULL;
 	struct jobs_finalize *finalize = NULL;
 	struct jobs_ocsp *ocsp = NULL;
 	struct jobs_crl *crl = NULL;
+	struct jobs_ctfinal *ctfinal = NULL;
 	struct wake_targets wake_targets;
 	const char *path = NULL;
 	char *abs_path = NULL;
@@ -86,6 +91,7 @@ main(int argc, char **argv)
 	memset(&icc, 0, sizeof(icc));
 	memset(&occ, 0, sizeof(occ));
 	memset(&ccc, 0, sizeof(ccc));
+	memset(&fcc, 0, sizeof(fcc));
 	memset(&conf, 0, sizeof(conf));
 	while ((ch = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -165,6 +171,11 @@ main(int argc, char **argv)
 		log_err("CRLs: %s", ccc.err[0] ? ccc.err : anvil_strerror(e));
 		goto out;
 	}
+	/* Final certificates to the CT logs (seed 003): only when a CT profile's policy names
+	 * final_certificates logs. Issuance without it is unaffected; the queue then waits. */
+	e = jobs_ctfinal_new(&conf.db, conf.root, &fcc, conf.runner_id, &ctfinal);
+	if (e != AE_OK && e != AE_NOTFOUND)
+		log_warn("ct-final jobs wait: %s", fcc.err[0] ? fcc.err : anvil_strerror(e));
 	/* Validation talks to hostile servers: from here on, run as jobs.user (the socket, the
 	 * PID file and the issuers' files are already open or read). */
 	if (privdrop_apply(&conf.run_as) != AE_OK) {
@@ -188,6 +199,10 @@ main(int argc, char **argv)
 		log_err("CRLs: cannot start the builder thread");
 		goto out;
 	}
+	if (ctfinal != NULL && jobs_ctfinal_start(ctfinal) != AE_OK) {
+		log_err("ct-final: cannot start the submitter thread");
+		goto out;
+	}
 	log_info("runner %s: concurrency %lld, finalize concurrency %lld, lease %llds, "
 	    "wake socket %s", conf.runner_id, (long long)conf.concurrency,
 	    (long long)(finalize != NULL ? conf.finalize_concurrency : 0), (long long)conf.lease,
@@ -200,6 +215,7 @@ main(int argc, char **argv)
 	env.wake_fd = wake_fd;
 	wake_targets.ocsp = ocsp;
 	wake_targets.crl = crl;
+	wake_targets.ctfinal = ctfinal;
 	env.on_wake = on_wake;
 	env.on_wake_arg = &wake_targets;
 	env.stop = &stop;
@@ -209,6 +225,7 @@ main(int argc, char **argv)
 out:
 	jobs_ocsp_free(ocsp);
 	jobs_crl_free(crl);
+	jobs_ctfinal_free(ctfinal);
 	jobs_finalize_free(finalize);
 	va_free(va);
 	db_free(db);

@@ -1,9 +1,12 @@
-/* base64url (RFC 4648 §5) without padding, as JOSE uses it. Decoding is strict: no padding,
- * no whitespace, no characters outside the alphabet, no non-zero trailing bits. */
+/* base64url (RFC 4648 §5) without padding, as JOSE uses it, and standard base64 (§4) as RFC
+ * 6962 (CT logs' JSON) and RFC 6960 (OCSP GET) use it: one strict decoder for both alphabets.
+ * Decoding is strict: no whitespace, no characters outside the alphabet, no non-zero trailing
+ * bits, so one value has one spelling. */
 #ifndef ANVIL_B64URL_H
 #define ANVIL_B64URL_H
 #include <stddef.h>
 #include <stdint.h>
+#include "lib/buf.h"
 #include "lib/err.h"
 
 /* Characters needed to encode n bytes, not counting the NUL. */
@@ -18,5 +21,15 @@ anvil_err b64url_decode(const char *in, size_t n, uint8_t *out, size_t outsz, si
  * larger than max bytes with AE_TOOBIG before allocating. */
 anvil_err b64url_decode_alloc(const char *in, size_t n, size_t max, uint8_t **out,
     size_t *outlen);
+
+/* Standard base64 with exactly the padding its length requires (RFC 6962 JSON). AE_TOOBIG when
+ * the result would not fit in outsz, AE_B64 on malformed input. */
+anvil_err b64_decode(const char *in, size_t n, uint8_t *out, size_t outsz, size_t *outlen);
+/* Standard base64 whose padding the caller has already removed (OCSP GET, where clients send
+ * it or not). */
+anvil_err b64_decode_unpadded(const char *in, size_t n, uint8_t *out, size_t outsz,
+    size_t *outlen);
+/* Appends the padded standard encoding of in[0..n) to b (no NUL). */
+anvil_err b64_encode_buf(struct buf *b, const uint8_t *in, size_t n);
 
 #endif

@@ -1,6 +1,8 @@
 #include "config.h"
 #include <string.h>
+#include "lib/b64url.h"
 #include "ocsp/request.h"
+#include "lib/hex.h"
 
 /* A counted view of DER bytes; every read checks what is left. */
 struct der {
@@ -153,50 +155,20 @@ ocsp_request_parse(const uint8_t *der, size_t len, struct ocsp_certid *out)
 	return r;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
-b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 int
 ocsp_get_decode(const char *path, size_t len, uint8_t *der, size_t cap, size_t *outlen)
 {
 	/* The base64 of OCSP_REQUEST_MAX bytes, with padding. */
 	char text[(OCSP_REQUEST_MAX + 2) / 3 * 4];
-	size_t n = 0, i = 0, out = 0, pad = 0;
-	uint32_t acc = 0;
-	int bits = 0;
+	size_t n = 0, i = 0, pad = 0;
 
 	*outlen = 0;
 	while (i < len) {
 		char c = path[i];
 		if (c == '%') {
 			int hi, lo;
-			if (len - i < 3 || (hi = hexval(path[i + 1])) < 0 ||
-			    (lo = hexval(path[i + 2])) < 0)
+			if (len - i < 3 || (hi = hex_digit(path[i + 1])) < 0 ||
+			    (lo = hex_digit(path[i + 2])) < 0)
 				return -1;
 			c = (char)(hi << 4 | lo);
 			i += 3;
@@ -213,27 +185,10 @@ ocsp_get_decode(const char *path, size_t len, uint8_t *der, size_t cap, size_t *
 		pad++;
 		n--;
 	}
-	if (n == 0 || n % 4 == 1 || (pad > 0 && (n + pad) % 4 != 0))
+	/* Padding is optional, but when given it must be what the length requires. */
+	if (n == 0 || (pad > 0 && (n + pad) % 4 != 0))
 		return -1;
-	for (i = 0; i < n; i++) {
-		int v = b64val(text[i]);
-		if (v < 0)
-			return -1;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (out == cap)
-				return -1;
-			der[out++] = (uint8_t)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	/* Canonical only: the bits left over must be zero. */
-	if (acc != 0)
-		return -1;
-	*outlen = out;
-	return 0;
+	return b64_decode_unpadded(text, n, der, cap, outlen) == AE_OK ? 0 : -1;
 }
 
 void

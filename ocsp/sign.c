@@ -2,16 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "ocsp/sign.h"
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+#include "lib/hex.h"
 
 anvil_err
 ocsp_sign(struct signer_client *sc, const struct ocsp_conf *o, const struct db_status *s,
@@ -30,7 +21,7 @@ ocsp_sign(struct signer_client *sc, const struct ocsp_conf *o, const struct db_s
 	    strlen(s->issuer) >= sizeof(r->issuer))
 		return AE_PARSE;
 	for (size_t i = 0; i < hl / 2; i++) {
-		int a = hexval(s->serial[2 * i]), b = hexval(s->serial[2 * i + 1]);
+		int a = hex_digit(s->serial[2 * i]), b = hex_digit(s->serial[2 * i + 1]);
 		if (a < 0 || b < 0)
 			return AE_PARSE;
 		r->serial[i] = (uint8_t)(a << 4 | b);

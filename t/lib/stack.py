@@ -666,7 +666,8 @@ DEFAULT_NGINX = {
 
 class Stack:
     def __init__(self, workers=2, config=None, nginx=None, dir=None, detached=False,
-                 config_file=None, ports=None, start=True, signer=False, jobs=False):
+                 config_file=None, ports=None, start=True, signer=False, jobs=False,
+                 ct=False):
         """workers: fcgi.workers; config: dict deep-merged into the generated config (a value
         of None deletes that key);
         nginx: template values overriding DEFAULT_NGINX (e.g. {"RATE": "1r/s", "BURST": 1});
@@ -675,8 +676,11 @@ class Stack:
         it is built (dev/up); dir/detached/config_file/ports: for dev/up (a persistent dir,
         daemons outliving us, an operator's config file instead of the generated one, fixed
         ports); jobs: True (or a dict merged into the jobs section) also starts
-        pebble-challtestsrv and anvil-jobs (t/lib/jobs.py: s.dns, s.jobs)."""
+        pebble-challtestsrv and anvil-jobs (t/lib/jobs.py: s.dns, s.jobs); ct: True also
+        starts two RFC 6962 test logs of two operators and adds the ct section and a CT
+        profile "ct" to the generated config (t/lib/ctstack.py: s.ct_logs)."""
         self.jobs_mode = jobs
+        self.ct_logs, self.ct_procs, self.ct_note = {}, {}, None
         self.jobs = self.dns = self.jobs_note = None
         self.detached = detached
         self.signer_mode = signer
@@ -711,6 +715,9 @@ class Stack:
             if jobs:
                 import jobs as jobslib
                 base = jobslib.prepare(self, base, jobs)
+            if ct:
+                import ctstack
+                base = ctstack.prepare(self, base)
             self.config = deep_merge(base, config)
             self.write_config(self.config)
         self.base = self.config["acme"]["base_url"].rstrip("/")
@@ -940,6 +947,9 @@ class Stack:
                 if self.signer_mode is True:
                     raise
                 self.signer_note = "anvil-signer: not started: %s" % e
+        if self.ct_logs:
+            import ctstack
+            ctstack.start(self)
         if self.fcgi.start():
             self.started.append("anvil-fcgi")
         if self.responder.start():
@@ -976,6 +986,9 @@ class Stack:
             self.fcgi.stop()
         self.responder.stop()
         self.stop_signer()
+        if self.ct_procs:
+            import ctstack
+            ctstack.stop(self)
         self.db.stop()
 
     @staticmethod
@@ -991,6 +1004,8 @@ class Stack:
                                ("anvil-jobs", proc.builddir_path("jobs/anvil-jobs"), ""),
                                ("pebble-challtestsrv", shutil.which("pebble-challtestsrv") or
                                 "/usr/bin/pebble-challtestsrv", ""),
+                               ("testlog-a", os.path.realpath(sys.executable), ""),
+                               ("testlog-b", os.path.realpath(sys.executable), ""),
                                ("mariadbd", which("mariadbd"), "")):
             d = runner.attach(name, exe, log)
             if d is not None:

@@ -16,6 +16,15 @@ def ok(cond, name):
     return bool(cond)
 
 
+def todo(cond, name, reason):
+    """A known bug owned elsewhere: reported (TAP TODO), not counted as a failure until fixed;
+    prove lists it as "unexpectedly succeeded" once it passes."""
+    global _n
+    _n += 1
+    print("%sok %d - %s # TODO %s" % ("" if cond else "not ", _n, name, reason), flush=True)
+    return bool(cond)
+
+
 def is_(got, want, name):
     if not ok(got == want, name):
         diag("got:  %r" % (got,))

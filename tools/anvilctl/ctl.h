@@ -18,5 +18,6 @@ int ctl_init(struct ctl *ctl, int argc, char **argv);         /* tools/anvilctl/
 int ctl_bench_signer(struct ctl *ctl, int argc, char **argv); /* tools/anvilctl/bench_signer.c */
 int ctl_check_freshness(struct ctl *ctl, int argc, char **argv); /* tools/anvilctl/freshness.c */
 int ctl_ratelimit(struct ctl *ctl, int argc, char **argv);    /* tools/anvilctl/ratelimit.c */
+int ctl_ct_logs(struct ctl *ctl, int argc, char **argv);      /* tools/anvilctl/ct_logs.c */
 
 #endif

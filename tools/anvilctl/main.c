@@ -19,6 +19,7 @@ static const struct command {
 	{ "check-freshness", ctl_check_freshness, "check-freshness [options]   Nagios check: "
 	    "published OCSP responses and CRLs are fresh (0/1/2/3)" },
 	{ "ratelimit", ctl_ratelimit, "ratelimit exempt|unexempt|status ACCOUNT_ID   rate limit exemption" },
+	{ "ct-logs", ctl_ct_logs, "ct-logs [--timeout-ms MS]   fetch and verify each CT log's tree head" },
 };
 
 static void
