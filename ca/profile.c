@@ -19,7 +19,7 @@ static const char *const issuer_keys[] = { "key_label", "key_id", "key_type", "s
 	NULL };
 static const char *const profile_keys[] = { "issuer", "validity_days", "backdate_seconds", "ct",
 	"key_types", "ekus", "policies", "dns_suffixes", "ip_ranges", "allow_wildcard", "max_names",
-	"public", NULL };
+	"public", "caa_recheck_seconds", NULL };
 
 /* Reads an array of strings into out (at most MAX_LIST). */
 static anvil_err
@@ -297,6 +297,12 @@ parse_profile(struct conf_ctx *c, struct signer_conf *sc, const char *name, json
 	    (e = get_strings(c, o, where, "policies", p->policies, &p->npolicies)) != AE_OK ||
 	    (e = get_strings(c, o, where, "dns_suffixes", p->dns_suffixes,
 	    &p->n_dns_suffixes)) != AE_OK)
+		return e;
+	/* CA/B Forum BR 3.2.2.8: a public CA checks CAA within 8 hours before issuance, so a
+	 * reused authorization's check is repeated at finalize when older (issue/caa.c). */
+	p->caa_recheck = p->is_public ? PROFILE_CAA_RECHECK_MAX : -1;
+	if ((e = conf_get_int(c, o, where, "caa_recheck_seconds", 0, 0, PROFILE_CAA_RECHECK_MAX,
+	    &p->caa_recheck)) != AE_OK)
 		return e;
 	p->max_validity = days * 86400;
 	if ((p->issuer = conf_issuer(sc, issuer)) == NULL)

@@ -57,6 +57,7 @@ struct issuer {
  * PROFILE_ISSUE_BACKDATE before the serial is recorded, and the signature comes within the
  * finalize budget or from anvil-jobs' retries minutes later. */
 #define PROFILE_BACKDATE_MIN 300
+#define PROFILE_CAA_RECHECK_MAX 28800  /* s: 8 hours, CA/B Forum BR 3.2.2.8 */
 
 struct profile {
 	char name[PROTO_NAME_MAX + 1];
@@ -75,6 +76,8 @@ struct profile {
 	int allow_wildcard;
 	int64_t max_names;
 	int is_public;          /* names must have a registrable domain: no single-label names */
+	int64_t caa_recheck;    /* s an authorization's CAA check stays good for issuance; -1: no
+				 * re-check (not public, unless caa_recheck_seconds says) */
 };
 
 /* Where a token and key live (signer.module, slot or token_label): slot by id (slot_id >= 0)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include "ca/hsmkey.h"
@@ -141,6 +142,7 @@ note_root_key(struct signer *s, CK_SESSION_HANDLE sess, const struct issuer *is)
 	if (is->cert_path != NULL && load_cert(is->cert_path, &cert) == AE_OK)
 		note_ca_key(s, X509_get0_pubkey(cert));
 	X509_free(cert);
+	ERR_clear_error();  /* an offline root leaves nothing to find: not an error */
 }
 
 /* Loads each intermediate's certificate and binds its key on the token; roots stay offline

@@ -39,6 +39,21 @@ anvil_err db_order_fin_get(struct db *db, int64_t id, struct db_order_fin *out);
 /* A processing order turns invalid with the problem document (JSON); its job is done. */
 anvil_err db_order_fail(struct db *db, int64_t id, const char *problem);
 
+/* What issuance's CAA re-check (issue/caa.c) needs of each authorization of an order: the
+ * identifier, the method of its valid challenge and when that validated it (0 when no valid
+ * challenge is recorded: treated as never checked). */
+#define DB_ORDER_AUTHZ_MAX 100   /* the identifiers of an order at most (PROTO_IDS_MAX) */
+struct db_authz_caa {
+	char ident_type[8];       /* dns, ip */
+	char value[256];          /* without "*." */
+	int wildcard;
+	char method[16];          /* http-01, dns-01, tls-alpn-01; "" when none */
+	int64_t validated;
+};
+/* Up to max rows for order_id into out (*n of them). */
+anvil_err db_order_authz_caa(struct db *db, int64_t order_id, struct db_authz_caa *out,
+    size_t max, size_t *n);
+
 /* The serial recorded for an order: AE_NOTFOUND when none yet. */
 anvil_err db_serial_of_order(struct db *db, int64_t order_id, char serial[DB_SERIAL_HEX_MAX + 1],
     int64_t *created);

@@ -10,6 +10,13 @@ static const char SQL_ORDER_FAIL[] =
     "UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status = 'processing'";
 static const char SQL_JOB_DONE[] =
     "UPDATE jobs SET state = 'done' WHERE kind = 'finalize' AND ref_id = ?";
+/* order_authorizations' primary key, then the authorization's and its valid challenge's
+ * (challenges_authz_type) by key: a few rows per order. */
+static const char SQL_ORDER_AUTHZ_CAA[] =
+    "SELECT a.identifier_type, a.identifier_value, a.wildcard, c.type, c.validated "
+    "FROM order_authorizations oa JOIN authorizations a ON a.id = oa.authz_id "
+    "LEFT JOIN challenges c ON c.authz_id = a.id AND c.status = 'valid' "
+    "WHERE oa.order_id = ? ORDER BY a.id LIMIT ?";
 static const char SQL_SERIAL_OF_ORDER[] =
     "SELECT serial, created FROM serials WHERE order_id = ?";
 static const char SQL_SERIAL_INSERT[] =
@@ -117,5 +124,52 @@ db_serial_record(struct db *db, struct db_serial_new *s, int64_t order_id, int64
 	}
 	if (e != AE_OK)
 		s->serial[0] = '\0';
+	return e;
+}
+
+struct caa_sink {
+	struct db_authz_caa *out;
+	size_t n, max;
+};
+
+static anvil_err
+caa_row(void *arg, const struct db_val *cols, size_t ncols)
+{
+	struct caa_sink *k = arg;
+	struct db_authz_caa *a;
+
+	(void)ncols;
+	if (k->n == k->max)
+		return AE_TOOBIG;
+	a = &k->out[k->n];
+	memset(a, 0, sizeof(*a));
+	if (cols[0].len >= sizeof(a->ident_type) || cols[1].len >= sizeof(a->value) ||
+	    cols[3].len >= sizeof(a->method))
+		return AE_TOOBIG;
+	memcpy(a->ident_type, cols[0].buf, cols[0].len);
+	memcpy(a->value, cols[1].buf, cols[1].len);
+	a->wildcard = cols[2].i != 0;
+	if (!cols[3].is_null)
+		memcpy(a->method, cols[3].buf, cols[3].len);
+	a->validated = cols[4].is_null ? 0 : cols[4].i;
+	k->n++;
+	return AE_OK;
+}
+
+anvil_err
+db_order_authz_caa(struct db *db, int64_t order_id, struct db_authz_caa *out, size_t max,
+    size_t *n)
+{
+	char type[16], value[300], method[32];
+	struct db_val p[] = { DB_PARAM_I64(order_id), DB_PARAM_I64((int64_t)max + 1) };
+	struct db_val cols[] = { DB_COL_STR(type, sizeof(type)), DB_COL_STR(value, sizeof(value)),
+		DB_COL_I64, DB_COL_STR(method, sizeof(method)), DB_COL_I64 };
+	struct caa_sink k = { .out = out, .max = max };
+	anvil_err e;
+
+	*n = 0;
+	e = db_exec_rows(db, SQL_ORDER_AUTHZ_CAA, p, 2, cols, 5, max, caa_row, &k, NULL);
+	if (e == AE_OK)
+		*n = k.n;
 	return e;
 }

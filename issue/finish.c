@@ -439,6 +439,21 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 		goto out;
 	}
 	idents_cn_first(req.u.cert.ids, req.u.cert.nids, ci.cn);
+	/* CAA again for authorizations checked too long ago, before a signature is spent. A CAA
+	 * record that forbids us ends the order; DNS trouble or no way to look (anvil-fcgi)
+	 * leaves it processing for anvil-jobs' retries. */
+	if ((e = issue_caa_recheck(ic, o, prof, deadline_ms, detail, sizeof(detail))) ==
+	    AE_DENIED) {
+		e = fail_order(ic, order_id, AE_DENIED, ACME_ERR "caa", 403, "%s", detail);
+		goto out;
+	}
+	if (e != AE_OK) {
+		if (detail[0] != '\0')
+			log_info("order %lld: CAA re-check: %s", (long long)order_id, detail);
+		if (transient(e) == AE_OK)
+			e = AE_UNAVAILABLE;
+		goto out;
+	}
 	if (serial != NULL && strlen(serial) < sizeof(c->serial)) {
 		memcpy(c->serial, serial, strlen(serial) + 1);
 		created = serial_created;

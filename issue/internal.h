@@ -8,6 +8,7 @@
 #include "ct/response.h"
 #include "db/db.h"
 #include "issue/conf.h"
+#include "issue/issue.h"
 #include "lib/buf.h"
 
 struct chains {
@@ -31,6 +32,8 @@ struct issue_ctx {
 	struct chains chains[MAX_ISSUERS];  /* by issuer index */
 	uint8_t (*weak)[32];          /* sorted */
 	size_t nweak;
+	issue_caa_fn caa;             /* NULL: CAA re-checks wait for anvil-jobs */
+	void *caa_arg;
 	struct ct_client *ct;         /* NULL without a CT profile (issue/ct.c) */
 	struct ct_chain ct_chain[MAX_ISSUERS];
 };
@@ -46,6 +49,16 @@ struct db_status;
  * this succeeds: any failure comes back as a "retry later" code of issue_finish. */
 anvil_err issue_status_first(struct issue_ctx *ic, const char *issuer, const char *serial,
     int64_t not_after, int64_t deadline_ms, struct db_status *st);
+
+struct db_order_fin;
+struct profile;
+
+/* The CAA re-check of the order o of profile prof (issue/caa.c): AE_OK when every DNS
+ * identifier's CAA check is recent enough or has just been repeated with success; AE_DENIED
+ * when CAA forbids one (detail says which); AE_BUSY when a check is due and this process has
+ * no hook (the order stays processing for anvil-jobs); another "retry later" code otherwise. */
+anvil_err issue_caa_recheck(struct issue_ctx *ic, const struct db_order_fin *o,
+    const struct profile *prof, int64_t deadline_ms, char *detail, size_t detail_len);
 
 /* issue/ct.c: the CT client and the issuers' chains, when a profile uses CT. */
 anvil_err issue_ct_init(struct issue_ctx *ic);

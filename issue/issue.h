@@ -36,6 +36,24 @@ const struct issue_conf *issue_ctx_conf(const struct issue_ctx *ic);
  * request with the bytes it signed the first time. */
 anvil_err issue_finish(struct issue_ctx *ic, int64_t order_id, int64_t deadline_ms);
 
+/* The CAA re-check (issue/caa.c, CA/B Forum BR 3.2.2.8): before a certificate of a profile with
+ * a caa_recheck (public ones: 8 hours) is signed, every DNS identifier whose authorization's
+ * check is older is checked again through this hook. anvil-jobs sets one (va/, on the lane's
+ * own engine); without one (anvil-fcgi, which does not reach the network) such an order stays
+ * processing and its finalize job does it. The hook returns AE_OK when CAA permits issuance,
+ * AE_DENIED when a CAA record forbids it, or a "retry later" code (DNS trouble, timeout);
+ * detail says why in words fit for a problem document. deadline_ms as issue_finish's. */
+struct issue_caa_query {
+	const char *ident;        /* DNS name, without "*." */
+	int wildcard;
+	const char *method;       /* the challenge type that validated it ("" when unknown) */
+	const char *profile;
+	int64_t account_id;
+};
+typedef anvil_err (*issue_caa_fn)(void *arg, const struct issue_caa_query *q,
+    int64_t deadline_ms, char *detail, size_t detail_len);
+void issue_ctx_set_caa(struct issue_ctx *ic, issue_caa_fn fn, void *arg);
+
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t issue_now_ms(void);
 

@@ -6,10 +6,11 @@
 #include "jobs/finalize.h"
 
 anvil_err
-jobs_finalize_new(const struct db_conf *dbc, json_object *root, struct conf_ctx *cc,
-    size_t nlanes, const char *wake, struct jobs_finalize **out)
+jobs_finalize_new(const struct db_conf *dbc, const struct va_conf *vc, json_object *root,
+    struct conf_ctx *cc, size_t nlanes, const char *wake, struct jobs_finalize **out)
 {
 	(void)dbc;
+	(void)vc;
 	(void)root;
 	(void)nlanes;
 	(void)wake;

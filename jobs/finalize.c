@@ -1,7 +1,9 @@
 #include "config.h"
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "issue/issue.h"
 #include "jobs/finalize.h"
 #include "lib/log.h"
@@ -13,6 +15,7 @@ struct lane {
 	struct jobs_finalize *f;
 	struct db *db;
 	struct issue_ctx *ic;
+	struct va *va;          /* the lane's own engine, for issuance's CAA re-checks */
 	pthread_t th;
 	int started;
 	/* Under f->mu. */
@@ -30,6 +33,76 @@ struct jobs_finalize {
 	size_t nlanes;
 	struct lane *lanes;
 };
+
+struct caa_wait {
+	int done, valid;
+	char detail[256];
+	int caa;                /* the problem is a CAA refusal (not DNS trouble) */
+};
+
+static void
+caa_done(void *arg, const struct va_result *r)
+{
+	struct caa_wait *w = arg;
+	json_object *p = NULL, *v;
+
+	w->done = 1;
+	w->valid = r->valid;
+	if (r->valid || r->problem == NULL || (p = json_tokener_parse(r->problem)) == NULL)
+		return;
+	if (json_object_object_get_ex(p, "type", &v) && json_object_get_string(v) != NULL)
+		w->caa = strcmp(json_object_get_string(v), "urn:ietf:params:acme:error:caa") == 0;
+	if (json_object_object_get_ex(p, "detail", &v) && json_object_get_string(v) != NULL)
+		snprintf(w->detail, sizeof(w->detail), "%s", json_object_get_string(v));
+	json_object_put(p);
+}
+
+/* issue/'s CAA hook (issue_ctx_set_caa): one CAA-only task on the lane's engine, waited for
+ * on this thread until it ends or the attempt's deadline passes. */
+static anvil_err
+lane_caa(void *arg, const struct issue_caa_query *q, int64_t deadline_ms, char *detail,
+    size_t detail_len)
+{
+	struct lane *l = arg;
+	struct caa_wait w;
+	struct va_input in;
+	struct va_task *t = NULL;
+	anvil_err e;
+
+	memset(&w, 0, sizeof(w));
+	memset(&in, 0, sizeof(in));
+	in.type = q->method;
+	in.token = "";
+	in.thumbprint = "";
+	in.ident_type = "dns";
+	in.ident_value = q->ident;
+	in.wildcard = q->wildcard;
+	in.profile = q->profile;
+	in.account_id = q->account_id;
+	in.caa_only = 1;
+	if ((e = va_task_start(l->va, &in, caa_done, &w, &t)) != AE_OK)
+		return e == AE_BUSY ? AE_BUSY : AE_UNAVAILABLE;
+	while (!w.done) {
+		int64_t left = deadline_ms - issue_now_ms();
+		int ready = 0;
+
+		if (left <= 0) {
+			va_task_cancel(l->va, t);
+			snprintf(detail, detail_len, "CAA lookup for %s did not finish in time",
+			    q->ident);
+			return AE_TIMEOUT;
+		}
+		if ((e = va_run_once(l->va, -1, left > 100 ? 100 : (int)left, &ready)) != AE_OK) {
+			if (!w.done)
+				va_task_cancel(l->va, t);
+			return AE_UNAVAILABLE;
+		}
+	}
+	snprintf(detail, detail_len, "%s", w.detail);
+	if (w.valid)
+		return AE_OK;
+	return w.caa ? AE_DENIED : AE_UNAVAILABLE;
+}
 
 static anvil_err
 finalize_run(struct lane *l, int64_t order_id, int64_t budget_ms)
@@ -79,8 +152,8 @@ lane_main(void *arg)
 }
 
 anvil_err
-jobs_finalize_new(const struct db_conf *dbc, json_object *root, struct conf_ctx *cc,
-    size_t nlanes, const char *wake, struct jobs_finalize **out)
+jobs_finalize_new(const struct db_conf *dbc, const struct va_conf *vc, json_object *root,
+    struct conf_ctx *cc, size_t nlanes, const char *wake, struct jobs_finalize **out)
 {
 	struct jobs_finalize *f;
 	anvil_err e = AE_NOMEM;
@@ -105,6 +178,13 @@ jobs_finalize_new(const struct db_conf *dbc, json_object *root, struct conf_ctx 
 			l->db = NULL;
 			goto fail;
 		}
+		if ((e = va_new(vc, &l->va)) != AE_OK) {
+			snprintf(cc->err, sizeof(cc->err), "finalize: no validation engine for "
+			    "CAA re-checks: %s", anvil_strerror(e));
+			f->nlanes++;   /* freed with the others */
+			goto fail;
+		}
+		issue_ctx_set_caa(l->ic, lane_caa, l);
 	}
 	*out = f;
 	return AE_OK;
@@ -151,6 +231,7 @@ jobs_finalize_free(struct jobs_finalize *f)
 		if (l->started)
 			pthread_join(l->th, NULL);
 		issue_ctx_free(l->ic);
+		va_free(l->va);
 		db_free(l->db);
 	}
 	free(f->lanes);

@@ -15,15 +15,18 @@
 #include "db/db.h"
 #include "lib/conf.h"
 #include "lib/err.h"
+#include "va/va.h"
 
 struct jobs_finalize;
 
-/* nlanes lanes, each with a connection made from dbc (not connected yet) and an issue_ctx read
- * from root (the issuers' files are read here: call before dropping privileges). wake: a path
- * to send a datagram to when an attempt ends (the runner's jobs.wake_socket), or NULL. On error
- * cc->err says why; the runner then leaves finalize jobs queued. */
-anvil_err jobs_finalize_new(const struct db_conf *dbc, json_object *root, struct conf_ctx *cc,
-    size_t nlanes, const char *wake, struct jobs_finalize **out);
+/* nlanes lanes, each with a connection made from dbc (not connected yet), a validation engine
+ * on vc for issuance's CAA re-checks (issue_ctx_set_caa) and an issue_ctx read from root (the
+ * issuers' files are read here: call before dropping privileges). wake: a path to send a
+ * datagram to when an attempt ends (the runner's jobs.wake_socket), or NULL. On error cc->err
+ * says why; the runner then leaves finalize jobs queued. */
+anvil_err jobs_finalize_new(const struct db_conf *dbc, const struct va_conf *vc,
+    json_object *root, struct conf_ctx *cc, size_t nlanes, const char *wake,
+    struct jobs_finalize **out);
 /* Starts the lanes' threads (after dropping privileges; they block every signal, so SIGTERM
  * reaches the loop). */
 anvil_err jobs_finalize_start(struct jobs_finalize *f);

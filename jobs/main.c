@@ -161,7 +161,7 @@ main(int argc, char **argv)
 	}
 	/* Issuance needs the signer and issuer sections; without them validation still runs and
 	 * finalize jobs wait in the table. */
-	if (jobs_finalize_new(&conf.db, conf.root, &icc, (size_t)conf.finalize_concurrency,
+	if (jobs_finalize_new(&conf.db, &conf.va, conf.root, &icc, (size_t)conf.finalize_concurrency,
 	    conf.wake_socket, &finalize) != AE_OK) {
 		log_warn("finalize jobs wait: %s", icc.err);
 		finalize = NULL;

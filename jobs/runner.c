@@ -272,8 +272,9 @@ dispatch(struct runner *r, struct slot *s)
 }
 
 /* Room for jobs of kind finalize: the lanes not taken by the finalize jobs we hold, so a runner
- * whose lanes are all busy leaves them to another host. A runner without lanes (no issuance) leaves them all to runners that can issue: an attempt
- * of its own would only push their next one back. */
+ * whose lanes are all busy leaves them to another host. A runner without lanes (no issuance)
+ * leaves them all to runners that can issue: an attempt of its own would only push their next
+ * one back. */
 static size_t
 finalize_room(const struct runner *r)
 {
@@ -393,7 +394,7 @@ poll_claim(struct runner *r)
 }
 
 #define SWEEP_BATCH 64
-#define SWEEP_MAX 1024      /* orders one sweep queues at most: the loop has other work */
+#define SWEEP_MAX 1024      /* orders one sweep looks at, at most: the loop has other work */
 
 /* The stranded-order sweep: an order in `processing` always has a queued finalize job (both are
  * written in one transaction), unless something lost it (a job failed by an older release, a
@@ -402,7 +403,7 @@ static size_t
 sweep(struct runner *r)
 {
 	int64_t ids[SWEEP_BATCH], after = 0;
-	size_t n = 0, total = 0;
+	size_t n = 0, total = 0, batches = 0;
 	anvil_err e;
 
 	do {
@@ -422,7 +423,7 @@ sweep(struct runner *r)
 			    (long long)ids[i]);
 			total++;
 		}
-	} while (n == SWEEP_BATCH && total < SWEEP_MAX);
+	} while (n == SWEEP_BATCH && ++batches < SWEEP_MAX / SWEEP_BATCH);
 	return total;
 }
 

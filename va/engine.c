@@ -180,6 +180,7 @@ va_task_start(struct va *va, const struct va_input *in, va_done_fn cb, void *arg
 	t->arg = arg;
 	t->wildcard = in->wildcard;
 	t->account_id = in->account_id;
+	t->caa_only = in->caa_only;
 	t->policy = va_policy_for(va->conf, t->profile);
 	t->phase = PH_START;
 	t->wake = 1;
@@ -259,6 +260,10 @@ va_method_begin(struct va_task *t)
 	const struct va_conf *c = t->va->conf;
 	int n;
 
+	if (t->caa_only) {
+		va_succeed(t);
+		return;
+	}
 	if (strcmp(t->type, "dns-01") == 0) {
 		va_dns01_begin(t);
 		return;

@@ -45,6 +45,7 @@ struct va_task {
 	int wildcard;
 	char profile[65];
 	int64_t account_id;
+	int caa_only;
 	const struct va_policy *policy;
 
 	enum va_phase phase;

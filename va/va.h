@@ -66,6 +66,10 @@ struct va_input {
 	int wildcard;
 	const char *profile;
 	int64_t account_id;
+	/* CAA only (issuance's re-check of an older authorization, issue/caa.c): the task ends
+	 * valid once CAA permits issuance, with type the method that validated it (RFC 8657
+	 * validationmethods); token and thumbprint are not used. */
+	int caa_only;
 };
 
 struct va_result {

@@ -9,6 +9,7 @@ certificate end to end through finalize and download.
 """
 import json
 import os
+import secrets
 import time
 
 import proc
@@ -59,9 +60,11 @@ def _sql_str(v):
 
 
 def ready_order(s, c, names, profile="rsa", status="ready", authz_status="valid",
-                expires_in=3600, not_before=None):
-    """Creates an order (and valid authorizations for its names) for c's account directly in
-    the database; returns the order id. not_before: the requested notBefore (Unix seconds)."""
+                expires_in=3600, not_before=None, validated_ago=0):
+    """Creates an order (and valid authorizations for its names, each with its valid http-01
+    or, for a wildcard, dns-01 challenge validated validated_ago seconds ago) for c's account
+    directly in the database; returns the order id. not_before: the requested notBefore (Unix
+    seconds)."""
     now = int(time.time())
     acct = account_id(c)
     ids = [acme.ident(n) for n in names]
@@ -78,8 +81,15 @@ def ready_order(s, c, names, profile="rsa", status="ready", authz_status="valid"
                      "wildcard, status, expires, profile, created) VALUES (%d, '%s', %s, %d, "
                      "'%s', %d, '%s', %d)" % (acct, i["type"], _sql_str(v), wild, authz_status,
                                              now + expires_in, profile, now))
-        stmts.append("INSERT INTO order_authorizations (order_id, authz_id) VALUES "
-                     "(@o, LAST_INSERT_ID())")
+        stmts.append("SET @a = LAST_INSERT_ID()")
+        stmts.append("INSERT INTO order_authorizations (order_id, authz_id) VALUES (@o, @a)")
+        if authz_status == "valid":
+            # As validation leaves it: the valid challenge and when it (and CAA) was checked,
+            # which a public profile's CAA re-check reads (issue/caa.c).
+            stmts.append("INSERT INTO challenges (authz_id, type, token, status, validated) "
+                         "VALUES (@a, '%s', '%s', 'valid', %d)"
+                         % ("dns-01" if wild else "http-01", secrets.token_hex(11),
+                            now - validated_ago))
     stmts.append("SELECT @o")
     out = s.mysql(";\n".join(stmts) + ";")
     return int(out.strip().splitlines()[-1])
