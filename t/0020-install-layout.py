@@ -120,6 +120,10 @@ def main():
     for f in ("lib/sysusers.d/anvil.conf", "lib/tmpfiles.d/anvil.conf"):
         tap.ok(os.path.isfile(os.path.join(dest + v["prefix"], f)), f)
     tap.ok(os.path.isfile(os.path.join(p("sysconfdir"), "logrotate.d", "anvil")), "logrotate")
+    tap.is_(sorted(os.listdir(p("mandir", "man8"))), sorted(n + ".8" for n in DAEMONS +
+            ["anvilctl"]), "man pages of the daemons and anvilctl")
+    tap.ok(os.path.isfile(p("docdir", "install.md")), "doc/install.md in docdir (the units "
+           "point to it)")
 
     # The sample validates once the uids are filled (secrets and paths pointed at this test).
     text = open(live).read()
