@@ -78,7 +78,7 @@ db_conf_parse(struct conf_ctx *cc, json_object *root, struct db_conf *c)
 	    (e = conf_get_string(cc, sec, "database", "host", 0, &c->host)) != AE_OK ||
 	    (e = conf_get_int(cc, sec, "database", "port", 0, 1, 65535, &c->port)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "database", "unix_socket", 0, &c->unix_socket)) != AE_OK ||
-	    (e = conf_get_string(cc, sec, "database", "user", 1, &c->user)) != AE_OK ||
+	    (e = conf_get_secret(cc, sec, "database", "user", 1, &c->user_buf)) != AE_OK ||
 	    (e = conf_get_secret(cc, sec, "database", "password", 0, &c->password)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "database", "name", 1, &c->name)) != AE_OK ||
 	    (e = conf_get_int(cc, sec, "database", "connect_timeout", 0, 1, 3600,
@@ -90,6 +90,7 @@ db_conf_parse(struct conf_ctx *cc, json_object *root, struct db_conf *c)
 	    (e = conf_get_int(cc, sec, "database", "lock_wait_timeout", 0, 1, 3600,
 	    &c->lock_wait_timeout)) != AE_OK)
 		goto out;
+	c->user = c->user_buf;
 	if (*c->name == '\0')
 		e = conf_fail(cc, "database", "name", "must not be empty");
 out:
@@ -103,6 +104,9 @@ db_conf_free(struct db_conf *c)
 {
 	conf_secret_free(c->password);
 	c->password = NULL;
+	conf_secret_free(c->user_buf);
+	c->user_buf = NULL;
+	c->user = NULL;
 }
 
 const char *

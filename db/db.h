@@ -14,7 +14,9 @@ struct db_conf {
 	const char *host;         /* these point into the loaded config object */
 	int64_t port;
 	const char *unix_socket;
-	const char *user;
+	const char *user;         /* points to user_buf */
+	char *user_buf;           /* malloc'd: a plain string or a secret form (one config, one
+	                           * database account per daemon: {"env": ...} in each unit) */
 	char *password;           /* malloc'd secret (conf_secret_free) */
 	const char *name;
 	int64_t connect_timeout;

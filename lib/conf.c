@@ -49,6 +49,25 @@ read_capped(const char *path, size_t max, struct buf *b)
 	return e;
 }
 
+static void
+blank_comment_lines(uint8_t *p, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t j = i;
+
+		while (j < len && (p[j] == ' ' || p[j] == '\t'))
+			j++;
+		if (j + 1 < len && p[j] == '/' && p[j + 1] == '/')
+			for (; j < len && p[j] != '\n'; j++)
+				p[j] = ' ';
+		while (j < len && p[j] != '\n')
+			j++;
+		i = j + 1;
+	}
+}
+
 anvil_err
 conf_load(struct conf_ctx *c, const char *path, json_object **root)
 {
@@ -69,7 +88,11 @@ conf_load(struct conf_ctx *c, const char *path, json_object **root)
 		buf_free(&b);
 		return AE_NOMEM;
 	}
-	/* Strict: a trailing comma or a comment in the deployment file is an error, not a guess. */
+	/* Strict: a trailing comma or a comment inside a line is an error, not a guess. Whole
+	 * lines whose first non-blank characters are "//" are comments (the installed sample
+	 * explains itself): a JSON string never spans lines, so this cannot cut one. They become
+	 * blanks, and error offsets stay the file's. */
+	blank_comment_lines(b.data, b.len);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	obj = json_tokener_parse_ex(tok, (const char *)b.data, (int)b.len);
 	if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success ||

@@ -60,8 +60,11 @@ ocsp_stage(struct ocsp_staged *st, const char *dir, const char *issuer, const ch
 	n = snprintf(tdir, sizeof(tdir), "%s/.tmp", idir);
 	if (n < 0 || (size_t)n >= sizeof(tdir))
 		return AE_TOOBIG;
-	if ((mkdir(idir, 0755) != 0 && errno != EEXIST) ||
-	    (mkdir(tdir, 0755) != 0 && errno != EEXIST))
+	/* Group-writable as far as the umask allows: anvil-fcgi (first responses) and anvil-jobs
+	 * (refreshes) are two users of one group writing the same issuer directories (init/,
+	 * doc/install.md: UMask=0002). */
+	if ((mkdir(idir, 0775) != 0 && errno != EEXIST) ||
+	    (mkdir(tdir, 0775) != 0 && errno != EEXIST))
 		return AE_IO;
 	n = snprintf(st->tmp, sizeof(st->tmp), "%s/%s.%ld.%u", tdir, serial, (long)getpid(),
 	    atomic_fetch_add(&stage_seq, 1));
