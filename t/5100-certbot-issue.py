@@ -67,7 +67,7 @@ def main():
     if not exe:
         tap.skip_all("certbot not installed (Debian package certbot)")
     port = proc.free_port()
-    # The signer's "default" profile asks for CT (not implemented): issue under a CT-less one.
+    # The signer's "default" profile asks for CT (this stack runs no CT logs): a CT-less one.
     s = start_or_skip(workers=2, signer=True, jobs={"validation": {"http01_port": port}},
                       config={"acme": {"default_profile": "e2e"},
                               "profiles": {"e2e": {"issuer": "int-ec", "validity_days": 90,
