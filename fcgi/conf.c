@@ -15,8 +15,6 @@ parse_fcgi(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
 	static const char *const keys[] = { "socket", "socket_mode", "workers", "backlog",
 		"pid_file", "retry_after", "user", "group", "nginx_read_timeout", NULL };
 	json_object *sec = NULL;
-	const char *mode = "0660";
-	int64_t m = 0;
 	anvil_err e;
 
 	c->socket = NULL;
@@ -24,10 +22,11 @@ parse_fcgi(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
 	c->backlog = 128;
 	c->retry_after = 5;
 	c->nginx_read_timeout = 30;
+	c->socket_mode = 0660;
 	if ((e = conf_get_object(cc, root, "", "fcgi", 1, &sec)) != AE_OK ||
 	    (e = conf_check_keys(cc, sec, "fcgi", keys)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "fcgi", "socket", 1, &c->socket)) != AE_OK ||
-	    (e = conf_get_string(cc, sec, "fcgi", "socket_mode", 0, &mode)) != AE_OK ||
+	    (e = conf_get_mode(cc, sec, "fcgi", "socket_mode", &c->socket_mode)) != AE_OK ||
 	    (e = conf_get_int(cc, sec, "fcgi", "workers", 0, 1, 1024, &c->workers)) != AE_OK ||
 	    (e = conf_get_int(cc, sec, "fcgi", "backlog", 0, 1, 65535, &c->backlog)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "fcgi", "pid_file", 0, &c->pid_file)) != AE_OK ||
@@ -41,12 +40,6 @@ parse_fcgi(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
 		return conf_fail(cc, "fcgi", "socket", "must be an absolute path under 108 bytes");
 	if (c->pid_file != NULL && c->pid_file[0] != '/')
 		return conf_fail(cc, "fcgi", "pid_file", "must be an absolute path");
-	/* Octal digits only, e.g. "0660". */
-	if (strlen(mode) < 3 || strlen(mode) > 4 || strspn(mode, "01234567") != strlen(mode))
-		return conf_fail(cc, "fcgi", "socket_mode", "must be an octal mode such as \"0660\"");
-	for (const char *p = mode; *p; p++)
-		m = m * 8 + (*p - '0');
-	c->socket_mode = (mode_t)m;
 	return AE_OK;
 }
 

@@ -24,6 +24,7 @@
 #include "issue/internal.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/hex.h"
 
 #define SERIAL_RANDOM_BYTES 16    /* 128 random bits after the prefix byte (DESIGN.md) */
 #define ACME_ERR "urn:ietf:params:acme:error:"
@@ -55,18 +56,6 @@ fail_order(struct issue_ctx *ic, int64_t id, anvil_err why, const char *type, in
 	return why;
 }
 
-static void
-hex_of(const uint8_t *b, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 anvil_err
 issue_serial_make(void *arg, char hex[DB_SERIAL_HEX_MAX + 1])
 {
@@ -76,7 +65,7 @@ issue_serial_make(void *arg, char hex[DB_SERIAL_HEX_MAX + 1])
 	b[0] = (uint8_t)ic->conf.serial_prefix;
 	if (RAND_bytes(b + 1, SERIAL_RANDOM_BYTES) != 1)
 		return AE_CRYPTO;
-	hex_of(b, sizeof(b), hex);
+	hex_encode(b, sizeof(b), hex);
 	return AE_OK;
 }
 

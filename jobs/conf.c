@@ -16,8 +16,7 @@ parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 		"sweep_interval", "wake_socket", "wake_socket_mode", "pid_file",
 		"validation", "policies", "user", "group", NULL };
 	json_object *sec = NULL, *val = NULL, *pol = NULL, *acme = NULL, *ids = NULL;
-	const char *id = NULL, *base = NULL, *mode = "0660";
-	int64_t m = 0;
+	const char *id = NULL, *base = NULL;
 	char host[64];
 	anvil_err e;
 	int n;
@@ -30,6 +29,7 @@ parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 	c->finalize_budget_ms = -1;
 	c->finalize_concurrency = 4;
 	c->sweep_interval = 60;
+	c->wake_socket_mode = 0660;
 	if ((e = conf_get_object(cc, root, "", "jobs", 1, &sec)) != AE_OK ||
 	    (e = conf_check_keys(cc, sec, "jobs", keys)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "jobs", "runner_id", 0, &id)) != AE_OK ||
@@ -49,7 +49,7 @@ parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 	    (e = conf_get_int(cc, sec, "jobs", "sweep_interval", 0, 1, 86400,
 	    &c->sweep_interval)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "jobs", "wake_socket", 0, &c->wake_socket)) != AE_OK ||
-	    (e = conf_get_string(cc, sec, "jobs", "wake_socket_mode", 0, &mode)) != AE_OK ||
+	    (e = conf_get_mode(cc, sec, "jobs", "wake_socket_mode", &c->wake_socket_mode)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "jobs", "pid_file", 0, &c->pid_file)) != AE_OK ||
 	    (e = privdrop_conf(cc, sec, "jobs", &c->run_as)) != AE_OK ||
 	    (e = conf_get_object(cc, sec, "jobs", "validation", 0, &val)) != AE_OK ||
@@ -65,12 +65,6 @@ parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 		    "must be less than half of jobs.lease (%lld ms)", (long long)c->lease * 500);
 	if (c->wake_socket != NULL && (c->wake_socket[0] != '/' || strlen(c->wake_socket) >= 108))
 		return conf_fail(cc, "jobs", "wake_socket", "must be an absolute path under 108 bytes");
-	if (strlen(mode) < 3 || strlen(mode) > 4 || strspn(mode, "01234567") != strlen(mode))
-		return conf_fail(cc, "jobs", "wake_socket_mode",
-		    "must be an octal mode such as \"0660\"");
-	for (const char *p = mode; *p; p++)
-		m = m * 8 + (*p - '0');
-	c->wake_socket_mode = (mode_t)m;
 	if (c->pid_file != NULL && c->pid_file[0] != '/')
 		return conf_fail(cc, "jobs", "pid_file", "must be an absolute path");
 	if (id != NULL) {

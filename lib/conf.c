@@ -181,6 +181,24 @@ conf_get_int(struct conf_ctx *c, json_object *obj, const char *where, const char
 }
 
 anvil_err
+conf_get_mode(struct conf_ctx *c, json_object *obj, const char *where, const char *key,
+    mode_t *out)
+{
+	const char *s = NULL;
+	mode_t m = 0;
+	anvil_err e = conf_get_string(c, obj, where, key, 0, &s);
+
+	if (e != AE_OK || s == NULL)
+		return e;
+	if (strlen(s) < 3 || strlen(s) > 4 || strspn(s, "01234567") != strlen(s))
+		return conf_fail(c, where, key, "must be an octal mode such as \"0660\"");
+	for (const char *p = s; *p; p++)
+		m = m * 8 + (mode_t)(*p - '0');
+	*out = m;
+	return AE_OK;
+}
+
+anvil_err
 conf_get_bool(struct conf_ctx *c, json_object *obj, const char *where, const char *key,
     int required, int *out)
 {

@@ -5,6 +5,7 @@
 #define ANVIL_CONF_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <json-c/json.h>
 #include "lib/err.h"
 #include "lib/log.h"
@@ -40,6 +41,10 @@ anvil_err conf_get_object(struct conf_ctx *c, json_object *obj, const char *wher
     const char *key, int required, json_object **out);
 anvil_err conf_get_array(struct conf_ctx *c, json_object *obj, const char *where,
     const char *key, int required, json_object **out);
+/* A file mode as an octal string of 3 or 4 digits ("0660"). A missing key leaves *out as the
+ * caller preset it. */
+anvil_err conf_get_mode(struct conf_ctx *c, json_object *obj, const char *where,
+    const char *key, mode_t *out);
 /* A secret is a string literal, {"file": "/path"} (trailing newline stripped) or
  * {"env": "NAME"}. *out is malloc'd (caller frees with conf_secret_free, which wipes it). */
 anvil_err conf_get_secret(struct conf_ctx *c, json_object *obj, const char *where,

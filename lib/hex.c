@@ -2,6 +2,18 @@
 #include <string.h>
 #include "lib/hex.h"
 
+void
+hex_encode(const uint8_t *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 int
 hex_digit(int c)
 {
@@ -30,4 +42,14 @@ hex_decode(const char *hex, uint8_t *out, size_t outmax, size_t *outlen)
 	}
 	*outlen = n / 2;
 	return AE_OK;
+}
+
+anvil_err
+hex_decode_exact(const char *hex, uint8_t *out, size_t len)
+{
+	size_t n = 0;
+
+	if (strlen(hex) != 2 * len)
+		return AE_PARSE;
+	return hex_decode(hex, out, len, &n);
 }

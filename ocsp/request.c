@@ -194,12 +194,6 @@ ocsp_get_decode(const char *path, size_t len, uint8_t *der, size_t cap, size_t *
 void
 ocsp_serial_hex(const struct ocsp_certid *id, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < id->serial_len && i < OCSP_SERIAL_MAX; i++) {
-		out[2 * i] = hex[id->serial[i] >> 4];
-		out[2 * i + 1] = hex[id->serial[i] & 0xf];
-	}
-	out[2 * i] = '\0';
+	hex_encode(id->serial, id->serial_len < OCSP_SERIAL_MAX ? id->serial_len :
+	    OCSP_SERIAL_MAX, out);
 }

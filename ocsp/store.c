@@ -10,6 +10,7 @@
 #include <openssl/ocsp.h>
 #include "lib/log.h"
 #include "ocsp/store.h"
+#include "lib/hex.h"
 
 /* Direct-mapped: a collision costs one re-read, never a wrong answer (the key is compared). */
 #define SLOTS 4096
@@ -116,17 +117,15 @@ out:
 static void
 etag_of(struct ocsp_resp *r)
 {
-	static const char hex[] = "0123456789abcdef";
 	uint8_t md[32];
 	unsigned int n = 0;
-	size_t k = 0;
+	size_t k = 1;
 
-	r->etag[k++] = '"';
-	if (EVP_Digest(r->body, r->len, md, &n, EVP_sha256(), NULL) == 1)
-		for (size_t i = 0; i < 16; i++) {
-			r->etag[k++] = hex[md[i] >> 4];
-			r->etag[k++] = hex[md[i] & 0xf];
-		}
+	r->etag[0] = '"';
+	if (EVP_Digest(r->body, r->len, md, &n, EVP_sha256(), NULL) == 1) {
+		hex_encode(md, 16, r->etag + 1);
+		k += 32;
+	}
 	r->etag[k++] = '"';
 	r->etag[k] = '\0';
 }

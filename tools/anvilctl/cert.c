@@ -12,6 +12,7 @@
 #include "db/status.h"
 #include "lib/num.h"
 #include "tools/anvilctl/ctl.h"
+#include "lib/hex.h"
 
 static int
 usage(void)
@@ -138,7 +139,7 @@ show(struct db *db, const char *arg, int json, int pem)
 	b.revoked_reason = c->revoked_reason;
 	o = brief_json(&b);
 	json_object_object_add(o, "names", sans(c->der, c->der_len));
-	ctl_hex(c->spki_sha256, sizeof(c->spki_sha256), hex);
+	hex_encode(c->spki_sha256, sizeof(c->spki_sha256), hex);
 	json_object_object_add(o, "spki_sha256", json_object_new_string(hex));
 	json_object_object_add(o, "issued", ctl_json_time(c->created));
 	have_st = (e = db_status_get(db, serial, &st)) == AE_OK;
@@ -268,7 +269,7 @@ ctl_cert(struct ctl *ctl, int argc, char **argv)
 		fprintf(stderr, "anvilctl: --account: not an account id\n");
 		return 2;
 	}
-	if (key_arg != NULL && ctl_hex_parse(key_arg, spki, sizeof(spki)) != 0) {
+	if (key_arg != NULL && hex_decode_exact(key_arg, spki, sizeof(spki)) != AE_OK) {
 		fprintf(stderr, "anvilctl: --key: not a SHA-256 in hex (64 digits)\n");
 		return 2;
 	}

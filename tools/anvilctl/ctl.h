@@ -47,8 +47,6 @@ void ctl_audit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *ctl_wake_socket(const struct ctl *ctl);
 const char *ctl_time(int64_t t, char out[32]);   /* ISO 8601 UTC; "-" for 0 */
 json_object *ctl_json_time(int64_t t);           /* NULL (JSON null) for 0 */
-int ctl_hex_parse(const char *s, uint8_t *out, size_t len);
-void ctl_hex(const uint8_t *in, size_t len, char *out);  /* out: 2 * len + 1 */
 int ctl_serial_parse(const char *s, char out[DB_SERIAL_HEX_MAX + 1]);
 int ctl_reason_parse(const char *s, int *code);
 const char *ctl_reason_name(int code);

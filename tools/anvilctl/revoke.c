@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "lib/num.h"
 #include "tools/anvilctl/ctl.h"
+#include "lib/hex.h"
 
 #define REVOKE_MAX DB_ADMIN_LIST_MAX
 
@@ -152,7 +153,7 @@ ctl_revoke(struct ctl *ctl, int argc, char **argv)
 		fprintf(stderr, "anvilctl: --account: not an account id\n");
 		return 2;
 	}
-	if (key_arg != NULL && ctl_hex_parse(key_arg, spki, sizeof(spki)) != 0) {
+	if (key_arg != NULL && hex_decode_exact(key_arg, spki, sizeof(spki)) != AE_OK) {
 		fprintf(stderr, "anvilctl: --key: not a SHA-256 in hex (64 digits)\n");
 		return 2;
 	}
@@ -227,7 +228,7 @@ ctl_revoke(struct ctl *ctl, int argc, char **argv)
 	/* The incident case: a compromised key stays blocked even when it has no certificate
 	 * left to revoke. */
 	if (!dry && reason == 1 && (key_arg != NULL || keyfile != NULL)) {
-		ctl_hex(spki, sizeof(spki), spkihex);
+		hex_encode(spki, sizeof(spki), spkihex);
 		e = db_key_block(db, spki, "keyCompromise", now);
 		if (e == AE_OK)
 			ctl_audit("block-key spki_sha256=%s reason=keyCompromise", spkihex);
@@ -284,12 +285,12 @@ ctl_block_key(struct ctl *ctl, int argc, char **argv)
 		return 2;
 	}
 	if (keyfile != NULL ? spki_of_file(keyfile, spki) != 0 :
-	    ctl_hex_parse(argv[optind], spki, sizeof(spki)) != 0) {
+	    hex_decode_exact(argv[optind], spki, sizeof(spki)) != AE_OK) {
 		fprintf(stderr, "anvilctl: the key is a SHA-256 of its SubjectPublicKeyInfo in hex "
 		    "(anvilctl cert show prints it), or --key-of FILE\n");
 		return 2;
 	}
-	ctl_hex(spki, sizeof(spki), hex);
+	hex_encode(spki, sizeof(spki), hex);
 	if (ctl_db(ctl, &db) != AE_OK)
 		goto out;
 	e = block ? db_key_block(db, spki, reason, (int64_t)time(NULL)) : db_key_unblock(db, spki);

@@ -116,42 +116,6 @@ ctl_json_time(int64_t t)
 	return json_object_new_string(ctl_time(t, s));
 }
 
-int
-ctl_hex_parse(const char *s, uint8_t *out, size_t len)
-{
-	if (strlen(s) != 2 * len)
-		return -1;
-	for (size_t i = 0; i < 2 * len; i++) {
-		int c = s[i], v;
-
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v = c - 'A' + 10;
-		else
-			return -1;
-		if (i % 2 == 0)
-			out[i / 2] = (uint8_t)(v << 4);
-		else
-			out[i / 2] |= (uint8_t)v;
-	}
-	return 0;
-}
-
-void
-ctl_hex(const uint8_t *in, size_t len, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
 /* A serial as the operator may paste it (openssl's upper case, colons, a 0x) in the form of
  * certificates.serial: lowercase hex of the minimal bytes. */
 int
