@@ -15,7 +15,7 @@ import issuance  # noqa: E402
 import jobs as jobslib  # noqa: E402
 import proc  # noqa: E402
 import tap  # noqa: E402
-from stack import children_of  # noqa: E402
+from stack import children_of, pid_alive  # noqa: E402
 
 ORDER = ["anvil-signer", "anvil-ocsp", "anvil-jobs", "anvil-fcgi"]
 EXE = {"anvil-signer": "ca/anvil-signer", "anvil-fcgi": "fcgi/anvil-fcgi",
@@ -65,14 +65,6 @@ def main():
         except (OSError, ValueError):
             return None
 
-    def alive(p):
-        """A process that exited may linger as a zombie of whoever adopted it."""
-        try:
-            with open("/proc/%d/stat" % p) as f:
-                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-        except OSError:
-            return False
-
     started = []
     try:
         for n in daemons:
@@ -89,7 +81,7 @@ def main():
         for n in daemons:
             r = script(n, "status")
             tap.ok(r.returncode == 0 and "is running" in r.stdout, "%s status: running" % n)
-            tap.ok(pid(n) and alive(pid(n)), "%s: its PID file names the live process" % n)
+            tap.ok(pid(n) and pid_alive(pid(n)), "%s: its PID file names the live process" % n)
         first = pid("anvil-fcgi")
         r = script("anvil-fcgi", "start")
         tap.ok(r.returncode == 0 and pid("anvil-fcgi") == first,
@@ -114,7 +106,7 @@ def main():
             p = pid(n)
             r = script(n, "stop")
             tap.is_(r.returncode, 0, "%s stop" % n)
-            tap.ok(p and not alive(p), "%s: the process is gone" % n)
+            tap.ok(p and not pid_alive(p), "%s: the process is gone" % n)
             r = script(n, "status")
             tap.is_(r.returncode, 3, "%s status after stop: 3 (not running)" % n)
             started.remove(n)

@@ -14,18 +14,10 @@ import threading
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import proc  # noqa: E402
 import tap  # noqa: E402
-from stack import start_or_skip  # noqa: E402
+from stack import pid_alive, start_or_skip  # noqa: E402
 
 import requests  # noqa: E402
 
-
-def alive(pid):
-    """pid exists and is not a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def main():
@@ -74,16 +66,16 @@ def main():
         os.kill(master, signal.SIGKILL)
         proc.wait_for(lambda: not s.fcgi.proc.alive(), 10, 0.02, "the master gone")
         idle = [p for p in workers if p != busy]
-        proc.wait_for(lambda: not any(alive(p) for p in idle), 20, 0.05,
+        proc.wait_for(lambda: not any(pid_alive(p) for p in idle), 20, 0.05,
                       "idle workers to notice their master's death")
         tap.ok(True, "the idle workers exited after the master's SIGKILL")
-        tap.ok(alive(busy), "the busy worker stays while its request is in hand")
+        tap.ok(pid_alive(busy), "the busy worker stays while its request is in hand")
         sess.query("UNLOCK TABLES")
         bg.join(30)
     r = held.get("r")
     tap.is_(r.status_code if r is not None else None, 200,
             "the request in hand is finished and answered 200")
-    proc.wait_for(lambda: not alive(busy), 20, 0.05, "the busy worker to exit")
+    proc.wait_for(lambda: not pid_alive(busy), 20, 0.05, "the busy worker to exit")
     tap.ok(True, "then the busy worker exits too")
 
     n200 = statuses.get(200, 0)

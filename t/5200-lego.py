@@ -17,7 +17,6 @@ chain lego got, its SANs exactly the requested names and its key the requested t
 import os
 import shutil
 import stat
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -48,12 +47,7 @@ with urllib.request.urlopen(req, timeout=5) as r:
 
 
 def run(argv, env, timeout):
-    try:
-        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                              timeout=timeout, universal_newlines=True)
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode("utf-8", "replace") if isinstance(e.stdout, bytes) else e.stdout
-        return subprocess.CompletedProcess(argv, -1, (out or "") + "\n(timed out)")
+    return proc.run_client(argv, env, timeout)
 
 
 def key_type_of(cert):

@@ -11,15 +11,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 import proc  # noqa: E402
 import tap  # noqa: E402
 import issuance  # noqa: E402
+from stack import pid_alive  # noqa: E402
 
-
-def alive(pid):
-    """pid exists and is not a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def answers_good(s, leaf, inter):
@@ -47,7 +40,7 @@ def main():
     tap.ok(len(workers) >= 1, "anvil-ocsp runs %d worker(s)" % len(workers))
     os.kill(master, signal.SIGKILL)
     try:
-        proc.wait_for(lambda: not any(alive(p) for p in workers), 15, 0.1,
+        proc.wait_for(lambda: not any(pid_alive(p) for p in workers), 15, 0.1,
                       "the orphaned workers exit")
         gone = True
     except TimeoutError:

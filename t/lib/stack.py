@@ -104,7 +104,8 @@ def port_free(port):
 
 # --- processes ---------------------------------------------------------------------------------
 
-def _pid_alive(pid):
+def pid_alive(pid):
+    """pid exists and is not a zombie (a process that exited may linger as one)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -173,7 +174,7 @@ class Detached:
                 pid = int(f.read().strip())
         except (OSError, ValueError):
             return None
-        if not _pid_alive(pid) or not _pid_exe_is(pid, exe):
+        if not pid_alive(pid) or not _pid_exe_is(pid, exe):
             return None
         return cls(pid, exe, log, pidfile)
 
@@ -181,7 +182,7 @@ class Detached:
         p = getattr(self, "_popen", None)
         if p is not None:
             return p.poll() is None
-        return _pid_alive(self.pid) and _pid_exe_is(self.pid, self.exe)
+        return pid_alive(self.pid) and _pid_exe_is(self.pid, self.exe)
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
         if self.alive():
