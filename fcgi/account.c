@@ -241,7 +241,7 @@ api_account_orders(struct req *r, int64_t id)
 		req_problem(r, PROB_MALFORMED, "the orders list is read with POST-as-GET");
 		goto out;
 	}
-	orders_list(r, id);  /* fcgi/order.c */
+	orders_list(r, id);  /* fcgi/order_list.c */
 out:
 	return;
 }

@@ -6,6 +6,7 @@
 #include "fcgi/auth.h"
 #include "fcgi/orders.h"
 #include "lib/log.h"
+#include "lib/rfc3339.h"
 
 void
 authz_refresh(struct req *r, struct db_authz *a)
@@ -36,7 +37,7 @@ chall_object(struct req *r, const struct db_chall *ch)
 {
 	json_object *o = json_object_new_object(), *v;
 	const char *url = req_url(r, "/acme/chall/%lld", (long long)ch->id);
-	char t[32];
+	char t[RFC3339_BUF];
 
 	if (o == NULL || url == NULL) {
 		json_object_put(o);
@@ -48,7 +49,7 @@ chall_object(struct req *r, const struct db_chall *ch)
 	    json_object_new_string(db_chall_status_name(ch->status)));
 	json_object_object_add(o, "token", json_object_new_string(ch->token));
 	if (ch->validated > 0) {
-		orders_time(ch->validated, t);
+		rfc3339_format(ch->validated, t);
 		json_object_object_add(o, "validated", json_object_new_string(t));
 	}
 	if ((v = stored_json(ch->error)) != NULL)
@@ -66,7 +67,7 @@ authz_object(struct req *r, const struct db_authz *a)
 	struct db_chall *ch = arena_alloc(&r->arena, DB_AUTHZ_CHALL_MAX * sizeof(*ch));
 	size_t nch = 0;
 	int nvalid = 0;
-	char t[32];
+	char t[RFC3339_BUF];
 	anvil_err e;
 
 	if (o == NULL || id == NULL || chs == NULL || all == NULL || ch == NULL) {
@@ -79,7 +80,7 @@ authz_object(struct req *r, const struct db_authz *a)
 	id = NULL;
 	json_object_object_add(o, "status", json_object_new_string(
 	    db_authz_status_name(a->status)));
-	orders_time(a->expires, t);
+	rfc3339_format(a->expires, t);
 	json_object_object_add(o, "expires", json_object_new_string(t));
 	if ((e = db_chall_list(r->db, a->id, ch, DB_AUTHZ_CHALL_MAX, &nch)) != AE_OK) {
 		req_fail(r, e, "challenges");
@@ -133,7 +134,7 @@ respond_authz(struct req *r, int status, const struct db_authz *a)
 	if (status == 201)
 		req_header(r, "Location", "%s", loc);
 	if (a->status == DB_AUTHZ_PENDING)
-		orders_retry_after(r);
+		req_retry_after(r);
 }
 
 /* RFC 8555 §7.5 (POST-as-GET) and §7.5.2 (deactivation). */

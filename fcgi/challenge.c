@@ -73,7 +73,7 @@ respond_chall(struct req *r, const struct db_chall *ch)
 	req_json(r, 200, o);
 	req_header(r, "Link", "<%s>;rel=\"up\"", up);
 	if (ch->status == DB_CHALL_PROCESSING || ch->status == DB_CHALL_PENDING)
-		orders_retry_after(r);
+		req_retry_after(r);
 }
 
 /* RFC 8555 §7.5.1: responding to a challenge ({}), or reading it (POST-as-GET). */

@@ -1,6 +1,35 @@
 #include "config.h"
+#include <stdio.h>
+#include <string.h>
+#include "ca/profile.h"
 #include "fcgi/api.h"
 #include "fcgi/orders.h"
+
+/* meta.profiles (draft-ietf-acme-profiles): name -> description. */
+static void
+directory_profiles(const struct fcgi_conf *c, json_object *meta)
+{
+	const struct fcgi_order_conf *o = &c->orders;
+	json_object *profs, *d = NULL;
+	char desc[160];
+
+	if (o->profiles == NULL || o->profiles->nprofiles == 0 ||
+	    (profs = json_object_new_object()) == NULL)
+		return;
+	for (size_t i = 0; i < o->profiles->nprofiles; i++) {
+		const struct profile *p = &o->profiles->profiles[i];
+		if (o->profile_descriptions != NULL &&
+		    json_object_object_get_ex(o->profile_descriptions, p->name, &d) && d != NULL) {
+			json_object_object_add(profs, p->name, json_object_get(d));
+			continue;
+		}
+		snprintf(desc, sizeof(desc), "certificates valid for up to %lld days%s",
+		    (long long)(p->max_validity / 86400), strcmp(p->name, o->default_profile) == 0 ?
+		    " (the default)" : "");
+		json_object_object_add(profs, p->name, json_object_new_string(desc));
+	}
+	json_object_object_add(meta, "profiles", profs);
+}
 
 /* RFC 8555 §7.1.1. URLs are built from acme.base_url; meta only holds what is configured. */
 void
@@ -38,7 +67,7 @@ api_directory(struct req *r)
 		json_object_object_add(meta, "caaIdentities", json_object_get(c->caa_identities));
 	json_object_object_add(meta, "externalAccountRequired",
 	    json_object_new_boolean(c->external_account_required));
-	directory_profiles(c, meta);  /* fcgi/order.c */
+	directory_profiles(c, meta);
 	json_object_object_add(d, "meta", meta);
 	req_json(r, 200, d);
 }

@@ -1,9 +1,10 @@
-/* An order with its authorizations as fcgi/order.c loads it for the order object and its status
- * (RFC 8555 §7.1.3, §7.1.6), shared with finalize (fcgi/finalize.c) so that a request reads an
- * order and its authorizations once. */
+/* An order with its authorizations, loaded once per request, and the one order object
+ * (RFC 8555 §7.1.3) every answer carrying an order is made of (fcgi/order_view.c): the order by
+ * POST-as-GET, newOrder (fcgi/order.c) and finalize (fcgi/finalize.c). */
 #ifndef ANVIL_FCGI_ORDER_VIEW_H
 #define ANVIL_FCGI_ORDER_VIEW_H
 #include <stddef.h>
+#include <json-c/json.h>
 #include "db/order.h"
 #include "fcgi/request.h"
 
@@ -23,5 +24,10 @@ int order_view_authz(struct req *r, struct order_view *v);
  * v->stored stays pending: for finalize, whose own write moves it on from pending. 0, or -1
  * with the problem set. */
 int order_view_refresh(struct req *r, struct order_view *v, int store_ready);
+/* The order object of v; NULL when out of memory. */
+json_object *order_view_object(struct req *r, const struct order_view *v);
+/* Answers v's order object with status, a Location header when location is set (newOrder's
+ * 201, finalize), and Retry-After while the order is pending or processing. */
+void order_view_respond(struct req *r, int status, int location, const struct order_view *v);
 
 #endif

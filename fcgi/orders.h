@@ -1,6 +1,7 @@
-/* Shared by the order, authorization and challenge handlers (fcgi/order.c, authz.c,
- * challenge.c): identifiers (fcgi/identifier.c), the objects of RFC 8555 §7.1.3-7.1.5
- * (fcgi/authz.c), times, and the application rate limits (fcgi/ratelimit.c). */
+/* Shared by the order, authorization and challenge handlers (fcgi/order.c, order_view.c,
+ * order_list.c, authz.c, challenge.c): identifiers (fcgi/identifier.c), the authorization and
+ * challenge objects of RFC 8555 §7.1.4-7.1.5 (fcgi/authz.c), the orders list
+ * (fcgi/order_list.c), and the application rate limits (fcgi/ratelimit.c). */
 #ifndef ANVIL_FCGI_ORDERS_H
 #define ANVIL_FCGI_ORDERS_H
 #include <stddef.h>
@@ -39,13 +40,6 @@ size_t ident_challenge_types(const struct order_ident *id, const char *types[3])
 /* Fills a new authorization for id: challenge types and fresh tokens (in the arena). */
 int ident_new_authz(struct req *r, const struct order_ident *id, struct db_new_authz *a);
 
-/* RFC 3339 in UTC ("2026-01-02T03:04:05Z"). */
-void orders_time(int64_t t, char out[32]);
-/* Strict RFC 3339 date-time (fraction ignored, offset honoured): -1 when malformed. */
-int orders_time_parse(const char *s, int64_t *out);
-/* Retry-After for a pending/processing object. */
-void orders_retry_after(struct req *r);
-
 /* An authorization's status as a client sees it now: a pending or valid one past its expiry is
  * expired (and stored so). */
 void authz_refresh(struct req *r, struct db_authz *a);
@@ -53,9 +47,6 @@ void authz_refresh(struct req *r, struct db_authz *a);
 json_object *authz_object(struct req *r, const struct db_authz *a);
 /* The challenge object (§8). */
 json_object *chall_object(struct req *r, const struct db_chall *ch);
-
-/* meta.profiles of the directory (draft-ietf-acme-profiles): name -> description. */
-void directory_profiles(const struct fcgi_conf *c, json_object *meta);
 
 /* The account's orders list (§7.1.2.1) after authentication: acme.orders_page_size URLs from
  * the ?cursor=N of the request URL, Link rel="next" when more exist. */

@@ -280,3 +280,9 @@ req_url_is_request(struct req *r, const char *url)
 	return url != NULL && strlen(url) == origin + strlen(r->uri) &&
 	    memcmp(url, c->base_url, origin) == 0 && strcmp(url + origin, r->uri) == 0;
 }
+
+void
+req_retry_after(struct req *r)
+{
+	req_header(r, "Retry-After", "%lld", (long long)r->conf->orders.poll_after);
+}

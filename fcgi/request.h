@@ -71,6 +71,8 @@ char *req_url(struct req *r, const char *fmt, ...) __attribute__((format(printf,
 /* Whether url is exactly the URL this request was sent to (RFC 8555 §6.4): the origin of
  * acme.base_url followed by REQUEST_URI as the client sent it. */
 int req_url_is_request(struct req *r, const char *url);
+/* Retry-After for a pending or processing object (acme.poll_after). */
+void req_retry_after(struct req *r);
 /* Registers json_object_put(obj) at the end of the request; returns obj. */
 json_object *req_keep(struct req *r, json_object *obj);
 
