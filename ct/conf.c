@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include "ct/conf.h"
+#include "lib/rfc3339.h"
 
 static const char *const ct_keys[] = { "logs", "policies", "profiles",
 	"backoff_after_failures", "backoff_max_seconds", "sct_give_up_seconds",
@@ -13,46 +14,6 @@ static const char *const log_keys[] = { "url", "key", "operator", "state", "not_
 static const char *const policy_keys[] = { "logs", "informational", "final_certificates",
 	"min_scts", "min_scts_long", "long_lifetime_days", "min_operators", "log_timeout_ms",
 	"deadline_ms", NULL };
-
-static int
-digits(const char *s, size_t n, int *out)
-{
-	*out = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-		*out = *out * 10 + (s[i] - '0');
-	}
-	return 1;
-}
-
-int64_t
-ct_conf_parse_time(const char *s)
-{
-	struct tm tm, back;
-	int y, mo, d, h, mi, se;
-	time_t t;
-
-	if (strlen(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-	    s[16] != ':' || s[19] != 'Z' || !digits(s, 4, &y) || !digits(s + 5, 2, &mo) ||
-	    !digits(s + 8, 2, &d) || !digits(s + 11, 2, &h) || !digits(s + 14, 2, &mi) ||
-	    !digits(s + 17, 2, &se) || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
-	    h > 23 || mi > 59 || se > 59)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	back = tm;
-	/* timegm normalises 31 February into March: a date that moved did not exist. */
-	if ((t = timegm(&tm)) == (time_t)-1 || tm.tm_mday != back.tm_mday ||
-	    tm.tm_mon != back.tm_mon)
-		return -1;
-	return (int64_t)t;
-}
 
 static anvil_err
 parse_log(struct conf_ctx *cc, struct ct_conf *c, const char *name, json_object *o,
@@ -96,10 +57,10 @@ parse_log(struct conf_ctx *cc, struct ct_conf *c, const char *name, json_object 
 		l->state = CT_LOG_RETIRED;
 	else
 		return conf_fail(cc, where, "state", "must be usable, readonly or retired");
-	if (start != NULL && (l->not_after_start = ct_conf_parse_time(start)) < 0)
+	if (start != NULL && rfc3339_parse_utc(start, &l->not_after_start) != 0)
 		return conf_fail(cc, where, "not_after_start", "must be a UTC time such as "
 		    "\"2026-01-01T00:00:00Z\"");
-	if (end != NULL && (l->not_after_end = ct_conf_parse_time(end)) < 0)
+	if (end != NULL && rfc3339_parse_utc(end, &l->not_after_end) != 0)
 		return conf_fail(cc, where, "not_after_end", "must be a UTC time such as "
 		    "\"2026-07-01T00:00:00Z\"");
 	if (l->not_after_end <= l->not_after_start)

@@ -84,7 +84,5 @@ const struct ct_policy *ct_conf_policy(const struct ct_conf *c, const char *name
 const struct ct_policy *ct_conf_profile_policy(const struct ct_conf *c, const char *profile);
 /* SCTs a leaf with this lifetime (notAfter - notBefore + 1 seconds) needs under p. */
 int64_t ct_policy_min_scts(const struct ct_policy *p, int64_t lifetime_s);
-/* Parses "YYYY-MM-DDTHH:MM:SSZ" strictly; -1 when malformed. */
-int64_t ct_conf_parse_time(const char *s);
 
 #endif

@@ -27,71 +27,18 @@ free_buf(void *p)
 	free(p);
 }
 
+/* The answer: the one order object (fcgi/order_view.c), as GET answers it. v was read at the
+ * start of the request; of what finalize moves on, only the status, the serial and the error
+ * differ, and o (just read, or just issued) has them. */
 static void
-rfc3339(int64_t t, char out[32])
+respond(struct req *r, const struct db_order_fin *o, struct order_view *v)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, 32, "1970-01-01T00:00:00Z");
-}
-
-/* The order object (§7.1.3), from the finalize view of the order and the authorizations read
- * at the start of the request (an order's authorizations never change). */
-static json_object *
-order_object(struct req *r, const struct db_order_fin *o, const struct order_view *v)
-{
-	json_object *obj = json_object_new_object(), *arr = json_object_new_array(), *x;
-	const char *u;
-	char t[32];
-
-	if (obj == NULL || arr == NULL) {
-		json_object_put(obj);
-		json_object_put(arr);
-		return NULL;
-	}
-	json_object_object_add(obj, "status", json_object_new_string(o->status));
-	rfc3339(o->expires, t);
-	json_object_object_add(obj, "expires", json_object_new_string(t));
-	if ((x = json_tokener_parse(o->identifiers)) != NULL)
-		json_object_object_add(obj, "identifiers", x);
-	if (o->not_before > 0) {
-		rfc3339(o->not_before, t);
-		json_object_object_add(obj, "notBefore", json_object_new_string(t));
-	}
-	if (o->not_after > 0) {
-		rfc3339(o->not_after, t);
-		json_object_object_add(obj, "notAfter", json_object_new_string(t));
-	}
-	json_object_object_add(obj, "profile", json_object_new_string(o->profile));
-	for (size_t i = 0; i < v->nauthz; i++)
-		if ((u = req_url(r, "/acme/authz/%lld", (long long)v->authz[i].id)) != NULL)
-			json_object_array_add(arr, json_object_new_string(u));
-	json_object_object_add(obj, "authorizations", arr);
-	if ((u = req_url(r, "/acme/order/%lld/finalize", (long long)o->id)) != NULL)
-		json_object_object_add(obj, "finalize", json_object_new_string(u));
-	if (strcmp(o->status, "valid") == 0 && o->serial[0] != '\0' &&
-	    (u = req_url(r, "/acme/cert/%s", o->serial)) != NULL)
-		json_object_object_add(obj, "certificate", json_object_new_string(u));
-	if (strcmp(o->status, "invalid") == 0 && (x = json_tokener_parse(o->error)) != NULL)
-		json_object_object_add(obj, "error", x);
-	return obj;
-}
-
-static void
-respond(struct req *r, const struct db_order_fin *o, const struct order_view *v)
-{
-	json_object *obj = order_object(r, o, v);
-
-	if (obj == NULL) {
-		req_fail(r, AE_NOMEM, "order object");
-		return;
-	}
-	req_json(r, 200, obj);
-	req_header(r, "Location", "%s", req_url(r, "/acme/order/%lld", (long long)o->id));
-	if (strcmp(o->status, "processing") == 0)
-		req_header(r, "Retry-After", "%lld", (long long)r->conf->orders.poll_after);
+	for (int s = DB_ORDER_PENDING; s <= DB_ORDER_INVALID; s++)
+		if (strcmp(o->status, db_order_status_name((enum db_order_status)s)) == 0)
+			v->o.status = (enum db_order_status)s;
+	snprintf(v->o.serial, sizeof(v->o.serial), "%s", o->serial);
+	snprintf(v->o.error, sizeof(v->o.error), "%s", o->error);
+	order_view_respond(r, 200, 1, v);
 }
 
 /* The key checks that need the database or the deployment: weak, blocked, an account's. */
@@ -340,8 +287,12 @@ api_finalize(struct req *r, int64_t id)
 	}
 	/* Valid: o says so. Anything else (processing, invalid, finished by anvil-jobs): the
 	 * order as stored. */
-	if (e != AE_OK && (e = db_order_fin_get(r->db, id, o)) != AE_OK) {
-		req_fail(r, e, "order lookup");
+	if (e != AE_OK) {
+		if ((e = db_order_get(r->db, id, &v->o)) != AE_OK) {
+			req_fail(r, e, "order lookup");
+			goto out;
+		}
+		order_view_respond(r, 200, 1, v);
 		goto out;
 	}
 	respond(r, o, v);

@@ -10,27 +10,18 @@
 #include "db/issue.h"
 #include "fcgi/api.h"
 #include "lib/b64url.h"
+#include "lib/hex.h"
+#include "lib/rfc3339.h"
 
 #define ARI_RETRY_AFTER 21600     /* seconds: clients poll renewalInfo about every 6 hours */
 #define CERTID_MAX 255            /* orders.replaces */
 #define AKI_MAX 64
-
-static void
-rfc3339(int64_t t, char out[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, 32, "1970-01-01T00:00:00Z");
-}
 
 /* Finds the certificate a CERTID names: AE_OK, AE_NOTFOUND (no such certificate, or its AKI
  * differs), AE_PARSE (malformed), or a database error. */
 static anvil_err
 certid_lookup(struct req *r, const char *certid, struct db_cert *c)
 {
-	static const char hx[] = "0123456789abcdef";
 	const char *dot = strchr(certid, '.');
 	uint8_t aki[AKI_MAX], ser[DB_SERIAL_HEX_MAX / 2 + 1];
 	size_t aki_len = 0, ser_len = 0, off = 0, n = strlen(certid);
@@ -49,11 +40,7 @@ certid_lookup(struct req *r, const char *certid, struct db_cert *c)
 		off = 1;  /* the sign byte of a serial whose top bit is set */
 	if (ser_len - off > DB_SERIAL_HEX_MAX / 2 || (off && (ser[1] & 0x80) == 0))
 		return AE_PARSE;
-	for (size_t i = off; i < ser_len; i++) {
-		hex[2 * (i - off)] = hx[ser[i] >> 4];
-		hex[2 * (i - off) + 1] = hx[ser[i] & 15];
-	}
-	hex[2 * (ser_len - off)] = '\0';
+	hex_encode(ser + off, ser_len - off, hex);
 	if ((e = db_cert_get(r->db, hex, c)) != AE_OK)
 		return e;
 	p = c->der;
@@ -107,9 +94,9 @@ api_renewal_info(struct req *r, const char *certid)
 		req_fail(r, AE_NOMEM, "renewal info");
 		return;
 	}
-	rfc3339(start, t);
+	rfc3339_format(start, t);
 	json_object_object_add(w, "start", json_object_new_string(t));
-	rfc3339(end, t);
+	rfc3339_format(end, t);
 	json_object_object_add(w, "end", json_object_new_string(t));
 	json_object_object_add(o, "suggestedWindow", w);
 	req_json(r, 200, o);

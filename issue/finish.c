@@ -89,25 +89,6 @@ serial_for(struct issue_ctx *ic, int64_t order_id, int fresh, char hex[DB_SERIAL
 	return e;
 }
 
-static int
-unhex(const char *hex, uint8_t *out, size_t max, size_t *n)
-{
-	size_t len = strlen(hex);
-
-	if (len % 2 != 0 || len / 2 > max)
-		return -1;
-	for (size_t i = 0; i < len / 2; i++) {
-		int v = 0;
-		for (int k = 0; k < 2; k++) {
-			char c = hex[2 * i + (size_t)k];
-			v = v * 16 + (c >= 'a' ? c - 'a' + 10 : c - '0');
-		}
-		out[i] = (uint8_t)v;
-	}
-	*n = len / 2;
-	return 0;
-}
-
 /* The order's identifiers as the signer takes them. */
 static int
 idents_of(const char *json, struct ident **out, size_t *n)
@@ -459,8 +440,8 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 		na = o->not_after;
 	req.op = OP_CERT;
 	snprintf(req.u.cert.profile, sizeof(req.u.cert.profile), "%s", prof->name);
-	if (unhex(c->serial, req.u.cert.serial, sizeof(req.u.cert.serial),
-	    &req.u.cert.serial_len) != 0) {
+	if (hex_decode(c->serial, req.u.cert.serial, sizeof(req.u.cert.serial),
+	    &req.u.cert.serial_len) != AE_OK) {
 		e = fail_order(ic, order_id, AE_INTERNAL, ACME_ERR "serverInternal", 500,
 		    "the recorded serial is unusable");
 		goto out;

@@ -10,28 +10,10 @@
 #include "issue/issue.h"
 #include "lib/buf.h"
 #include "lib/clock.h"
+#include "lib/hex.h"
 #include "lib/log.h"
 #include "ocsp/publish.h"
 #include "ocsp/sign.h"
-
-static int
-unhex(const char *hex, uint8_t *out, size_t max, size_t *n)
-{
-	size_t len = strlen(hex);
-
-	if (len == 0 || len % 2 != 0 || len / 2 > max)
-		return -1;
-	for (size_t i = 0; i < len; i++)
-		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
-			return -1;
-	for (size_t i = 0; i < len / 2; i++) {
-		int hi = hex[2 * i] >= 'a' ? hex[2 * i] - 'a' + 10 : hex[2 * i] - '0';
-		int lo = hex[2 * i + 1] >= 'a' ? hex[2 * i + 1] - 'a' + 10 : hex[2 * i + 1] - '0';
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	*n = len / 2;
-	return 0;
-}
 
 /* Whatever went wrong, the order stays processing and is tried again. */
 static anvil_err
@@ -62,7 +44,7 @@ issue_status_first(struct issue_ctx *ic, const char *issuer, const char *serial,
 	memset(st, 0, sizeof(*st));
 	if (ic->conf.policy == NULL ||
 	    (is = conf_issuer(ic->conf.policy, issuer)) == NULL ||
-	    unhex(serial, sb, sizeof(sb), &sl) != 0 ||
+	    hex_decode(serial, sb, sizeof(sb), &sl) != AE_OK || sl == 0 ||
 	    strlen(serial) >= sizeof(st->serial) || strlen(issuer) >= sizeof(st->issuer))
 		return AE_INTERNAL;
 	memcpy(st->serial, serial, strlen(serial) + 1);

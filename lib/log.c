@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "lib/log.h"
+#include "lib/rfc3339.h"
 
 static const char *log_prog = "anvil";
 static int log_syslog;
@@ -55,11 +56,9 @@ log_v(enum log_level lvl, const char *tag, int prio, const char *fmt, va_list ap
 		return;
 	}
 	struct timespec ts;
-	struct tm tm;
-	char when[32] = "";
+	char when[RFC3339_BUF];
 	clock_gettime(CLOCK_REALTIME, &ts);
-	if (gmtime_r(&ts.tv_sec, &tm) != NULL)
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	rfc3339_format((int64_t)ts.tv_sec, when);
 	fprintf(stderr, "%s %s[%ld] %s %s\n", when, log_prog, (long)getpid(), tag, line);
 }
 

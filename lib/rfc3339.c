@@ -10,7 +10,8 @@ rfc3339_format(int64_t t, char out[RFC3339_BUF])
 	struct tm tm;
 	time_t tt = (time_t)t;
 
-	if (gmtime_r(&tt, &tm) == NULL ||
+	/* RFC 3339 has four-digit years only. */
+	if (gmtime_r(&tt, &tm) == NULL || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900 ||
 	    strftime(out, RFC3339_BUF, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(out, RFC3339_BUF, "1970-01-01T00:00:00Z");
 }

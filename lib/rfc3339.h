@@ -6,8 +6,8 @@
 
 #define RFC3339_BUF 32   /* room for what rfc3339_format writes, with its NUL */
 
-/* t (seconds since 1970) in UTC, "2026-01-02T03:04:05Z". A time gmtime_r cannot represent is
- * written as the epoch, so a caller always gets a well-formed date-time. */
+/* t (seconds since 1970) in UTC, "2026-01-02T03:04:05Z". A time outside the years 0 to 9999
+ * is written as the epoch, so a caller always gets a well-formed date-time. */
 void rfc3339_format(int64_t t, char out[RFC3339_BUF]);
 /* A date-time as RFC 3339 §5.6 spells it: 'T' and 'Z' in either case, a fraction (ignored), an
  * offset (honoured), a leap second (read as :59); years 1970 to 9999. 0, or -1 when malformed

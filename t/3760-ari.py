@@ -31,6 +31,36 @@ def utc(cert, attr):
     return v.timestamp()
 
 
+def finalize_like_get(s, c, created, certid):
+    """Finalize answers with the order object GET answers (fcgi/order_view.c): "replaces"
+    included, and every field the same but the status and the certificate URL, which may
+    advance between the two answers."""
+    oid = int(created.headers["Location"].rsplit("/", 1)[1])
+    # Its authorization is the reused valid one, or made valid here: finalize needs it ready.
+    s.mysql("UPDATE authorizations a JOIN order_authorizations oa ON oa.authz_id = a.id "
+            "SET a.status = 'valid' WHERE oa.order_id = %d" % oid)
+    _, csr = acme.make_csr(["ari.example.com"])
+    f = c.finalize(issuance.finalize_url(s, oid), csr)
+    tap.is_(f.status_code, 200, "finalize of the order that replaces: 200")
+    fin = f.json() if f.status_code == 200 else {}
+    tap.is_(fin.get("replaces"), certid, "finalize's order names what it replaces")
+    tap.is_(f.headers.get("Location"), issuance.order_url(s, oid), "finalize: Location")
+    g = c.get_order(issuance.order_url(s, oid))
+    got = g.json() if g.status_code == 200 else {}
+    tap.is_(got.get("replaces"), certid, "GET's order names it too")
+    moving = ("status", "certificate")
+    tap.is_(sorted(k for k in fin if k not in moving), sorted(k for k in got if k not in moving),
+            "finalize and GET answer the same fields")
+    diff = [k for k in set(fin) | set(got) if k not in moving and fin.get(k) != got.get(k)]
+    if not tap.ok(fin and not diff, "finalize's order equals GET's field by field, "
+                  "status and certificate aside"):
+        tap.diag("finalize: %s\nGET: %s" % (fin, got))
+    tap.ok(fin.get("status") in ("processing", "valid") and
+           (fin.get("status") != "valid" or fin.get("certificate") == got.get("certificate")),
+           "the status finalize answered (%s) and its certificate URL agree with GET"
+           % fin.get("status"))
+
+
 def main():
     proc.alarm(85)
     s = issuance.stack()
@@ -95,6 +125,8 @@ def main():
                 "the order names what it replaces")
         tap.ok(problem(c.new_order(["ari.example.com"], profile="rsa", replaces=certid),
                        409, "alreadyReplaced"), "replacing it again: 409 alreadyReplaced")
+        if r.status_code == 201:
+            finalize_like_get(s, c, r, certid)
     issuance.check_sanitizers(s)
 
 

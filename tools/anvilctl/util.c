@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "lib/log.h"
+#include "lib/rfc3339.h"
 #include "tools/anvilctl/ctl.h"
 
 anvil_err
@@ -95,14 +96,11 @@ ctl_wake_socket(const struct ctl *ctl)
 const char *
 ctl_time(int64_t t, char out[32])
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	if (t <= 0 || gmtime_r(&tt, &tm) == NULL) {
+	if (t <= 0) {
 		snprintf(out, 32, "-");
 		return out;
 	}
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	rfc3339_format(t, out);
 	return out;
 }
 
