@@ -135,7 +135,7 @@ parse_acme(struct conf_ctx *cc, json_object *root, struct fcgi_conf *c)
 			c->contact_schemes[c->n_contact_schemes++] = s;
 		}
 	}
-	return fcgi_conf_orders_parse(cc, root, sec, &c->orders);
+	return fcgi_conf_orders_parse(cc, root, sec, c->issue.policy, &c->orders);
 }
 
 static anvil_err
@@ -173,28 +173,15 @@ out:
 	return e;
 }
 
-/* The issuance keys (issue/conf.c): validated here too, so that --check and a reload refuse a
- * bad value; each worker reads them again in issue_ctx_new. */
-static anvil_err
-parse_issue(struct conf_ctx *cc, json_object *root, int64_t *finalize_budget_ms)
-{
-	struct issue_conf ic;
-	anvil_err e = issue_conf_parse(cc, root, &ic);
-
-	if (e == AE_OK)
-		*finalize_budget_ms = ic.finalize_budget_ms;
-	issue_conf_free(&ic);
-	return e;
-}
-
 /* Every wait of a request ends before nginx gives up on it (fcgi.nginx_read_timeout, the
  * fastcgi_read_timeout of its ACME location): past that the client gets nginx's 504 while
  * the worker keeps working for nobody. A request waits its budget (finalize, a challenge's
  * validation) plus at most one lock wait, and a query at most database.read_timeout; one
  * second is left for the rest. */
 static anvil_err
-check_budgets(struct conf_ctx *cc, const struct fcgi_conf *c, int64_t finalize_budget_ms)
+check_budgets(struct conf_ctx *cc, const struct fcgi_conf *c)
 {
+	int64_t finalize_budget_ms = c->issue.finalize_budget_ms;
 	int64_t limit = c->nginx_read_timeout * 1000 - 1000, lock = c->db.lock_wait_timeout * 1000;
 
 	if (finalize_budget_ms + lock > limit)
@@ -219,7 +206,6 @@ check_budgets(struct conf_ctx *cc, const struct fcgi_conf *c, int64_t finalize_b
 anvil_err
 fcgi_conf_parse(struct conf_ctx *cc, json_object *root, struct fcgi_conf *out)
 {
-	int64_t finalize_budget_ms = 0;
 	anvil_err e;
 
 	memset(out, 0, sizeof(*out));
@@ -228,10 +214,10 @@ fcgi_conf_parse(struct conf_ctx *cc, json_object *root, struct fcgi_conf *out)
 	    (e = conf_parse_log(cc, root, &out->log_level, &out->log_syslog)) != AE_OK ||
 	    (e = db_conf_parse(cc, root, &out->db)) != AE_OK ||
 	    (e = parse_fcgi(cc, root, out)) != AE_OK ||
+	    (e = issue_conf_parse(cc, root, &out->issue)) != AE_OK ||
 	    (e = parse_acme(cc, root, out)) != AE_OK ||
 	    (e = parse_nonce(cc, root, out)) != AE_OK ||
-	    (e = parse_issue(cc, root, &finalize_budget_ms)) != AE_OK ||
-	    (e = check_budgets(cc, out, finalize_budget_ms)) != AE_OK)
+	    (e = check_budgets(cc, out)) != AE_OK)
 		fcgi_conf_free(out);
 	return e;
 }
@@ -254,7 +240,8 @@ void
 fcgi_conf_free(struct fcgi_conf *c)
 {
 	db_conf_free(&c->db);
-	fcgi_conf_orders_free(&c->orders);
+	c->orders.profiles = NULL;
+	issue_conf_free(&c->issue);
 	OPENSSL_cleanse(c->nonce_key, sizeof(c->nonce_key));
 	json_object_put(c->root);
 	c->root = NULL;

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <json-c/json.h>
 #include "db/db.h"
+#include "issue/conf.h"
 #include "lib/conf.h"
 #include "lib/privdrop.h"
 #include "lib/log.h"
@@ -24,7 +25,8 @@ struct fcgi_rate_limit {
 };
 
 /* Orders, authorizations, challenges: the acme keys of fcgi/conf_orders.c and the issuance
- * profiles (the `issuers` and `profiles` sections, parsed by ca/profile.c). */
+ * profiles (the `issuers` and `profiles` sections, parsed once, with the rest of issuance's
+ * configuration, into fcgi_conf.issue). */
 struct fcgi_order_conf {
 	int64_t order_lifetime;     /* seconds a new order stays usable */
 	int64_t authz_lifetime;     /* seconds a new authorization stays pending */
@@ -35,16 +37,16 @@ struct fcgi_order_conf {
 	int64_t poll_after;         /* Retry-After of pending/processing objects */
 	const char *default_profile; /* NULL when no profile is configured */
 	json_object *profile_descriptions; /* acme.profile_descriptions, or NULL */
-	struct signer_conf *profiles;      /* malloc'd; NULL without an issuers section */
+	struct signer_conf *profiles; /* fcgi_conf.issue's (borrowed); NULL without issuers */
 	const char *wake_socket;    /* jobs.wake_socket, or NULL */
 	struct fcgi_rate_limit rl_new_orders, rl_pending_authz, rl_failed_validations,
 	    rl_certs_per_domain;
 };
 
-/* Validates the acme issuance keys and the profiles (fcgi/conf_orders.c). */
+/* Validates the acme issuance keys against the profiles of policy (borrowed; NULL without an
+ * issuers section) (fcgi/conf_orders.c). */
 anvil_err fcgi_conf_orders_parse(struct conf_ctx *cc, json_object *root, json_object *acme,
-    struct fcgi_order_conf *o);
-void fcgi_conf_orders_free(struct fcgi_order_conf *o);
+    struct signer_conf *policy, struct fcgi_order_conf *o);
 
 struct fcgi_conf {
 	json_object *root;          /* owns every const char * below */
@@ -77,6 +79,10 @@ struct fcgi_conf {
 	uint8_t nonce_key[NONCE_KEY_LEN];
 	int64_t nonce_lifetime;
 
+	/* Issuance's configuration (issue/conf.h), parsed once per load of the file: in the
+	 * master at start and on each reload, inherited by the workers it forks, whose issue_ctx
+	 * and newOrder (orders.profiles) share its one profile set. */
+	struct issue_conf issue;
 	struct fcgi_order_conf orders;  /* acme.* issuance keys (fcgi/conf_orders.c) */
 };
 

@@ -1,23 +1,7 @@
 #include "config.h"
-#include <stdlib.h>
 #include <string.h>
 #include "ca/profile.h"
 #include "fcgi/conf.h"
-
-/* The profiles are parsed by the signer's own parser (ca/profile.c), so the name policy lives
- * in one place; in policy mode it never reads the HSM keys or the PIN, and nothing here loads a
- * PKCS#11 module. */
-static anvil_err
-parse_profiles(struct conf_ctx *cc, json_object *root, struct fcgi_order_conf *o)
-{
-	json_object *iss = NULL;
-
-	if (!json_object_object_get_ex(root, "issuers", &iss) || iss == NULL)
-		return AE_OK;   /* no issuance configured: newOrder says so */
-	if ((o->profiles = calloc(1, sizeof(*o->profiles))) == NULL)
-		return AE_NOMEM;
-	return signer_conf_parse(cc, root, SIGNER_CONF_POLICY, o->profiles);
-}
 
 static anvil_err
 parse_limit(struct conf_ctx *cc, json_object *rl, const char *name, int windowed,
@@ -47,7 +31,7 @@ parse_limit(struct conf_ctx *cc, json_object *rl, const char *name, int windowed
 
 anvil_err
 fcgi_conf_orders_parse(struct conf_ctx *cc, json_object *root, json_object *acme,
-    struct fcgi_order_conf *o)
+    struct signer_conf *policy, struct fcgi_order_conf *o)
 {
 	static const char *const rl_keys[] = { "new_orders", "pending_authorizations",
 		"failed_validations", "certificates_per_domain", NULL };
@@ -95,8 +79,7 @@ fcgi_conf_orders_parse(struct conf_ctx *cc, json_object *root, json_object *acme
 	    json_object_object_get_ex(jobs, "wake_socket", &ws) && ws != NULL &&
 	    json_object_is_type(ws, json_type_string))
 		o->wake_socket = json_object_get_string(ws);
-	if ((e = parse_profiles(cc, root, o)) != AE_OK)
-		return e;
+	o->profiles = policy;
 	if (o->profiles == NULL || o->profiles->nprofiles == 0) {
 		if (o->default_profile != NULL)
 			return conf_fail(cc, "acme", "default_profile", "no profiles are configured");
@@ -120,14 +103,4 @@ fcgi_conf_orders_parse(struct conf_ctx *cc, json_object *root, json_object *acme
 		}
 	}
 	return AE_OK;
-}
-
-void
-fcgi_conf_orders_free(struct fcgi_order_conf *o)
-{
-	if (o->profiles != NULL) {
-		signer_conf_free(o->profiles);
-		free(o->profiles);
-	}
-	o->profiles = NULL;
 }

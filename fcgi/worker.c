@@ -183,7 +183,7 @@ worker_run(const struct fcgi_conf *conf, int listen_fd)
 	inited = 1;
 	if (db_new(&conf->db, &db) != AE_OK)
 		goto out;
-	if (issue_ctx_new(db, conf->root, &icc, &ic) != AE_OK)
+	if (issue_ctx_new_conf(db, &conf->issue, &icc, &ic) != AE_OK)
 		log_err("worker: issuance unavailable (finalize, downloads and revocation answer "
 		    "503): %s", icc.err);
 	/* Without it every request parses its account key again: slower, not wrong. */

@@ -27,7 +27,8 @@ struct ct_client;
 struct issue_ctx {
 	struct db *db;
 	struct issue_conf conf;
-	json_object *root;            /* owns the strings in conf */
+	int conf_borrowed;            /* conf is the caller's (issue_ctx_new_conf): not freed */
+	json_object *root;            /* owns the strings in conf (NULL when borrowed) */
 	struct signer_client *signer; /* NULL without a signer section */
 	struct chains chains[MAX_ISSUERS];  /* by issuer index */
 	uint8_t (*weak)[32];          /* sorted */

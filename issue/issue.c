@@ -113,19 +113,12 @@ out:
 	return e;
 }
 
-anvil_err
-issue_ctx_new(struct db *db, json_object *root, struct conf_ctx *cc, struct issue_ctx **out)
+/* What both constructors do once ic->conf is there. */
+static anvil_err
+ctx_start(struct issue_ctx *ic, struct conf_ctx *cc)
 {
-	struct issue_ctx *ic = calloc(1, sizeof(*ic));
-	anvil_err e = AE_NOMEM;
+	anvil_err e;
 
-	*out = NULL;
-	if (ic == NULL)
-		goto out;
-	ic->db = db;
-	ic->root = json_object_get(root);
-	if ((e = issue_conf_parse(cc, root, &ic->conf)) != AE_OK)
-		goto out;
 	if (ic->conf.signer_socket != NULL &&
 	    (e = signer_client_new(ic->conf.signer_socket, &ic->signer)) != AE_OK)
 		goto out;
@@ -151,9 +144,49 @@ issue_ctx_new(struct db *db, json_object *root, struct conf_ctx *cc, struct issu
 		conf_fail(cc, "ct", "logs", "the CT client cannot start: %s", anvil_strerror(e));
 		goto out;
 	}
+	e = AE_OK;
+out:
+	return e;
+}
+
+anvil_err
+issue_ctx_new(struct db *db, json_object *root, struct conf_ctx *cc, struct issue_ctx **out)
+{
+	struct issue_ctx *ic = calloc(1, sizeof(*ic));
+	anvil_err e = AE_NOMEM;
+
+	*out = NULL;
+	if (ic == NULL)
+		goto out;
+	ic->db = db;
+	ic->root = json_object_get(root);
+	if ((e = issue_conf_parse(cc, root, &ic->conf)) != AE_OK ||
+	    (e = ctx_start(ic, cc)) != AE_OK)
+		goto out;
 	*out = ic;
 	ic = NULL;
-	e = AE_OK;
+out:
+	issue_ctx_free(ic);
+	return e;
+}
+
+anvil_err
+issue_ctx_new_conf(struct db *db, const struct issue_conf *conf, struct conf_ctx *cc,
+    struct issue_ctx **out)
+{
+	struct issue_ctx *ic = calloc(1, sizeof(*ic));
+	anvil_err e = AE_NOMEM;
+
+	*out = NULL;
+	if (ic == NULL)
+		goto out;
+	ic->db = db;
+	ic->conf = *conf;
+	ic->conf_borrowed = 1;
+	if ((e = ctx_start(ic, cc)) != AE_OK)
+		goto out;
+	*out = ic;
+	ic = NULL;
 out:
 	issue_ctx_free(ic);
 	return e;
@@ -170,7 +203,8 @@ issue_ctx_free(struct issue_ctx *ic)
 		for (size_t k = 0; k < ic->chains[i].n; k++)
 			free(ic->chains[i].pem[k]);
 	free(ic->weak);
-	issue_conf_free(&ic->conf);
+	if (!ic->conf_borrowed)
+		issue_conf_free(&ic->conf);
 	json_object_put(ic->root);
 	free(ic);
 }

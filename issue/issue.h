@@ -19,6 +19,11 @@ struct issue_ctx;
  * error cc->err says why. db is borrowed. */
 anvil_err issue_ctx_new(struct db *db, json_object *config_root, struct conf_ctx *cc,
     struct issue_ctx **out);
+/* The same from a configuration the caller parsed (issue_conf_parse) and keeps, unchanged,
+ * until issue_ctx_free: anvil-fcgi's workers share their master's (fcgi/conf.h), so a worker
+ * holds one profile set and parses none. */
+anvil_err issue_ctx_new_conf(struct db *db, const struct issue_conf *conf, struct conf_ctx *cc,
+    struct issue_ctx **out);
 void issue_ctx_free(struct issue_ctx *ic);
 const struct issue_conf *issue_ctx_conf(const struct issue_ctx *ic);
 

@@ -245,6 +245,36 @@ def main():
     tap.is_(s.mysql_rows("SELECT COUNT(*) FROM serials WHERE order_id = %d" % oid), [["0"]],
             "no serial spent on it")
 
+    # --- a reload reaches newOrder's profiles and finalize's alike: a worker holds one profile
+    # set, its master's, parsed once per load of the file (fcgi/conf.h) ---
+    import copy
+    orig = copy.deepcopy(s.config)
+    cfg = copy.deepcopy(s.config)
+    cfg["profiles"]["rsa"]["key_types"] = ["rsa-2048", "rsa-3072", "rsa-4096"]
+    cfg["acme"]["profile_descriptions"] = {"rsa": "RSA subject keys only"}
+    s.write_config(cfg)
+    s.reload_fcgi()
+
+    def reloaded():
+        # Several answers in a row: every worker serving is of the new generation.
+        return all(c.directory(refresh=True)["meta"].get("profiles", {}).get("rsa") ==
+                   "RSA subject keys only" for _ in range(6))
+    proc.wait_for(reloaded, 20, 0.1, "the reloaded profiles in the directory")
+    oid = ready_order(s, c, ["reload.example.com"])
+    r = c.finalize(finalize_url(s, oid), acme.make_csr(["reload.example.com"])[1])
+    tap.ok(problem(r, 400, "badPublicKey"), "after the reload finalize refuses an ECDSA key of "
+           "the profile that no longer accepts one: %d %s" % (r.status_code, r.text[:160]))
+    oid = ready_order(s, c, ["reload-rsa.example.com"])
+    r = c.finalize(finalize_url(s, oid), acme.make_csr(["reload-rsa.example.com"],
+                                                       key_type="RSA2048")[1])
+    tap.is_((r.status_code, r.json().get("status")), (200, "valid"),
+            "and issues for an RSA key")
+    s.write_config(orig)
+    s.reload_fcgi()
+    proc.wait_for(lambda: all(c.directory(refresh=True)["meta"].get("profiles", {}).get("rsa")
+                              != "RSA subject keys only" for _ in range(6)), 20, 0.1,
+                  "the first configuration again")
+
     # --- the signer down: processing + Retry-After, the job durable, never a 500 ---
     s.stop_signer()
     oid = ready_order(s, c, ["later.example.com"])
