@@ -16,8 +16,8 @@
 #include "issue/csr.h"
 #include "issue/finish.h"
 #include "issue/issue.h"
+#include "issue/policy.h"
 #include "lib/b64url.h"
-#include "lib/jwk.h"
 #include "lib/log.h"
 #include "lib/wake.h"
 
@@ -39,45 +39,6 @@ respond(struct req *r, const struct db_order_fin *o, struct order_view *v)
 	snprintf(v->o.serial, sizeof(v->o.serial), "%s", o->serial);
 	snprintf(v->o.error, sizeof(v->o.error), "%s", o->error);
 	order_view_respond(r, 200, 1, v);
-}
-
-/* The key checks that need the database or the deployment: weak, blocked, an account's. */
-static int
-key_allowed(struct req *r, struct csr_info *ci)
-{
-	json_object *jwk = NULL;
-	char tp[JWK_THUMBPRINT_LEN + 1];
-	int blocked = 0, account_key = 0;
-	anvil_err e;
-	int rc = -1;
-
-	if (issue_key_weak(r->issue, ci->spki_sha256)) {
-		req_problem(r, PROB_BAD_PUBLIC_KEY, "the CSR's key is on the list of known weak "
-		    "keys");
-		goto out;
-	}
-	if (jwk_from_pkey(ci->key, &jwk) != AE_OK || jwk_thumbprint(jwk, tp) != AE_OK) {
-		req_fail(r, AE_NOMEM, "key thumbprint");
-		goto out;
-	}
-	if ((e = db_key_check(r->db, ci->spki_sha256, tp, &blocked, &account_key)) != AE_OK) {
-		req_fail(r, e, "key lookup");
-		goto out;
-	}
-	if (blocked) {
-		req_problem(r, PROB_BAD_PUBLIC_KEY, "the CSR's key is blocked: a certificate for "
-		    "it was revoked because the key was compromised");
-		goto out;
-	}
-	if (account_key) {
-		req_problem(r, PROB_BAD_CSR, "the CSR's key is an ACME account key: a certificate "
-		    "key must differ from every account key");
-		goto out;
-	}
-	rc = 0;
-out:
-	json_object_put(jwk);
-	return rc;
 }
 
 /* The payload's "csr": base64url DER, capped before decoding. NULL with the problem set. */
@@ -168,7 +129,6 @@ api_finalize(struct req *r, int64_t id)
 	const struct issue_conf *ic;
 	const struct profile *prof;
 	struct csr_info ci;
-	json_object *ids = NULL;
 	char detail[CSR_DETAIL_MAX];
 	enum csr_verdict verdict;
 	uint8_t *der;
@@ -242,15 +202,19 @@ api_finalize(struct req *r, int64_t id)
 		    (long long)prof->max_backdate, prof->name);
 		goto out;
 	}
-	ids = json_tokener_parse(v->o.identifiers);
-	verdict = csr_check(der, der_len, ids, prof->key_types, &ci, detail);
-	if (verdict != CSR_OK) {
+	/* The CSR and key policy (issue/policy.c), which anvil-jobs applies again if it is the
+	 * one to finish the order. */
+	e = issue_csr_policy(r->issue, der, der_len, v->o.identifiers, prof, &ci, &verdict,
+	    detail);
+	if (e == AE_DENIED) {
 		req_problem(r, verdict == CSR_BAD_KEY ? PROB_BAD_PUBLIC_KEY : PROB_BAD_CSR, "%s",
 		    detail);
 		goto out;
 	}
-	if (key_allowed(r, &ci) != 0)
+	if (e != AE_OK) {
+		req_fail(r, e, "key policy");
 		goto out;
+	}
 	budget = ic->finalize_budget_ms;
 	/* The serial goes in with the order's move to processing: committed before the
 	 * signature (DESIGN.md invariant 2) without a commit of its own; a retry by anvil-jobs
@@ -297,6 +261,5 @@ api_finalize(struct req *r, int64_t id)
 	}
 	respond(r, o, v);
 out:
-	json_object_put(ids);
 	csr_info_free(&ci);
 }

@@ -2,7 +2,8 @@
  * names (SAN dNSName/iPAddress, and the CN when present, which must be one of them) are exactly
  * the order's identifiers, and its key fits the key policy: RSA 2048, 3072 or 4096 bits with
  * e = 65537, ECDSA P-256 or P-384, and a key type the order's profile accepts. Account-key
- * reuse, blocked and weak keys are checked by the caller with the SPKI hash and thumbprint. */
+ * reuse, blocked and weak keys are checked after it, with the SPKI hash and thumbprint, by
+ * issue_csr_policy (issue/policy.h), the whole policy both front doors apply. */
 #ifndef ANVIL_ISSUE_CSR_H
 #define ANVIL_ISSUE_CSR_H
 #include <stddef.h>

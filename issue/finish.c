@@ -22,6 +22,7 @@
 #include "issue/finish.h"
 #include "issue/issue.h"
 #include "issue/internal.h"
+#include "issue/policy.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/hex.h"
@@ -356,6 +357,7 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 	struct request req;
 	struct buf der, scts;
 	char detail[CSR_DETAIL_MAX];
+	enum csr_verdict verdict = CSR_OK;
 	int64_t created = 0, nb, na;
 	anvil_err e, t;
 
@@ -392,15 +394,29 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 		    prof->name);
 		goto out;
 	}
-	{
+	/* The CSR and key policy of this moment (issue/policy.c). The request path (fresh) has
+	 * just checked all of it in this request (fcgi/finalize.c) and only needs the CSR's key
+	 * and names (csr_check remembers the CSR it accepted); any later attempt, anvil-jobs',
+	 * checks it all again: a key blocked or listed as weak since, or key types a reload
+	 * changed, end the order before anything is signed. */
+	if (fresh) {
 		json_object *ids = json_tokener_parse(o->identifiers);
-		enum csr_verdict v = csr_check(o->csr, o->csr_len, ids, prof->key_types, &ci,
-		    detail);
+		verdict = csr_check(o->csr, o->csr_len, ids, prof->key_types, &ci, detail);
 		json_object_put(ids);
-		if (v != CSR_OK) {
-			e = fail_order(ic, order_id, AE_PARSE, ACME_ERR "badCSR", 400, "%s", detail);
-			goto out;
-		}
+		e = verdict == CSR_OK ? AE_OK : AE_DENIED;
+	} else {
+		e = issue_csr_policy(ic, o->csr, o->csr_len, o->identifiers, prof, &ci, &verdict,
+		    detail);
+	}
+	if (e == AE_DENIED) {
+		e = fail_order(ic, order_id, AE_PARSE, verdict == CSR_BAD_KEY ?
+		    ACME_ERR "badPublicKey" : ACME_ERR "badCSR", 400, "%s", detail);
+		goto out;
+	}
+	if (e != AE_OK) {
+		if (transient(e) == AE_OK)
+			e = AE_UNAVAILABLE;
+		goto out;
 	}
 	if (ci.spki_len == 0 || ci.spki_len > PROTO_SPKI_MAX ||
 	    idents_of(o->identifiers, &req.u.cert.ids, &req.u.cert.nids) != 0) {

@@ -8,7 +8,8 @@
 #include "issue/issue.h"
 
 /* issue_finish for the order o that the caller has just turned processing (o->status
- * "processing", o->csr its CSR), without reading it again. serial: the one recorded with that
+ * "processing", o->csr its CSR, accepted by issue_csr_policy in this request), without reading
+ * it again or repeating the policy's database look-ups. serial: the one recorded with that
  * write (db_order_finalize_from), created at serial_created; NULL when none was, and then the
  * serial is inserted without looking for a recorded one first (the unique serial per order
  * still makes one recorded meanwhile win). Results as issue_finish; on AE_OK o is the valid

@@ -5,6 +5,7 @@ age in its row and in anvil-jobs' log line, never `failed`), and the order ends 
 signer is back. An order that expires while issuance cannot proceed turns invalid with a
 serverInternal problem instead of staying processing. The sweep: orders in processing whose job
 was failed (as an older release left them) or deleted are queued again and end valid."""
+import hashlib
 import os
 import re
 import sys
@@ -15,6 +16,7 @@ import tap  # noqa: E402
 import acme  # noqa: E402
 import issuance  # noqa: E402
 from issuance import finalize_url, order_url, ready_order  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 
 def job(s, oid):
@@ -72,6 +74,33 @@ def main():
     d = c.download(body.get("certificate", s.base + "/acme/cert/00"))
     tap.ok(d.status_code == 200 and issuance.openssl_verify(s, d.text)[0],
            "its certificate downloads and verifies")
+
+    # --- a key blocked after finalize accepted it, before anvil-jobs finishes the order: the
+    # key policy is checked again below both doors (issue/policy.c) ---
+    s.stop_signer()
+    key = acme.generate_csr_key("ES256")
+    oid = ready_order(s, c, ["blocked-later.example.com"])
+    r = c.finalize(finalize_url(s, oid), acme.make_csr(["blocked-later.example.com"], key=key)[1])
+    tap.is_((r.status_code, r.json().get("status") if r.status_code == 200 else r.text[:200]),
+            (200, "processing"), "finalize accepts the key, the signer down: processing")
+    spki = hashlib.sha256(key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()
+    r = s.anvilctl("block-key", spki, "--reason", "compromised meanwhile", check=False)
+    tap.is_(r.returncode, 0, "anvilctl block-key blocks it meanwhile")
+    s.start_signer()
+    proc.wait_for(lambda: order_row(s, oid)[0] != "processing", 60, 0.2,
+                  "order %d decided" % oid)
+    r = c.post_as_get(order_url(s, oid))
+    body = r.json() if r.status_code == 200 else {}
+    err = body.get("error", {})
+    tap.is_(body.get("status"), "invalid", "anvil-jobs ends the order invalid")
+    tap.is_(err.get("type"), issuance.ERR + "badPublicKey", "with a badPublicKey problem")
+    tap.ok("blocked" in err.get("detail", ""), "which says the key is blocked: %s"
+           % err.get("detail"))
+    tap.ok("certificate" not in body, "no certificate URL")
+    tap.is_(s.mysql_rows("SELECT COUNT(*) FROM certificates WHERE order_id = %d" % oid), [["0"]],
+            "no certificate stored")
+    tap.is_(job(s, oid)[0], "done", "its job done")
 
     # --- an order that expires while issuance cannot proceed ---
     s.stop_signer()
