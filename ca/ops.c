@@ -110,13 +110,20 @@ hex(char *out, size_t outsz, const uint8_t *p, size_t n)
 	out[o] = '\0';
 }
 
-static void
-audit(const struct peer *peer, const struct request *req, const char *profile,
-    const char *issuer, const uint8_t *serial, size_t slen, anvil_err e, const struct job *j,
-    uint64_t t0, int replay)
+/* Every operation, refused ones included, becomes a record of the audit chain before its
+ * answer leaves: a signature the chain cannot hold is not handed out (the caller's retry gets
+ * the journaled bytes once the file is writable again). The log line repeats the record with
+ * its seq and hash, an independent copy of the chain's head (doc/audit.md). */
+static anvil_err
+audit(struct signer *s, const struct peer *peer, const struct request *req,
+    const char *profile, const char *issuer, const uint8_t *serial, size_t slen, anvil_err e,
+    const struct job *j, uint64_t t0, int replay)
 {
-	char sh[48], pn[PROTO_NAME_MAX * 4 + 1], ossl[256];
+	char sh[48], pn[PROTO_NAME_MAX * 4 + 1], ossl[256], text[AUDIT_TEXT_MAX];
+	char hash[AUDIT_HASH_HEX] = "-";
 	unsigned long oe;
+	uint64_t seq = 0;
+	anvil_err ae;
 
 	/* A crypto failure is a bug or a broken issuer: keep OpenSSL's reason for the operator. */
 	while ((oe = ERR_get_error()) != 0)
@@ -126,12 +133,30 @@ audit(const struct peer *peer, const struct request *req, const char *profile,
 		}
 	hex(sh, sizeof(sh), serial, slen);
 	log_escape(pn, sizeof(pn), profile, strlen(profile));
-	log_audit("event=sign what=%s serial=%s profile=\"%s\" issuer=%s requester_uid=%u "
-	    "requester_pid=%ld request_id=%u result=%s%s code=%d duration_us=%llu queue_us=%llu "
-	    "hsm_us=%llu", op_name(req->op), sh, pn, issuer ? issuer : "-",
+	snprintf(text, sizeof(text), "event=sign what=%s serial=%s profile=\"%s\" issuer=%s "
+	    "requester_uid=%u requester_pid=%ld request_id=%u result=%s%s code=%d duration_us=%llu "
+	    "queue_us=%llu hsm_us=%llu", op_name(req->op), sh, pn, issuer ? issuer : "-",
 	    (unsigned)peer->uid, (long)peer->pid, req->id, e == AE_OK ? "ok" : "refused",
 	    replay ? " replay=1" : "", (int)e, (unsigned long long)(clock_mono_us() - t0),
 	    (unsigned long long)(j ? j->queued_us : 0), (unsigned long long)(j ? j->hsm_us : 0));
+	ae = auditchain_append(s->audit, text, &seq, hash);
+	if (ae != AE_OK)
+		log_err("event=audit_chain_failed key=signer.state_dir result=\"%s; signing stops "
+		    "until the audit file is writable and the signer restarted\"",
+		    anvil_strerror(ae));
+	log_audit("%s audit_seq=%llu audit_hash=%s", text, (unsigned long long)seq, hash);
+	return ae;
+}
+
+/* What an operation answers once audited: its own result, or AE_IO (and nothing) when the
+ * record could not be written. */
+static anvil_err
+audited(anvil_err e, anvil_err ae, struct buf *out)
+{
+	if (ae == AE_OK)
+		return e;
+	buf_reset(out);
+	return AE_IO;
 }
 
 static anvil_err
@@ -232,8 +257,8 @@ handle_cert(struct signer *s, const struct peer *peer, struct request *req, stru
 out:
 	if (reserved)
 		journal_release(s->journal, kind, r->serial, r->serial_len);
-	audit(peer, req, r->profile, p ? p->issuer->name : NULL, r->serial, r->serial_len, e,
-	    j.fn ? &j : NULL, t0, replay);
+	e = audited(e, audit(s, peer, req, r->profile, p ? p->issuer->name : NULL, r->serial,
+	    r->serial_len, e, j.fn ? &j : NULL, t0, replay), out);
 	OPENSSL_free(enc);
 	free(der);
 	X509_free(x);
@@ -331,8 +356,8 @@ handle_ocsp(struct signer *s, const struct peer *peer, struct request *req, stru
 	if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, oj.bs)) != NULL)
 		e = der_out(out, der, i2d_OCSP_RESPONSE(resp, &der));
 out:
-	audit(peer, req, "-", is ? is->name : NULL, r->serial, r->serial_len, e,
-	    j.fn ? &j : NULL, t0, 0);
+	e = audited(e, audit(s, peer, req, "-", is ? is->name : NULL, r->serial, r->serial_len,
+	    e, j.fn ? &j : NULL, t0, 0), out);
 	OCSP_RESPONSE_free(resp);
 	OCSP_BASICRESP_free(oj.bs);
 	return e;
@@ -373,7 +398,8 @@ handle_crl(struct signer *s, const struct peer *peer, struct request *req, struc
 	}
 	e = der_out(out, der, i2d_X509_CRL(crl, &der));
 out:
-	audit(peer, req, "-", is ? is->name : NULL, num, sizeof(num), e, j.fn ? &j : NULL, t0, 0);
+	e = audited(e, audit(s, peer, req, "-", is ? is->name : NULL, num, sizeof(num), e,
+	    j.fn ? &j : NULL, t0, 0), out);
 	X509_CRL_free(crl);
 	return e;
 }
@@ -384,8 +410,8 @@ handle_stats(struct signer *s, int health, struct buf *out)
 	struct pool_stats st;
 
 	pool_get_stats(s->pool, &st);
-	if (health && journal_failed(s->journal))
-		return AE_IO;  /* signing stopped: journal_sync_failed in the log */
+	if (health && (journal_failed(s->journal) || auditchain_failed(s->audit)))
+		return AE_IO;  /* signing stopped: journal_sync_failed or audit_chain_failed logged */
 	if (health)
 		return st.sessions_up > 0 || st.signed_ok > 0 ?
 		    buf_printf(out, "ok sessions=%llu", (unsigned long long)st.sessions) :

@@ -3,6 +3,7 @@
  * token, replays its serial journal, then serves ca/PROTOCOL.md on a Unix socket. */
 #include "config.h"
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,6 +226,7 @@ main(int argc, char **argv)
 	json_object *root = NULL;
 	const char *path = NULL;
 	char err[512] = "";
+	char audit_path[PATH_MAX];
 	int ch, check = 0, rc = 1, use_syslog = 0;
 	enum log_level level = LOG_LVL_INFO;
 	struct sigaction sa;
@@ -275,6 +277,13 @@ main(int argc, char **argv)
 		log_err("event=journal_open error=\"%s\"", err);
 		goto out;
 	}
+	if (snprintf(audit_path, sizeof(audit_path), "%s/audit.chain", s.conf.state_dir) >=
+	    (int)sizeof(audit_path) ||
+	    auditchain_open(audit_path, s.conf.journal_sync, &s.audit, err, sizeof(err)) !=
+	    AE_OK) {
+		log_err("event=audit_open key=signer.state_dir error=\"%s\"", err);
+		goto out;
+	}
 	if (p11_load(&s.hsm, &s.conf.hsm, err, sizeof(err)) != AE_OK) {
 		log_err("event=hsm_load error=\"%s\"", err);
 		goto out;
@@ -293,6 +302,7 @@ out:
 	if (s.hsm.f != NULL)
 		p11_unload(&s.hsm);
 	journal_close(s.journal);
+	auditchain_close(s.audit);
 	signer_conf_free(&s.conf);
 	json_object_put(root);
 	return rc;

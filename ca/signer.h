@@ -4,6 +4,7 @@
 #define ANVIL_CA_SIGNER_H
 #include <sys/types.h>
 #include "ca/journal.h"
+#include "lib/auditchain.h"
 #include "ca/p11.h"
 #include "ca/pool.h"
 #include "ca/profile.h"
@@ -18,6 +19,7 @@ struct signer {
 	struct crl_conf crl;
 	struct p11_module hsm;
 	struct journal *journal;
+	struct auditchain *audit;  /* <state_dir>/audit.chain: every operation, chained */
 	struct pool *pool;
 	uint64_t started_ms;
 	/* Every issuer's key found on the token or in its certificate, roots and delegated OCSP

@@ -285,7 +285,7 @@ conf_secret_free(char *s)
 anvil_err
 conf_parse_log(struct conf_ctx *c, json_object *root, enum log_level *level, int *use_syslog)
 {
-	static const char *const keys[] = { "level", "syslog", NULL };
+	static const char *const keys[] = { "level", "syslog", "audit_file", NULL };
 	json_object *sec = NULL;
 	const char *name = "info";
 	anvil_err e;

@@ -1,8 +1,10 @@
-#!/bin/sh
+#!/bin/bash
 # Runs every test under prove, in layer order: C tests from the build tree, scripts (.py, .sh)
 # from the source tree. T (a glob on the basename, e.g. '3*') selects a subset.
+# Several: an extended glob, T='@(1109*|7500*)'.
 set -u
 : "${top_srcdir:?}" "${top_builddir:?}"
+shopt -s extglob
 pattern=${T:-*}
 [ -n "$pattern" ] || pattern='*'
 list=$(

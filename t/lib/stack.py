@@ -767,11 +767,15 @@ class Stack:
         if self.detached and os.path.exists(self.config_path):
             with open(self.config_path) as f:
                 kept = json.load(f)   # keep the nonce key, ports and any local edits
-            # A config written before OCSP/CRL publishing gains their sections.
+            # A config written before OCSP/CRL publishing gains their sections, one written
+            # before the audit chain anvilctl's chain file.
+            kept.setdefault("log", {}).setdefault(
+                "audit_file", os.path.join(self.dir, "anvilctl-audit.chain"))
             return dict(self._published_sections(), **kept)
         base = "https://127.0.0.1:%d" % self.ports["api"]
         return dict(self._published_sections(), **{
-            "log": {"level": "info", "syslog": False},
+            "log": {"level": "info", "syslog": False,
+                    "audit_file": os.path.join(self.dir, "anvilctl-audit.chain")},
             "database": {
                 # TCP, as to a remote server (and so a worker's session can be told apart by
                 # its client port: db_waiting_workers()); root uses the socket (mysql()).

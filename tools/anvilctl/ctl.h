@@ -33,6 +33,7 @@ int ctl_account(struct ctl *ctl, int argc, char **argv);      /* tools/anvilctl/
 int ctl_order(struct ctl *ctl, int argc, char **argv);        /* tools/anvilctl/account.c */
 int ctl_jobs(struct ctl *ctl, int argc, char **argv);         /* tools/anvilctl/jobs.c */
 int ctl_status(struct ctl *ctl, int argc, char **argv);       /* tools/anvilctl/status.c */
+int ctl_audit_cmd(struct ctl *ctl, int argc, char **argv);    /* tools/anvilctl/audit.c */
 
 /* tools/anvilctl/util.c */
 /* A connected database handle from the config's database section; on failure a message
@@ -41,7 +42,15 @@ anvil_err ctl_db(struct ctl *ctl, struct db **out);
 void ctl_done(struct ctl *ctl);
 /* "uid=N(name)" of the operator (with sudo's SUDO_USER when run as root through sudo). */
 const char *ctl_who(void);
-/* One audit line for a change of state, with who ran it: to syslog (authpriv) and stderr. */
+/* The audit chain (lib/auditchain.h) of anvilctl: log.audit_file, by default
+ * ANVIL_LOGDIR/anvilctl-audit.chain. main opens it before a command that changes state runs,
+ * so a change that could not be audited is never made; -1 (said on stderr) when it cannot. */
+const char *ctl_audit_path(struct ctl *ctl);
+int ctl_audit_open(struct ctl *ctl);
+/* -1 when a record could not be appended since the open (the command then fails). */
+int ctl_audit_close(void);
+/* One audit record for a change of state, with who ran it: to the audit chain, syslog
+ * (authpriv) and stderr. */
 void ctl_audit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* jobs.wake_socket, or NULL. */
 const char *ctl_wake_socket(const struct ctl *ctl);

@@ -70,6 +70,14 @@ static const struct command {
 	{ "eab", ctl_eab, "create an EAB key",
 	  "usage: anvilctl eab add --kid KID [--alg HS256|HS384|HS512]\n\n"
 	  "Prints the new HMAC key (base64url) once.\n" },
+	{ "audit", ctl_audit_cmd, "verify an audit chain (anvilctl's or the signer's)",
+	  "usage: anvilctl audit verify [--signer | FILE] [--json]\n\n"
+	  "Checks every record of the chain: its hash, its link to the record before, its seq.\n"
+	  "Without FILE: anvilctl's own chain (log.audit_file, default " ANVIL_LOGDIR
+	  "/anvilctl-audit.chain);\n--signer: the signer's (signer.state_dir/audit.chain). Exit 0 when "
+	  "the chain is whole,\n1 naming the first broken record (edited, deleted, inserted, moved or "
+	  "torn).\nCompare the head hash it prints with the last audit_hash in the system log: a\n"
+	  "chain cut at its end verifies by itself (doc/audit.md).\n" },
 	{ "check", ctl_check, "validate the configuration file",
 	  "usage: anvilctl check\n" },
 	{ "init", ctl_init, "key ceremony: create the CA hierarchy",
@@ -102,6 +110,20 @@ usage(FILE *f)
 	    "  -V, --version        the version\n\ncommands:\n", ANVIL_SYSCONFDIR);
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
+}
+
+/* Commands that can change state: the audit chain is opened before they run, so nothing
+ * changes that could not be audited. */
+static const char *const audited_commands[] = { "revoke", "block-key", "unblock-key",
+	"account", "jobs", "eab", NULL };
+
+static int
+is_audited(const char *name)
+{
+	for (size_t i = 0; audited_commands[i] != NULL; i++)
+		if (strcmp(name, audited_commands[i]) == 0)
+			return 1;
+	return 0;
 }
 
 /* -h or --help among a command's arguments (before any "--"). */
@@ -182,7 +204,13 @@ main(int argc, char **argv)
 		/* Commands parse their own options with getopt_long; 0 makes glibc start afresh (the
 		 * "+" above would otherwise stay in force: options after operands unseen). */
 		optind = 0;
+		if (is_audited(argv[0]) && ctl_audit_open(&ctl) != 0) {
+			json_object_put(ctl.config);
+			return 1;
+		}
 		rc = commands[i].fn(&ctl, argc, argv);
+		if (ctl_audit_close() != 0 && rc == 0)
+			rc = 1;
 		json_object_put(ctl.config);
 		return rc;
 	}

@@ -1,14 +1,18 @@
 /* What the operator commands share: the database handle, who is running them (for the audit
  * log), where anvil-jobs is woken, and the text forms of times, keys and revocation reasons. */
 #include "config.h"
+#include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+#include "lib/auditchain.h"
 #include "lib/log.h"
 #include "lib/rfc3339.h"
 #include "tools/anvilctl/ctl.h"
@@ -64,21 +68,77 @@ ctl_who(void)
 	return who;
 }
 
+static struct auditchain *ctl_chain;
+static int ctl_chain_failed;
+
+const char *
+ctl_audit_path(struct ctl *ctl)
+{
+	const char *path = ANVIL_LOGDIR "/anvilctl-audit.chain";
+	json_object *log = NULL;
+
+	if (conf_get_object(&ctl->conf, ctl->config, "", "log", 0, &log) == AE_OK && log != NULL)
+		conf_get_string(&ctl->conf, log, "log", "audit_file", 0, &path);
+	return path;
+}
+
+int
+ctl_audit_open(struct ctl *ctl)
+{
+	const char *path = ctl_audit_path(ctl);
+	char err[PATH_MAX + 128], *slash;
+
+	if (ctl_chain != NULL)
+		return 0;
+	/* Where tmpfiles.d or the init scripts have not made the log directory yet. */
+	if (snprintf(err, sizeof(err), "%s", path) < (int)sizeof(err) &&
+	    (slash = strrchr(err, '/')) != NULL && slash != err) {
+		*slash = '\0';
+		if (mkdir(err, 0750) != 0 && errno != EEXIST)
+			fprintf(stderr, "anvilctl: mkdir %s: %s\n", err, strerror(errno));
+	}
+	if (auditchain_open(path, 1, &ctl_chain, err, sizeof(err)) != AE_OK) {
+		fprintf(stderr, "anvilctl: audit file (log.audit_file of %s): %s; nothing was "
+		    "changed: changes are refused when they cannot be audited\n", ctl->config_path,
+		    err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ctl_audit_close(void)
+{
+	int failed = ctl_chain_failed;
+
+	auditchain_close(ctl_chain);
+	ctl_chain = NULL;
+	ctl_chain_failed = 0;
+	return failed ? -1 : 0;
+}
+
 void
 ctl_audit(const char *fmt, ...)
 {
-	char line[1024];
+	char line[1024], text[AUDIT_TEXT_MAX], hash[AUDIT_HASH_HEX] = "-";
+	uint64_t seq = 0;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	/* Always to the system log (journald keeps it with the uid), and to stderr for the
-	 * operator at the terminal. */
+	snprintf(text, sizeof(text), "%s by=%s", line, ctl_who());
+	if (ctl_chain == NULL || auditchain_append(ctl_chain, text, &seq, hash) != AE_OK) {
+		ctl_chain_failed = 1;
+		fprintf(stderr, "anvilctl: the audit file could not take this record: %s\n", text);
+	}
+	/* Also to the system log (journald keeps it with the uid), and to stderr for the
+	 * operator at the terminal, with the record's place in the chain. */
 	openlog("anvilctl", LOG_PID, LOG_AUTHPRIV);
-	syslog(LOG_NOTICE, "audit %s by=%s", line, ctl_who());
+	syslog(LOG_NOTICE, "audit %s audit_seq=%llu audit_hash=%s", text,
+	    (unsigned long long)seq, hash);
 	closelog();
-	log_audit("%s by=%s", line, ctl_who());
+	log_audit("%s audit_seq=%llu audit_hash=%s", text, (unsigned long long)seq, hash);
 }
 
 const char *
