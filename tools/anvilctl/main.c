@@ -67,9 +67,22 @@ static const struct command {
 	  "usage: anvilctl migrate [--status] [--dir DIR]\n\n"
 	  "Applies migrations from DIR (default $ANVIL_MIGRATIONS_DIR, else the installed ones).\n"
 	  "--status only reports. Run before starting new binaries (doc/install.md).\n" },
-	{ "eab", ctl_eab, "create an EAB key",
-	  "usage: anvilctl eab add --kid KID [--alg HS256|HS384|HS512]\n\n"
-	  "Prints the new HMAC key (base64url) once.\n" },
+	{ "eab", ctl_eab, "External Account Binding keys: add, list, revoke",
+	  "usage: anvilctl eab add [--kid KID] [--alg HS256|HS384|HS512]\n"
+	  "                        [--expires DURATION|TIME|never] [--accounts N|unlimited]\n"
+	  "                        [--profiles NAME,...] [--json]\n"
+	  "       anvilctl eab list [--json]\n"
+	  "       anvilctl eab revoke KID\n\n"
+	  "add: prints the new HMAC key (base64url, as certbot's --eab-hmac-key takes it) once.\n"
+	  "KID: A-Z a-z 0-9 . _ ~ - (default: 16 random characters, printed to stderr).\n"
+	  "--expires: 30d, 12h, 90m, 3600s, a time YYYY-MM-DDTHH:MM:SSZ, or never (default 30d):\n"
+	  "newAccount with the key is refused after. --accounts: how many accounts the key may\n"
+	  "create (default 1, single-use). --profiles: the profiles (of the profiles section) the\n"
+	  "bound accounts may order; default every profile.\n"
+	  "list: kid, created, expires, limit, used, state (active, used, expired, revoked),\n"
+	  "profiles.\n"
+	  "revoke: newAccount with the key is refused from then on; accounts it bound stay\n"
+	  "(anvilctl account deactivate for those). add and revoke are audited.\n" },
 	{ "check", ctl_check, "validate the configuration file",
 	  "usage: anvilctl check\n" },
 	{ "init", ctl_init, "key ceremony: create the CA hierarchy",
