@@ -33,6 +33,7 @@ int ctl_account(struct ctl *ctl, int argc, char **argv);      /* tools/anvilctl/
 int ctl_order(struct ctl *ctl, int argc, char **argv);        /* tools/anvilctl/account.c */
 int ctl_jobs(struct ctl *ctl, int argc, char **argv);         /* tools/anvilctl/jobs.c */
 int ctl_status(struct ctl *ctl, int argc, char **argv);       /* tools/anvilctl/status.c */
+int ctl_hsm(struct ctl *ctl, int argc, char **argv);          /* tools/anvilctl/hsm.c */
 
 /* tools/anvilctl/util.c */
 /* A connected database handle from the config's database section; on failure a message

@@ -89,6 +89,16 @@ static const struct command {
 	  "usage: anvilctl init\n\n"
 	  "Creates the keys in the HSM (signer.hsm) and the certificates of the configured issuers\n"
 	  "that do not exist yet (doc/signer.md).\n" },
+	{ "hsm", ctl_hsm, "the HSM's slots, tokens and keys; test the signer's login",
+	  "usage: anvilctl hsm slots [--json]\n"
+	  "       anvilctl hsm keys [--token LABEL] [--json]\n"
+	  "       anvilctl hsm login-test\n\n"
+	  "Through libp11, with the signer's module (signer.module), token (signer.token_label\n"
+	  "or signer.slot_id) and PIN (signer.pin, passed unchanged: CloudHSM's USER:PASSWORD\n"
+	  "works). slots: every slot and its token, the signer's marked. keys: the private and\n"
+	  "public keys of the signer's token (or --token LABEL; the login uses signer.pin), with\n"
+	  "the issuers that use each. login-test: logs in as the signer will; exit 1 and a message\n"
+	  "naming signer.pin when it fails.\n" },
 	{ "bench-signer", ctl_bench_signer, "HSM and signer speed test",
 	  "usage: anvilctl bench-signer [-s SECONDS] [-n MAX_SESSIONS] [-C CLIENTS] [-R REPEAT]\n"
 	  "                             [-i ISSUER] [--raw-only]\n" },
