@@ -89,6 +89,18 @@ static const struct command {
 	  "usage: anvilctl init\n\n"
 	  "Creates the keys in the HSM (signer.hsm) and the certificates of the configured issuers\n"
 	  "that do not exist yet (doc/signer.md).\n" },
+	{ "ceremony", ctl_ceremony, "an intermediate under an external root: CSR, import",
+	  "usage: anvilctl ceremony csr --issuer NAME [--out FILE]\n"
+	  "       anvilctl ceremony import --issuer NAME [--root ROOT_PEM] CERT_PEM\n\n"
+	  "For a root that is not on this token (offline, or a corporate PKI): the issuer NAME is\n"
+	  "an intermediate of the configuration whose parent is that root.\n"
+	  "csr: finds the key (issuers.NAME.key_label/key_id) on the token or generates it\n"
+	  "(key_type), and prints a CSR for issuers.NAME.subject signed by it, asking for\n"
+	  "basicConstraints CA:TRUE, pathlen:0 and keyUsage keyCertSign, cRLSign.\n"
+	  "import: checks that CERT_PEM is a CA certificate for that HSM key, issued by the root\n"
+	  "(--root, or the file at the root's issuers.ROOT.cert), and installs it at\n"
+	  "issuers.NAME.cert with its chain (and the root at issuers.ROOT.cert the first time).\n"
+	  "Nothing is overwritten. anvilctl init then keeps both. Audited.\n" },
 	{ "hsm", ctl_hsm, "the HSM's slots, tokens and keys; test the signer's login",
 	  "usage: anvilctl hsm slots [--json]\n"
 	  "       anvilctl hsm keys [--token LABEL] [--json]\n"
