@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """EAB keys with limits through nginx (anvilctl eab add|list|revoke, migration 0006): an
 account limit holds under parallel newAccount requests (12 at once against a limit of 3:
-exactly 3 accounts, the counter 3); a key with --accounts unlimited binds many; expired and
+exactly 3 accounts, the counter 3; and, deterministically, three registrations held on the
+key's locked row after passing the pre-check: two created, the third refused by the count); a key with --accounts unlimited binds many; expired and
 revoked keys are refused (unauthorized, the detail says which); a key's profile scope is
 enforced at newOrder (the problem names the profile) and other profiles are not; `eab list`
 and `--json` report each key's state; anvilctl's argument checks (a past expiry, an unknown
@@ -37,7 +38,10 @@ def problem(r, status, typ, name, detail=None):
 
 def main():
     proc.alarm(150)
-    s = start_or_skip(workers=3, config={"issuers": ISSUERS, "profiles": PROFILES})
+    # read_timeout above the stack's 5 s: the held-row race below keeps requests waiting on a
+    # lock while the test polls for all three (lock_wait_timeout, 10 s, still bounds them).
+    s = start_or_skip(workers=3, config={"issuers": ISSUERS, "profiles": PROFILES,
+                                         "database": {"read_timeout": 20}})
 
     def client():
         return Client(s.directory_url, s.ca_file)
@@ -76,6 +80,46 @@ def main():
             "the key counted three")
     problem(client().new_account(eab=("fleet3", key, "HS256")), 403, "unauthorized",
             "a fourth registration afterwards: unauthorized, naming the limit", "limit of 3")
+
+    # --- the count inside the transaction, deterministically: the key's row is held locked
+    # while three registrations (one per worker) pass every check before it and wait on it ---
+    key2 = eab_add("--kid", "race2", "--accounts", "2")
+    racers = [client() for _ in range(3)]
+    for c in racers:
+        c.nonce()
+    out = [None] * len(racers)
+
+    def go(i):
+        try:
+            out[i] = racers[i].new_account(eab=("race2", key2, "HS256"))
+        except Exception as e:    # noqa: BLE001 - reported below
+            out[i] = e
+
+    with s.mysql_session() as lock:
+        lock.query("BEGIN; SELECT kid FROM eab_keys WHERE kid = 'race2' FOR UPDATE")
+        ts = [threading.Thread(target=go, args=(i,)) for i in range(len(racers))]
+        for t in ts:
+            t.start()
+        # The processlist, not INNODB_TRX: MariaDB's INNODB_TRX cache was seen to miss waiting
+        # transactions for seconds. The held row is all these statements can be waiting for.
+        def waiting():
+            return s.mysql("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "
+                           "INFO LIKE 'UPDATE eab_keys SET accounts_bound%'").strip() == "3"
+        try:
+            proc.wait_for(waiting, 30, 0.05, "three registrations waiting on the key's row")
+        finally:
+            lock.query("COMMIT")
+    for t in ts:
+        t.join(30)
+    codes = sorted(getattr(r, "status_code", str(r)) for r in out)
+    if not tap.is_(codes, [201, 201, 403],
+                   "three registrations held on the row of a limit-2 key: two"):
+        tap.diag(repr([getattr(r, "text", r) for r in out]))
+    late = [r for r in out if getattr(r, "status_code", 0) == 403]
+    tap.ok(len(late) == 1 and "can bind no more accounts" in late[0].json().get("detail", ""),
+           "the third was refused by the count under the lock (it had passed the pre-check)")
+    tap.is_(s.mysql("SELECT accounts_bound FROM eab_keys WHERE kid = 'race2'").strip(), "2",
+            "the key counted two")
 
     # --- the default: single use ---
     key1 = eab_add("--kid", "once")
@@ -134,7 +178,7 @@ def main():
     tap.is_(rows.get("gone", [None] * 7)[5], "revoked", "list: gone revoked")
     tap.is_(rows.get("corp", [None] * 7)[6], "internal", "list: corp's scope")
     keys_json = {k["kid"]: k for k in json.loads(s.anvilctl("eab", "list", "--json").stdout)}
-    tap.is_(sorted(keys_json), ["corp", "fleet3", "gone", "many", "old", "once"],
+    tap.is_(sorted(keys_json), ["corp", "fleet3", "gone", "many", "old", "once", "race2"],
             "list --json: every key")
     f = keys_json.get("fleet3", {})
     tap.is_((f.get("max_accounts"), f.get("accounts"), f.get("state"), f.get("profiles")),
