@@ -221,8 +221,12 @@ ceremony_import(struct ctl *ctl, const char *name, const char *root_path, const 
 		root = have_root;
 		have_root = NULL;
 	}
-	if (X509_check_ca(root) != 1 || X509_check_issued(root, x) != X509_V_OK ||
-	    X509_verify(x, X509_get0_pubkey(root)) != 1) {
+	if (X509_check_ca(root) != 1) {
+		fprintf(stderr, "anvilctl: ceremony: the root certificate of %s is not a CA "
+		    "certificate (basicConstraints CA:TRUE is missing)\n", ris->name);
+		goto out;
+	}
+	if (X509_check_issued(root, x) != X509_V_OK || X509_verify(x, X509_get0_pubkey(root)) != 1) {
 		fprintf(stderr, "anvilctl: ceremony: %s is not issued by the root %s (name, key "
 		    "identifier or signature differ)\n", path, ris->name);
 		goto out;
