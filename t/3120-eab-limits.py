@@ -2,11 +2,11 @@
 """EAB keys with limits through nginx (anvilctl eab add|list|revoke, migration 0006): an
 account limit holds under parallel newAccount requests (12 at once against a limit of 3:
 exactly 3 accounts, the counter 3; and, deterministically, three registrations held on the
-key's locked row after passing the pre-check: two created, the third refused by the count); a key with --accounts unlimited binds many; expired and
-revoked keys are refused (unauthorized, the detail says which); a key's profile scope is
-enforced at newOrder (the problem names the profile) and other profiles are not; `eab list`
-and `--json` report each key's state; anvilctl's argument checks (a past expiry, an unknown
-profile, a zero limit)."""
+key's locked row after passing the pre-check: two created, the third refused by the count);
+a key with --accounts unlimited binds many; expired and revoked keys are refused
+(unauthorized, the detail says which); a key's profile scope is enforced at newOrder (the
+problem names the profile) and other profiles are not; `eab list` and `--json` report each
+key's state; anvilctl's argument checks (a past expiry, an unknown profile, a zero limit)."""
 import json
 import os
 import sys

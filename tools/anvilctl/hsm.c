@@ -144,8 +144,9 @@ login(struct hsm *h, PKCS11_SLOT *s)
 	if (PKCS11_login(s, 0, h->sc.pin) != 0) {
 		fprintf(stderr, "anvilctl: login to token '%s' failed: %s; check signer.pin "
 		    "(the PIN, or the file it names)%s\n", s->token->label,
-		    p11_error(err, sizeof(err)), s->token->userPinLocked ? "; the user PIN is LOCKED (the SO must reset it)" :
-		    s->token->userPinFinalTry ? "; one try is left before the PIN locks" : "");
+		    p11_error(err, sizeof(err)), s->token->userPinLocked ?
+		    "; the user PIN is LOCKED (the SO must reset it)" : s->token->userPinFinalTry ?
+		    "; one try is left before the PIN locks" : "");
 		return -1;
 	}
 	return 0;
