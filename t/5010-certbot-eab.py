@@ -97,6 +97,21 @@ def main():
     tap.is_(s.mysql("SELECT COUNT(*) FROM orders o JOIN accounts a ON a.id = o.account_id "
                     "WHERE a.eab_kid = 'scoped'").strip(), "0", "no order was created")
 
+    # --- lego (Debian's) with the same kind of key: its binding is accepted too ---
+    lego = shutil.which("lego")
+    if lego:
+        key_lego = eab_add("--kid", "lego-key")
+        # No order can succeed (the name is not ours): lego registers, then fails at the order.
+        proc.run_client([lego, "--accept-tos", "--email", "lego@example.org", "--server",
+                         s.directory_url, "--path", os.path.join(s.dir, "lego"), "--eab",
+                         "--kid", "lego-key", "--hmac", key_lego, "--domains", "lego.invalid",
+                         "--http", "--http.port", "127.0.0.1:%d" % proc.free_port(), "run"],
+                        dict(os.environ, LEGO_CA_CERTIFICATES=s.ca_file), 40)
+        tap.is_(s.mysql("SELECT COUNT(*) FROM accounts WHERE eab_kid = 'lego-key'").strip(), "1",
+                "lego registered with its EAB key")
+    else:
+        tap.ok(False, "lego installed (Debian package lego)")
+
     keys = {k["kid"]: k for k in json.loads(s.anvilctl("eab", "list", "--json").stdout)}
     tap.is_([(keys[k]["accounts"], keys[k]["state"]) for k in ("fleet", "old", "gone", "scoped")],
             [(2, "used"), (0, "expired"), (0, "revoked"), (1, "used")],
