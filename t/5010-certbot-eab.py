@@ -3,7 +3,8 @@
 requires EAB (--eab-kid/--eab-hmac-key): a key with --accounts 2 registers two certbot accounts
 and refuses a third; an expired and a revoked key are refused, certbot showing why; an account
 of an unscoped key gets a certificate over http-01; an account of a key scoped to another
-profile is refused at newOrder, the problem naming the profile; `eab list --json` counts."""
+profile is refused at newOrder, the problem naming the profile; lego registers with a key
+too; `eab list --json` counts."""
 import json
 import os
 import shutil
