@@ -18,8 +18,15 @@ static const char SQL_ACCT_BY_THUMB[] =
     "SELECT id, thumbprint, jwk, contact, status FROM accounts WHERE thumbprint = ?";
 static const char SQL_ACCT_INSERT[] =
     "INSERT INTO accounts (thumbprint, jwk, contact, eab_kid) VALUES (?, ?, ?, ?)";
-static const char SQL_EAB_BIND[] =
-    "UPDATE eab_keys SET account_id = ? WHERE kid = ? AND account_id IS NULL";
+/* The count and its checks in one statement: the row lock it takes makes parallel
+ * registrations with one key wait for each other, and each sees the count the last committed. */
+static const char SQL_EAB_COUNT[] =
+    "UPDATE eab_keys SET accounts_bound = accounts_bound + 1 WHERE kid = ? AND revoked IS NULL "
+    "AND (expires IS NULL OR expires > UNIX_TIMESTAMP()) "
+    "AND (max_accounts IS NULL OR accounts_bound < max_accounts)";
+/* account_id: the first account, for releases before migration 0006 (it says why). */
+static const char SQL_EAB_FIRST[] =
+    "UPDATE eab_keys SET account_id = COALESCE(account_id, ?) WHERE kid = ?";
 static const char SQL_ACCT_SET_CONTACT[] =
     "UPDATE accounts SET contact = ? WHERE id = ? AND status = 'valid'";
 static const char SQL_ACCT_DEACTIVATE[] =
@@ -92,17 +99,22 @@ db_account_create(struct db *db, const char *thumbprint, const char *jwk, const 
 	p[3].len = strlen(eab_kid);
 	if ((e = db_begin(db)) != AE_OK)
 		goto out;
-	if ((e = db_exec(db, SQL_ACCT_INSERT, p, 4, NULL, 0, &res)) != AE_OK)
-		goto out;
-	*id = (int64_t)res.insert_id;
 	{
-		struct db_val b[] = { DB_PARAM_I64(*id), DB_PARAM_STR(eab_kid, strlen(eab_kid)) };
-		if ((e = db_exec(db, SQL_EAB_BIND, b, 2, NULL, 0, &res)) != AE_OK)
+		struct db_val k[] = { DB_PARAM_STR(eab_kid, strlen(eab_kid)) };
+		if ((e = db_exec(db, SQL_EAB_COUNT, k, 1, NULL, 0, &res)) != AE_OK)
 			goto out;
 		if (res.affected != 1) {
 			e = AE_EXISTS;
 			goto out;
 		}
+	}
+	if ((e = db_exec(db, SQL_ACCT_INSERT, p, 4, NULL, 0, &res)) != AE_OK)
+		goto out;
+	*id = (int64_t)res.insert_id;
+	{
+		struct db_val b[] = { DB_PARAM_I64(*id), DB_PARAM_STR(eab_kid, strlen(eab_kid)) };
+		if ((e = db_exec(db, SQL_EAB_FIRST, b, 2, NULL, 0, &res)) != AE_OK)
+			goto out;
 	}
 	e = db_commit(db);
 out:

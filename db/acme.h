@@ -10,6 +10,7 @@
 #define DB_CONTACT_MAX 4096   /* the accounts.contact column (a JSON array) */
 #define DB_EAB_KID_MAX 255
 #define DB_EAB_KEY_MAX 64
+#define DB_EAB_PROFILES_MAX 1024   /* eab_keys.profiles: comma-separated profile names */
 
 enum db_account_status { DB_ACCT_VALID, DB_ACCT_DEACTIVATED, DB_ACCT_REVOKED };
 
@@ -27,8 +28,8 @@ const char *db_account_status_name(enum db_account_status s);
 anvil_err db_account_by_id(struct db *db, int64_t id, struct db_account *out);
 anvil_err db_account_by_thumbprint(struct db *db, const char *thumbprint, struct db_account *out);
 /* Inserts a valid account; AE_DB_DUPLICATE if the key is already registered. When eab_kid is
- * set, the EAB key is bound in the same transaction; AE_EXISTS if it is already bound (or was
- * deleted meanwhile). */
+ * set, the EAB key is bound in the same transaction, counted under its row lock; AE_EXISTS if
+ * it can bind no more accounts (its limit reached, or revoked, expired or deleted meanwhile). */
 anvil_err db_account_create(struct db *db, const char *thumbprint, const char *jwk,
     const char *contact, const char *eab_kid, int64_t *id);
 anvil_err db_account_set_contact(struct db *db, int64_t id, const char *contact);
@@ -43,13 +44,29 @@ struct db_eab_key {
 	uint8_t key[DB_EAB_KEY_MAX];
 	size_t key_len;
 	char alg[8];
-	int64_t account_id;   /* 0 when unbound */
+	int64_t created;          /* unix seconds */
+	int64_t expires;          /* unix seconds; 0: never */
+	int64_t revoked;          /* unix seconds; 0: not revoked */
+	int64_t max_accounts;     /* -1: unlimited */
+	int64_t accounts_bound;
+	char profiles[DB_EAB_PROFILES_MAX + 1];   /* "": every profile */
 };
 
+/* The key with its state; AE_NOTFOUND when there is none. */
 anvil_err db_eab_get(struct db *db, const char *kid, struct db_eab_key *out);
-/* AE_DB_DUPLICATE if kid exists. */
-anvil_err db_eab_add(struct db *db, const char *kid, const uint8_t *key, size_t key_len,
-    const char *alg);
+/* in: kid, key, key_len, alg, expires, max_accounts, profiles. AE_DB_DUPLICATE if kid exists. */
+anvil_err db_eab_add(struct db *db, const struct db_eab_key *in);
+/* Every key, by kid (no HMAC key filled in); fn's error stops the walk. */
+typedef anvil_err (*db_eab_fn)(void *arg, const struct db_eab_key *k);
+anvil_err db_eab_list(struct db *db, db_eab_fn fn, void *arg);
+/* AE_NOTFOUND when there is no such key, AE_EXISTS when it is revoked already. */
+anvil_err db_eab_revoke(struct db *db, const char *kid, int64_t now);
+/* The profile scope of the EAB key account_id was bound with: *scoped 0 when the account has
+ * no key or its key allows every profile, else 1 and profiles holds the comma-separated list. */
+anvil_err db_eab_scope_of_account(struct db *db, int64_t account_id, int *scoped,
+    char profiles[DB_EAB_PROFILES_MAX + 1]);
+/* 1 when name is one of the comma-separated profiles. */
+int db_eab_profile_in(const char *profiles, const char *name);
 
 /* Redeems a nonce: AE_OK the first time, AE_NONCE_USED after. */
 anvil_err db_nonce_redeem(struct db *db, const uint8_t *id, size_t id_len, int64_t expires);

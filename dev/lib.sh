@@ -3,7 +3,8 @@
 #
 # Every package a fresh Debian 12 (debootstrap --variant=minbase) lacks is named here, even
 # when another one happens to pull it in: the build (build-essential, autotools, pkg-config and
-# the -dev packages configure.ac checks, libp11-kit-dev for PKCS#11's pkcs11.h), the stack
+# the -dev packages configure.ac checks, libp11-kit-dev for PKCS#11's pkcs11.h, libp11-dev for
+# anvilctl hsm), the stack
 # (mariadb, nginx, softhsm2, opensc's pkcs11-tool), the tests (python3 with cryptography and
 # requests, perl for prove, openssl as the relying party, iproute2 for `ss`, the ACME clients,
 # pebble's challtestsrv as the validation DNS, wrk, clang with its sanitizer runtime for
@@ -11,7 +12,7 @@
 # dev/up prints, and systemd for `systemd-analyze verify` of the units in init/ (installed only,
 # never started: the tests work where systemd is not PID 1).
 ANVIL_PACKAGES="build-essential autoconf automake libtool pkg-config libfcgi-dev libssl-dev
-libjson-c-dev libp11-kit-dev libmariadb-dev libcurl4-openssl-dev libc-ares-dev mariadb-server
+libjson-c-dev libp11-kit-dev libp11-dev libmariadb-dev libcurl4-openssl-dev libc-ares-dev mariadb-server
 mariadb-client nginx softhsm2 opensc python3 python3-cryptography python3-requests perl openssl
 ca-certificates curl systemd certbot lego uacme dehydrated pebble wrk clang libclang-rt-14-dev iproute2"
 

@@ -152,8 +152,8 @@ api_new_account(struct req *r)
 		}
 	}
 	if (e == AE_EXISTS) {
-		req_problem(r, PROB_UNAUTHORIZED, "this externalAccountBinding key is already "
-		    "bound to an account");
+		req_problem(r, PROB_UNAUTHORIZED, "this externalAccountBinding key can bind no "
+		    "more accounts (its limit was reached, or it was revoked or expired)");
 		goto out;
 	}
 	if (e != AE_OK) {

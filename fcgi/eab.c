@@ -12,7 +12,7 @@ wipe_key(void *p)
 }
 
 /* RFC 8555 §7.3.4. Structural faults are malformed; a binding that does not prove possession
- * of an unused key we issued is unauthorized. */
+ * of a key we issued, or whose key is revoked, expired or used up, is unauthorized. */
 int
 eab_check(struct req *r, json_object *eab, json_object *outer_jwk, const char **kid)
 {
@@ -68,11 +68,6 @@ eab_check(struct req *r, json_object *eab, json_object *outer_jwk, const char **
 		req_fail(r, e, "eab lookup");
 		goto out;
 	}
-	if (key->account_id != 0) {
-		req_problem(r, PROB_UNAUTHORIZED, "this externalAccountBinding key is already "
-		    "bound to an account");
-		goto out;
-	}
 	if (strcmp(key->alg, j->alg) != 0) {
 		req_problem(r, PROB_UNAUTHORIZED, "externalAccountBinding must use %s for this "
 		    "key", key->alg);
@@ -82,6 +77,21 @@ eab_check(struct req *r, json_object *eab, json_object *outer_jwk, const char **
 		req_problem(r, PROB_UNAUTHORIZED, "the externalAccountBinding MAC is invalid");
 		goto out;
 	}
+	/* The key's state after the MAC: only its holder learns it. db_account_create counts
+	 * again, under the row lock, for the race with a parallel registration. */
+	if (key->revoked != 0) {
+		req_problem(r, PROB_UNAUTHORIZED, "this externalAccountBinding key was revoked");
+		goto out;
+	}
+	if (key->expires != 0 && key->expires <= r->now) {
+		req_problem(r, PROB_UNAUTHORIZED, "this externalAccountBinding key expired");
+		goto out;
+	}
+	if (key->max_accounts >= 0 && key->accounts_bound >= key->max_accounts) {
+		req_problem(r, PROB_UNAUTHORIZED, "this externalAccountBinding key has bound its "
+		    "limit of %lld account(s)", (long long)key->max_accounts);
+		goto out;
+	}
 	if ((*kid = arena_strndup(&r->arena, key->kid, strlen(key->kid))) == NULL) {
 		req_fail(r, AE_NOMEM, "eab");
 		goto out;
@@ -89,4 +99,29 @@ eab_check(struct req *r, json_object *eab, json_object *outer_jwk, const char **
 	rc = 0;
 out:
 	return rc;
+}
+
+/* The profile scope of the account's EAB key (anvilctl eab add --profiles): a newOrder for
+ * another profile is refused, naming it. */
+int
+eab_scope_check(struct req *r, int64_t account_id, const char *profile)
+{
+	char *profiles = arena_alloc(&r->arena, DB_EAB_PROFILES_MAX + 1);
+	int scoped;
+	anvil_err e;
+
+	if (profiles == NULL) {
+		req_fail(r, AE_NOMEM, "eab scope");
+		return -1;
+	}
+	if ((e = db_eab_scope_of_account(r->db, account_id, &scoped, profiles)) != AE_OK) {
+		req_fail(r, e, "eab scope");
+		return -1;
+	}
+	if (scoped && !db_eab_profile_in(profiles, profile)) {
+		req_problem(r, PROB_UNAUTHORIZED, "this account's externalAccountBinding key does "
+		    "not allow the profile %s (it allows %s)", profile, profiles);
+		return -1;
+	}
+	return 0;
 }

@@ -3,7 +3,7 @@
 # or only read the policy (anvil-fcgi, anvil-jobs, anvil-ocsp) contain none of the signer's
 # internals (p11, hsmkey, tbs, spki, journal: ca/libanvilsigner.a; external symbols, a static
 # helper elsewhere may share a prefix), no dlopen of a module and no
-# libp11; of anvilctl only the HSM commands (init, bench-signer) reach PKCS#11.
+# libp11; of anvilctl only the HSM commands (init, bench-signer, hsm, ceremony) reach PKCS#11.
 builddir=${ANVIL_BUILDDIR:-$(dirname "$0")/../build-test}
 internals='^(p11_|hsmkey_|tbs_|spki_|journal_|PKCS11_|C_GetFunctionList$|dlopen$)'
 echo "1..4"
@@ -25,7 +25,7 @@ for bin in fcgi/anvil-fcgi jobs/anvil-jobs ocsp/anvil-ocsp; do
 	fi
 done
 n=$((n + 1))
-objs=$(ls "$builddir"/tools/anvilctl/*.o 2>/dev/null | grep -vE '(init|bench_signer)\.o$')
+objs=$(ls "$builddir"/tools/anvilctl/*.o 2>/dev/null | grep -vE '(init|bench_signer|hsm|ceremony)\.o$')
 if [ -z "$objs" ]; then
 	echo "ok $n # skip anvilctl not built"
 	exit 0
@@ -36,7 +36,7 @@ for o in $objs; do
 	[ -n "$s" ] && bad="$bad $(basename "$o"):$(echo $s | tr ' ' ',')"
 done
 if [ -z "$bad" ]; then
-	echo "ok $n - anvilctl: only init and bench-signer reach PKCS#11"
+	echo "ok $n - anvilctl: only init, bench-signer, hsm and ceremony reach PKCS#11"
 else
 	echo "not ok $n - anvilctl's non-HSM code reaches PKCS#11:$bad"
 fi

@@ -107,6 +107,30 @@ def main():
     tap.is_(s.mysql("SELECT MAX(version) FROM schema_migrations",
                     database="anvil_t2100").strip(), str(newest), "and not recorded")
 
+    # --- 0006 keeps the meaning of existing EAB keys: single-use, no expiry, every profile ---
+    s.db.ensure_database("anvil_t2100b", dbc["user"], dbc["password"])
+    cfg["database"]["name"] = "anvil_t2100b"
+    path = os.path.join(s.dir, "t2100b.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    upto5 = proc.tmpdir("anvil-upto5-")
+    for f in known:
+        if int(f[:4]) <= 5:
+            shutil.copy(os.path.join(src, f), upto5)
+    r = migrate("--dir", upto5)
+    tap.is_(r.returncode, 0, "a database at 0005")
+    s.mysql("INSERT INTO accounts (id, thumbprint, jwk, eab_kid) VALUES "
+            "(7, REPEAT('a', 43), '{}', 'bound');"
+            "INSERT INTO eab_keys (kid, hmac_key, alg, account_id) VALUES "
+            "('bound', 'k', 'HS256', 7), ('free', 'k', 'HS256', NULL)", database="anvil_t2100b")
+    r = migrate()
+    tap.is_(r.returncode, 0, "migrates to the newest")
+    tap.is_(s.mysql_rows("SELECT kid, max_accounts, accounts_bound, expires IS NULL, "
+                         "profiles IS NULL, revoked IS NULL FROM eab_keys ORDER BY kid",
+                         database="anvil_t2100b"),
+            [["bound", "1", "1", "1", "1", "1"], ["free", "1", "0", "1", "1", "1"]],
+            "0006: a bound key is used up, a free one has its one use left")
+
     # --- anvilctl check / anvil-fcgi --check ---
     fcgi = binary("fcgi/anvil-fcgi")
     r = s.anvilctl("check", check=False)
@@ -147,9 +171,10 @@ def main():
                                                               r2.returncode, r2.stderr.strip()))
 
     # --- anvilctl eab add arguments ---
-    for args, what in ((["eab", "add"], "no --kid"), (["eab", "add", "--kid", "a b"], "bad kid"),
+    for args, what in ((["eab"], "no subcommand"), (["eab", "add", "--kid", "a b"], "bad kid"),
                        (["eab", "add", "--kid", "k", "--alg", "RS256"], "bad alg"),
-                       (["eab", "list"], "unknown subcommand")):
+                       (["eab", "show"], "unknown subcommand"),
+                       (["eab", "revoke"], "revoke without a kid")):
         r = s.anvilctl(*args, check=False)
         tap.is_(r.returncode, 2, "eab: %s is a usage error" % what)
 

@@ -34,6 +34,8 @@ int ctl_order(struct ctl *ctl, int argc, char **argv);        /* tools/anvilctl/
 int ctl_jobs(struct ctl *ctl, int argc, char **argv);         /* tools/anvilctl/jobs.c */
 int ctl_status(struct ctl *ctl, int argc, char **argv);       /* tools/anvilctl/status.c */
 int ctl_audit_cmd(struct ctl *ctl, int argc, char **argv);    /* tools/anvilctl/audit.c */
+int ctl_hsm(struct ctl *ctl, int argc, char **argv);          /* tools/anvilctl/hsm.c */
+int ctl_ceremony(struct ctl *ctl, int argc, char **argv);     /* tools/anvilctl/ceremony.c */
 
 /* tools/anvilctl/util.c */
 /* A connected database handle from the config's database section; on failure a message

@@ -1,7 +1,10 @@
 /* anvilctl init: the key ceremony. For every issuer in the config: the key is found on the token
  * by label/id or generated there; roots are self-signed, intermediates signed by their root;
  * certificates and chains are written with durable writes. Idempotent: existing keys are used,
- * existing files are checked against the token and never overwritten. */
+ * existing files are checked against the token and never overwritten. A root whose certificate
+ * is installed but whose key is not on the token is external (tools/anvilctl/ceremony.c makes
+ * and imports its intermediates): kept, and never signed with. The helpers shared with
+ * ceremony.c are declared in ceremony.h. */
 #include "config.h"
 #include <errno.h>
 #include <stdio.h>
@@ -16,19 +19,11 @@
 #include "ca/p11.h"
 #include "ca/profile.h"
 #include "lib/fileio.h"
+#include "tools/anvilctl/ceremony.h"
 #include "tools/anvilctl/ctl.h"
 
-struct ceremony {
-	struct signer_conf sc;
-	struct p11_module m;
-	CK_SESSION_HANDLE sess;
-	int have_sess;
-	CK_OBJECT_HANDLE handle;   /* the key signing right now */
-	struct hsm_thread ht;
-};
-
-static X509_NAME *
-parse_subject(const char *s)
+X509_NAME *
+cer_parse_subject(const char *s)
 {
 	X509_NAME *n = X509_NAME_new();
 	char part[256];
@@ -70,9 +65,8 @@ add_ext(X509 *x, X509 *issuer, int nid, const char *val)
 	return ok;
 }
 
-/* Finds the issuer's key on the token, generating it when absent. */
-static int
-ensure_key(struct ceremony *c, const struct issuer *is, EVP_PKEY **pub)
+int
+cer_ensure_key(struct ceremony *c, const struct issuer *is, EVP_PKEY **pub)
 {
 	CK_OBJECT_HANDLE h;
 	CK_RV rv = CKR_OK;
@@ -82,7 +76,7 @@ ensure_key(struct ceremony *c, const struct issuer *is, EVP_PKEY **pub)
 	anvil_err e = p11_find(&c->m, c->sess, CKO_PRIVATE_KEY, is->key_label, idp, idl, &h, &rv);
 
 	if (e == AE_EXISTS) {
-		fprintf(stderr, "anvilctl: init: %s: more than one key matches; set a unique key_label "
+		fprintf(stderr, "anvilctl: %s: more than one key matches; set a unique key_label "
 		    "or key_id\n", is->name);
 		return 0;
 	}
@@ -97,7 +91,7 @@ ensure_key(struct ceremony *c, const struct issuer *is, EVP_PKEY **pub)
 		    key_type_name(is->key_type), is->key_label ? is->key_label : "(by id)");
 		if (p11_generate(&c->m, c->sess, is->key_type, is->key_label ? is->key_label : "",
 		    idp, idl, &rv) != AE_OK) {
-			fprintf(stderr, "anvilctl: init: %s: key generation failed (rv=0x%lx)\n",
+			fprintf(stderr, "anvilctl: %s: key generation failed (rv=0x%lx)\n",
 			    is->name, (unsigned long)rv);
 			return 0;
 		}
@@ -108,13 +102,13 @@ ensure_key(struct ceremony *c, const struct issuer *is, EVP_PKEY **pub)
 		    is->key_label ? is->key_label : "(by id)");
 	}
 	if (e != AE_OK) {
-		fprintf(stderr, "anvilctl: init: %s: cannot find the key (rv=0x%lx)\n", is->name,
+		fprintf(stderr, "anvilctl: %s: cannot find the key (rv=0x%lx)\n", is->name,
 		    (unsigned long)rv);
 		return 0;
 	}
 	if (p11_public_key(&c->m, c->sess, is->key_label, is->key_id_len ? is->key_id : NULL,
 	    is->key_id_len, pub) != AE_OK || key_type_of(*pub) != is->key_type) {
-		fprintf(stderr, "anvilctl: init: %s: the token key is missing its public half or "
+		fprintf(stderr, "anvilctl: %s: the token key is missing its public half or "
 		    "is not a %s key\n", is->name, key_type_name(is->key_type));
 		return 0;
 	}
@@ -122,8 +116,8 @@ ensure_key(struct ceremony *c, const struct issuer *is, EVP_PKEY **pub)
 	return 1;
 }
 
-static X509 *
-read_cert(const char *path)
+X509 *
+cer_read_cert(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	X509 *x = NULL;
@@ -135,8 +129,8 @@ read_cert(const char *path)
 	return x;
 }
 
-static int
-write_pem(const char *path, X509 *const *certs, size_t n)
+int
+cer_write_pem(const char *path, X509 *const *certs, size_t n)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	char *data = NULL;
@@ -153,11 +147,11 @@ write_pem(const char *path, X509 *const *certs, size_t n)
 	e = file_write_durable(path, data, (size_t)len, 0644, 1);
 	BIO_free(b);
 	if (e == AE_EXISTS) {
-		fprintf(stderr, "anvilctl: init: %s exists; refusing to overwrite\n", path);
+		fprintf(stderr, "anvilctl: %s exists; refusing to overwrite\n", path);
 		return 0;
 	}
 	if (e != AE_OK) {
-		fprintf(stderr, "anvilctl: init: cannot write %s: %s\n", path, anvil_strerror(e));
+		fprintf(stderr, "anvilctl: cannot write %s: %s\n", path, anvil_strerror(e));
 		return 0;
 	}
 	printf("wrote %s\n", path);
@@ -170,7 +164,7 @@ make_ca_cert(struct ceremony *c, const struct issuer *is, EVP_PKEY *pub, X509 *p
     const struct issuer *pis)
 {
 	X509 *x = X509_new();
-	X509_NAME *subj = parse_subject(is->subject);
+	X509_NAME *subj = cer_parse_subject(is->subject);
 	ASN1_INTEGER *sn = NULL;
 	EVP_PKEY *signer = NULL;
 	BIGNUM *bn = NULL;
@@ -301,9 +295,9 @@ do_responder(struct ceremony *c, const struct issuer *is, X509 *ica)
 	snprintf(r.name, sizeof(r.name), "%s", is->name);
 	r.key_label = is->responder_key_label;
 	r.key_id_len = 0;
-	if (!ensure_key(c, &r, &pub))
+	if (!cer_ensure_key(c, &r, &pub))
 		goto out;
-	if ((x = read_cert(is->responder_cert_path)) != NULL &&
+	if ((x = cer_read_cert(is->responder_cert_path)) != NULL &&
 	    EVP_PKEY_eq(X509_get0_pubkey(x), pub) == 1 && X509_check_issued(ica, x) == X509_V_OK &&
 	    X509_cmp_time(X509_get0_notAfter(x), &(time_t){ time(NULL) +
 	    is->responder_days * 86400 / 3 }) > 0) {
@@ -314,7 +308,7 @@ do_responder(struct ceremony *c, const struct issuer *is, X509 *ica)
 	}
 	X509_free(x);
 	/* Signed by the intermediate: its key becomes the one in use. */
-	if (!ensure_key(c, is, &ipub) || (x = make_responder_cert(c, is, pub, ica)) == NULL)
+	if (!cer_ensure_key(c, is, &ipub) || (x = make_responder_cert(c, is, pub, ica)) == NULL)
 		goto out;
 	if ((b = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509(b, x) != 1 ||
 	    (len = BIO_get_mem_data(b, &data)) <= 0 ||
@@ -334,8 +328,8 @@ out:
 	return ok;
 }
 
-static int
-chain_path(const struct issuer *is, char *out, size_t outsz)
+int
+cer_chain_path(const struct issuer *is, char *out, size_t outsz)
 {
 	size_t n = strlen(is->cert_path);
 	int w;
@@ -360,9 +354,28 @@ do_issuer(struct ceremony *c, const struct issuer *is, X509 **certs)
 
 	if (is->parent != NULL && parent == NULL)
 		return 0;
-	if (!ensure_key(c, is, &pub))
+	/* An external root (an offline or corporate root, anvilctl ceremony): its certificate
+	 * is installed, its key is elsewhere. Never make a key for it here: a root key that
+	 * does not match the root certificate could only sign intermediates nobody trusts. */
+	if (is->parent == NULL && (x = cer_read_cert(is->cert_path)) != NULL) {
+		int on = cer_key_on_token(c, is);
+
+		if (on < 0)
+			goto out;
+		if (on == 0) {
+			printf("%s: %s is an external root (its key is not on this token); kept\n",
+			    is->name, is->cert_path);
+			certs[is->index] = x;
+			x = NULL;
+			ok = 1;
+			goto out;
+		}
+		X509_free(x);
+		x = NULL;
+	}
+	if (!cer_ensure_key(c, is, &pub))
 		goto out;
-	if ((x = read_cert(is->cert_path)) != NULL) {
+	if ((x = cer_read_cert(is->cert_path)) != NULL) {
 		if (EVP_PKEY_eq(X509_get0_pubkey(x), pub) != 1 ||
 		    (parent != NULL && X509_check_issued(parent, x) != X509_V_OK)) {
 			fprintf(stderr, "anvilctl: init: %s: %s does not match the token key or its "
@@ -383,18 +396,28 @@ do_issuer(struct ceremony *c, const struct issuer *is, X509 **certs)
 	/* Sign with the parent's key (or our own, for a root). */
 	if (parent != NULL) {
 		EVP_PKEY *ppub = NULL;
-		int pok = ensure_key(c, pis, &ppub);
+		int pok, on = cer_key_on_token(c, pis);
+
+		if (on <= 0) {
+			if (on == 0)
+				fprintf(stderr, "anvilctl: init: %s: its parent %s is an external "
+				    "root (no key on this token): make a CSR with anvilctl ceremony "
+				    "csr --issuer %s, have the root sign it, then anvilctl ceremony "
+				    "import\n", is->name, pis->name, is->name);
+			goto out;
+		}
+		pok = cer_ensure_key(c, pis, &ppub);
 		EVP_PKEY_free(ppub);
 		if (!pok)
 			goto out;
 	}
 	if ((x = make_ca_cert(c, is, pub, parent, pis)) == NULL)
 		goto out;
-	if (!write_pem(is->cert_path, &x, 1))
+	if (!cer_write_pem(is->cert_path, &x, 1))
 		goto out;
 	if (parent != NULL) {
 		X509 *chain[2] = { x, parent };
-		if (!chain_path(is, cp, sizeof(cp)) || !write_pem(cp, chain, 2))
+		if (!cer_chain_path(is, cp, sizeof(cp)) || !cer_write_pem(cp, chain, 2))
 			goto out;
 	}
 	certs[is->index] = x;
@@ -407,38 +430,78 @@ out:
 }
 
 int
+cer_key_on_token(struct ceremony *c, const struct issuer *is)
+{
+	CK_OBJECT_HANDLE h;
+	CK_RV rv = CKR_OK;
+	anvil_err e = p11_find(&c->m, c->sess, CKO_PRIVATE_KEY, is->key_label,
+	    is->key_id_len ? is->key_id : NULL, is->key_id_len, &h, &rv);
+
+	if (e == AE_OK || e == AE_EXISTS)
+		return 1;
+	if (e == AE_NOTFOUND)
+		return 0;
+	fprintf(stderr, "anvilctl: %s: cannot search the token (rv=0x%lx)\n", is->name,
+	    (unsigned long)rv);
+	return -1;
+}
+
+int
+cer_open(struct ctl *ctl, struct ceremony *c)
+{
+	char err[512];
+	CK_RV rv = CKR_OK;
+
+	memset(c, 0, sizeof(*c));
+	if (signer_conf_parse(&ctl->conf, ctl->config, SIGNER_CONF_HSM, &c->sc) != AE_OK) {
+		fprintf(stderr, "anvilctl: %s\n", ctl->conf.err);
+		return -1;
+	}
+	c->have_sc = 1;
+	if (p11_load(&c->m, &c->sc.hsm, err, sizeof(err)) != AE_OK) {
+		fprintf(stderr, "anvilctl: %s\n", err);
+		return -1;
+	}
+	if (p11_session_open(&c->m, c->sc.pin, 1, &c->sess, &rv) != AE_OK) {
+		fprintf(stderr, "anvilctl: cannot log in to the token (rv=0x%lx); check signer.pin "
+		    "(anvilctl hsm login-test)\n", (unsigned long)rv);
+		return -1;
+	}
+	c->have_sess = 1;
+	c->ht.m = &c->m;
+	c->ht.session = c->sess;
+	c->ht.keys = &c->handle;
+	c->ht.nkeys = 1;
+	hsmkey_set_thread(&c->ht);
+	return 0;
+}
+
+void
+cer_close(struct ceremony *c)
+{
+	hsmkey_set_thread(NULL);
+	if (c->have_sess)
+		p11_session_close(&c->m, c->sess);
+	if (c->m.f != NULL)
+		p11_unload(&c->m);
+	if (c->have_sc)
+		signer_conf_free(&c->sc);
+}
+
+int
 ctl_init(struct ctl *ctl, int argc, char **argv)
 {
 	struct ceremony c;
 	X509 *certs[MAX_ISSUERS] = { NULL };
-	char err[512];
-	CK_RV rv = CKR_OK;
 	int rc = 1;
 
-	memset(&c, 0, sizeof(c));
+	(void)argv;
 	if (argc > 1) {
 		fprintf(stderr, "usage: anvilctl init\n");
 		return 2;
 	}
-	if (signer_conf_parse(&ctl->conf, ctl->config, SIGNER_CONF_HSM, &c.sc) != AE_OK) {
-		fprintf(stderr, "anvilctl: %s\n", ctl->conf.err);
+	if (cer_open(ctl, &c) != 0)
 		goto out;
-	}
-	if (p11_load(&c.m, &c.sc.hsm, err, sizeof(err)) != AE_OK) {
-		fprintf(stderr, "anvilctl: init: %s\n", err);
-		goto out;
-	}
-	if (p11_session_open(&c.m, c.sc.pin, 1, &c.sess, &rv) != AE_OK) {
-		fprintf(stderr, "anvilctl: init: cannot log in to the token (rv=0x%lx)\n",
-		    (unsigned long)rv);
-		goto out;
-	}
-	c.have_sess = 1;
-	c.ht.m = &c.m;
-	c.ht.session = c.sess;
-	c.ht.keys = &c.handle;
-	c.ht.nkeys = 1;
-	hsmkey_set_thread(&c.ht);
 	/* Roots first: intermediates need their parent's certificate. */
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < c.sc.nissuers; i++) {
@@ -454,13 +517,8 @@ ctl_init(struct ctl *ctl, int argc, char **argv)
 	printf("ceremony complete: %zu issuer(s)\n", c.sc.nissuers);
 	rc = 0;
 out:
-	hsmkey_set_thread(NULL);
 	for (size_t i = 0; i < MAX_ISSUERS; i++)
 		X509_free(certs[i]);
-	if (c.have_sess)
-		p11_session_close(&c.m, c.sess);
-	if (c.m.f != NULL)
-		p11_unload(&c.m);
-	signer_conf_free(&c.sc);
+	cer_close(&c);
 	return rc;
 }

@@ -67,9 +67,22 @@ static const struct command {
 	  "usage: anvilctl migrate [--status] [--dir DIR]\n\n"
 	  "Applies migrations from DIR (default $ANVIL_MIGRATIONS_DIR, else the installed ones).\n"
 	  "--status only reports. Run before starting new binaries (doc/install.md).\n" },
-	{ "eab", ctl_eab, "create an EAB key",
-	  "usage: anvilctl eab add --kid KID [--alg HS256|HS384|HS512]\n\n"
-	  "Prints the new HMAC key (base64url) once.\n" },
+	{ "eab", ctl_eab, "External Account Binding keys: add, list, revoke",
+	  "usage: anvilctl eab add [--kid KID] [--alg HS256|HS384|HS512]\n"
+	  "                        [--expires DURATION|TIME|never] [--accounts N|unlimited]\n"
+	  "                        [--profiles NAME,...] [--json]\n"
+	  "       anvilctl eab list [--json]\n"
+	  "       anvilctl eab revoke KID\n\n"
+	  "add: prints the new HMAC key (base64url, as certbot's --eab-hmac-key takes it) once.\n"
+	  "KID: A-Z a-z 0-9 . _ ~ - (default: 16 random characters, printed to stderr).\n"
+	  "--expires: 30d, 12h, 90m, 3600s, a time YYYY-MM-DDTHH:MM:SSZ, or never (default 30d):\n"
+	  "newAccount with the key is refused after. --accounts: how many accounts the key may\n"
+	  "create (default 1, single-use). --profiles: the profiles (of the profiles section) the\n"
+	  "bound accounts may order; default every profile.\n"
+	  "list: kid, created, expires, limit, used, state (active, used, expired, revoked),\n"
+	  "profiles.\n"
+	  "revoke: newAccount with the key is refused from then on; accounts it bound stay\n"
+	  "(anvilctl account deactivate for those). add and revoke are audited.\n" },
 	{ "audit", ctl_audit_cmd, "verify an audit chain (anvilctl's or the signer's)",
 	  "usage: anvilctl audit verify [--signer | FILE] [--json]\n\n"
 	  "Checks every record of the chain: its hash, its link to the record before, its seq.\n"
@@ -84,6 +97,28 @@ static const struct command {
 	  "usage: anvilctl init\n\n"
 	  "Creates the keys in the HSM (signer.hsm) and the certificates of the configured issuers\n"
 	  "that do not exist yet (doc/signer.md).\n" },
+	{ "ceremony", ctl_ceremony, "an intermediate under an external root: CSR, import",
+	  "usage: anvilctl ceremony csr --issuer NAME [--out FILE]\n"
+	  "       anvilctl ceremony import --issuer NAME [--root ROOT_PEM] CERT_PEM\n\n"
+	  "For a root that is not on this token (offline, or a corporate PKI): the issuer NAME is\n"
+	  "an intermediate of the configuration whose parent is that root.\n"
+	  "csr: finds the key (issuers.NAME.key_label/key_id) on the token or generates it\n"
+	  "(key_type), and prints a CSR for issuers.NAME.subject signed by it, asking for\n"
+	  "basicConstraints CA:TRUE, pathlen:0 and keyUsage keyCertSign, cRLSign.\n"
+	  "import: checks that CERT_PEM is a CA certificate for that HSM key, issued by the root\n"
+	  "(--root, or the file at the root's issuers.ROOT.cert), and installs it at\n"
+	  "issuers.NAME.cert with its chain (and the root at issuers.ROOT.cert the first time).\n"
+	  "Nothing is overwritten. anvilctl init then keeps both. Audited.\n" },
+	{ "hsm", ctl_hsm, "the HSM's slots, tokens and keys; test the signer's login",
+	  "usage: anvilctl hsm slots [--json]\n"
+	  "       anvilctl hsm keys [--token LABEL] [--json]\n"
+	  "       anvilctl hsm login-test\n\n"
+	  "Through libp11, with the signer's module (signer.module), token (signer.token_label\n"
+	  "or signer.slot_id) and PIN (signer.pin, passed unchanged: CloudHSM's USER:PASSWORD\n"
+	  "works). slots: every slot and its token, the signer's marked. keys: the private and\n"
+	  "public keys of the signer's token (or --token LABEL; the login uses signer.pin), with\n"
+	  "the issuers that use each. login-test: logs in as the signer will; exit 1 and a message\n"
+	  "naming signer.pin when it fails.\n" },
 	{ "bench-signer", ctl_bench_signer, "HSM and signer speed test",
 	  "usage: anvilctl bench-signer [-s SECONDS] [-n MAX_SESSIONS] [-C CLIENTS] [-R REPEAT]\n"
 	  "                             [-i ISSUER] [--raw-only]\n" },
