@@ -150,7 +150,7 @@ usage(FILE *f)
 /* Commands that can change state: the audit chain is opened before they run, so nothing
  * changes that could not be audited. */
 static const char *const audited_commands[] = { "revoke", "block-key", "unblock-key",
-	"account", "jobs", "eab", NULL };
+	"account", "jobs", "eab", "ceremony", NULL };
 
 static int
 is_audited(const char *name)
