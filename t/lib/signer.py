@@ -114,6 +114,8 @@ def signer_config(tmp, hsm, module=None, sessions=2, queue_max=64, allow_uids=No
         },
         "issuers": issuers,
         "profiles": profiles,
+        # anvilctl's audit chain (ceremony, eab...) in the test's directory, not the system's.
+        "log": {"audit_file": os.path.join(tmp, "anvilctl-audit.chain")},
     }
     # Deny by default: this test process (and the daemons a stack runs as the same user) may
     # use every op; permissions adds or overrides entries.
