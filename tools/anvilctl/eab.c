@@ -9,11 +9,11 @@
 #include <time.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include "ct/conf.h"
 #include "db/acme.h"
 #include "db/db.h"
 #include "lib/b64url.h"
 #include "lib/num.h"
+#include "lib/rfc3339.h"
 #include "tools/anvilctl/ctl.h"
 
 #define EAB_DEFAULT_EXPIRY (30 * 86400)   /* doc/anvilctl.md */
@@ -69,7 +69,7 @@ expiry_parse(const char *s, int64_t now, int64_t *out)
 		*out = now + v * unit;
 		return 0;
 	}
-	if ((v = ct_conf_parse_time(s)) < 0 || v <= now)
+	if (rfc3339_parse_utc(s, &v) != 0 || v <= now)
 		return -1;
 	*out = v;
 	return 0;
