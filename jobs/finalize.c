@@ -6,6 +6,7 @@
 #include <string.h>
 #include "issue/issue.h"
 #include "jobs/finalize.h"
+#include "jobs/observe.h"
 #include "lib/log.h"
 #include "lib/wake.h"
 
@@ -114,6 +115,8 @@ finalize_run(struct lane *l, int64_t order_id, int64_t budget_ms)
 	case AE_NOMEM:
 		return e;
 	default:
+		if (e == AE_OK)
+			jobs_observe_issued();
 		log_info("finalize order=%lld: %s", (long long)order_id,
 		    e == AE_OK ? "valid" : anvil_strerror(e));
 		return AE_OK;
