@@ -132,6 +132,10 @@ database(struct req *r, struct page *p, int *up)
 
 	*up = 0;
 	memset(&d, 0, sizeof(d));
+	/* The kinds anvil-fcgi queues are always there, at 0 when the table has none. */
+	(void)depth_row(&d, "validate", "queued", 0, 0);
+	(void)depth_row(&d, "finalize", "queued", 0, 0);
+	(void)depth_row(&d, DB_CT_FINAL_KIND, "queued", 0, 0);
 	if (db_newest_beat(r->db, &beat) != AE_OK)
 		return;
 	*up = 1;

@@ -1,6 +1,6 @@
 /* The status page (fcgi/status.html, embedded at build time as status_html[]) and its data:
  * the samples anvil-jobs writes once a minute (jobs/observe.c, migrations/0008) over the last
- * `hours` (1..48, default 6), as JSON arrays, one per series, plus the figures of today (UTC). */
+ * `minutes` (1..2880, default 360), as JSON arrays, one per series, plus the figures of today (UTC). */
 #include "config.h"
 #include <string.h>
 #include <time.h>
@@ -56,32 +56,33 @@ sample(void *arg, const struct db_sample *s)
 	return AE_OK;
 }
 
+/* ?minutes=N (1..2880); anything else is the default. */
 static int64_t
-query_hours(const struct req *r)
+query_minutes(const struct req *r)
 {
 	const char *q = strchr(r->uri, '?'), *v;
 	char num[8];
 	size_t n;
-	int64_t h = 6;
+	int64_t m = 360;
 
-	if (q == NULL || (v = strstr(q, "hours=")) == NULL)
-		return h;
-	v += 6;
+	if (q == NULL || (v = strstr(q, "minutes=")) == NULL)
+		return m;
+	v += 8;
 	n = strspn(v, "0123456789");
 	if (n == 0 || n >= sizeof(num))
-		return h;
+		return m;
 	memcpy(num, v, n);
 	num[n] = '\0';
-	if (num_parse_i64(num, 1, 48, &h) != AE_OK)
-		h = 6;
-	return h;
+	if (num_parse_i64(num, 1, 2880, &m) != AE_OK)
+		m = 360;
+	return m;
 }
 
 void
 observe_status_data(struct req *r)
 {
 	json_object *root = json_object_new_object(), *series = json_object_new_object(), *today;
-	int64_t now = (int64_t)time(NULL), hours = query_hours(r), since;
+	int64_t now = (int64_t)time(NULL), minutes = query_minutes(r), since;
 	struct series x;
 	anvil_err e;
 
@@ -89,7 +90,7 @@ observe_status_data(struct req *r)
 	req_keep(r, root);
 	/* Today's figures need today's samples even when fewer hours are plotted. */
 	x.today_start = now - now % 86400;
-	since = now - hours * 3600;
+	since = now - minutes * 60;
 	if (x.today_start < since)
 		since = x.today_start;
 	x.at = json_object_new_array();
@@ -117,8 +118,8 @@ observe_status_data(struct req *r)
 	json_object_object_add(today, "validation_failures", json_object_new_int64(x.today_vfail));
 	json_object_object_add(today, "validations_valid", json_object_new_int64(x.today_vok));
 	json_object_object_add(root, "now", json_object_new_int64(now));
-	json_object_object_add(root, "from", json_object_new_int64(now - hours * 3600));
-	json_object_object_add(root, "hours", json_object_new_int64(hours));
+	json_object_object_add(root, "from", json_object_new_int64(now - minutes * 60));
+	json_object_object_add(root, "minutes", json_object_new_int64(minutes));
 	json_object_object_add(root, "series", series);
 	json_object_object_add(root, "today", today);
 	req_json(r, 200, json_object_get(root));
