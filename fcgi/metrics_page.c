@@ -275,6 +275,16 @@ signer_figures(struct req *r, struct page *p, int *up)
 			    fam[k].help, fam[k].name, fam[k].type, fam[k].name,
 			    (double)json_object_get_int64(v) * fam[k].scale);
 	}
+	if (stats != NULL && p->e == AE_OK && json_object_object_get_ex(stats, "signed_by_op", &v) &&
+	    json_object_is_type(v, json_type_object)) {
+		p->e = buf_printf(p->out, "# HELP anvil_signer_replies_total Successful replies of the "
+		    "signer, by signing operation.\n# TYPE anvil_signer_replies_total counter\n");
+		json_object_object_foreach(v, op, n) {
+			if (p->e == AE_OK && label_ok(op))
+				p->e = buf_printf(p->out, "anvil_signer_replies_total{op=\"%s\"} %lld\n",
+				    op, (long long)json_object_get_int64(n));
+		}
+	}
 	json_object_put(stats);
 }
 

@@ -138,6 +138,9 @@ def main():
            >= CERTS, "finalize latency histogram counts every finalize")
     tap.ok((value(m, "anvil_signer_signatures_total") or 0) >= 2 * CERTS,
            "signer signatures (certificate + OCSP per certificate)")
+    tap.ok((value(m, "anvil_signer_replies_total", op="cert") or 0) >= CERTS and
+           (value(m, "anvil_signer_replies_total", op="ocsp") or 0) >= CERTS,
+           "signer replies by operation: cert and ocsp")
     for fam in ("anvil_signer_queue_length", "anvil_signer_busy_total",
                 "anvil_signer_hsm_errors_total", "anvil_signer_relogins_total",
                 "anvil_signer_hsm_latency_avg_seconds", "anvil_db_errors_total",
