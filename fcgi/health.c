@@ -192,12 +192,16 @@ observe_text(struct req *r, int status, const char *type, const char *body, size
 int
 observe_route(struct req *r)
 {
-	size_t n = strcspn(r->uri, "?#");
-	int get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
 	static const char *const paths[] = { "/health", "/health/ready", "/metrics", "/status",
 		"/status/data" };
-	size_t i;
+	size_t n, i;
+	int get;
 
+	/* Every ACME request passes here first: most leave at the first letter. */
+	if (r->uri[1] != 'h' && r->uri[1] != 'm' && r->uri[1] != 's')
+		return 0;
+	n = strcspn(r->uri, "?#");
+	get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
 	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		if (strlen(paths[i]) == n && strncmp(r->uri, paths[i], n) == 0)
 			break;
