@@ -52,34 +52,6 @@ metrics_init(void)
 	return 0;
 }
 
-enum metrics_route
-metrics_route_of(const char *p)
-{
-	static const struct { const char *pre; int exact; enum metrics_route r; } t[] = {
-		{ "/acme/directory", 1, MR_DIRECTORY }, { "/acme/new-nonce", 1, MR_NEW_NONCE },
-		{ "/acme/new-account", 1, MR_NEW_ACCOUNT }, { "/acme/key-change", 1, MR_KEY_CHANGE },
-		{ "/acme/new-order", 1, MR_NEW_ORDER }, { "/acme/new-authz", 1, MR_NEW_AUTHZ },
-		{ "/acme/revoke-cert", 1, MR_REVOKE }, { "/acme/acct/", 0, MR_ACCOUNT },
-		{ "/acme/authz/", 0, MR_AUTHZ }, { "/acme/chall/", 0, MR_CHALLENGE },
-		{ "/acme/cert/", 0, MR_CERT }, { "/acme/renewal-info/", 0, MR_RENEWAL_INFO },
-		{ "/health", 0, MR_HEALTH }, { "/metrics", 1, MR_METRICS }, { "/status", 0, MR_STATUS },
-	};
-	static const char order[] = "/acme/order/", fin[] = "/finalize";
-	size_t n;
-
-	if (p == NULL)
-		return MR_OTHER;
-	if (strncmp(p, order, sizeof(order) - 1) == 0) {
-		n = strlen(p);
-		return n > sizeof(fin) - 1 && strcmp(p + n - (sizeof(fin) - 1), fin) == 0 ?
-		    MR_FINALIZE : MR_ORDER;
-	}
-	for (size_t i = 0; i < N(t); i++)
-		if (t[i].exact ? strcmp(p, t[i].pre) == 0 : strncmp(p, t[i].pre, strlen(t[i].pre)) == 0)
-			return t[i].r;
-	return MR_OTHER;
-}
-
 void
 metrics_request(enum metrics_route route, int status, enum prob problem, uint64_t usec)
 {

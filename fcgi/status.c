@@ -6,7 +6,7 @@
 #include <time.h>
 #include "db/observe.h"
 #include "fcgi/observe.h"
-#include "lib/num.h"
+#include "fcgi/observe_uri.h"
 
 #define DATA_MAX (1024 * 1024)
 
@@ -56,33 +56,12 @@ sample(void *arg, const struct db_sample *s)
 	return AE_OK;
 }
 
-/* ?minutes=N (1..2880); anything else is the default. */
-static int64_t
-query_minutes(const struct req *r)
-{
-	const char *q = strchr(r->uri, '?'), *v;
-	char num[8];
-	size_t n;
-	int64_t m = 360;
-
-	if (q == NULL || (v = strstr(q, "minutes=")) == NULL)
-		return m;
-	v += 8;
-	n = strspn(v, "0123456789");
-	if (n == 0 || n >= sizeof(num))
-		return m;
-	memcpy(num, v, n);
-	num[n] = '\0';
-	if (num_parse_i64(num, 1, 2880, &m) != AE_OK)
-		m = 360;
-	return m;
-}
-
 void
 observe_status_data(struct req *r)
 {
 	json_object *root = json_object_new_object(), *series = json_object_new_object(), *today;
-	int64_t now = (int64_t)time(NULL), minutes = query_minutes(r), since;
+	int64_t now = (int64_t)time(NULL), minutes = observe_query_int(r->uri, "minutes", 1,
+	    2880, 360), since;
 	struct series x;
 	anvil_err e;
 
