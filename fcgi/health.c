@@ -18,8 +18,6 @@
 #define SIGNER_TIMEOUT_MS 500
 #define JOBS_STALE 10          /* s; anvil-jobs beats every JOBS_BEAT (jobs/observe.c) */
 
-static struct signer_client *signer;
-static char signer_path[256];
 
 static struct {
 	uint64_t at_ms;         /* 0: nothing cached */
@@ -43,6 +41,7 @@ observe_signer(const struct fcgi_conf *conf, int timeout_ms, json_object **stats
     size_t detail_len)
 {
 	const char *path = signer_socket(conf);
+	struct signer_client *signer = NULL;
 	struct request q;
 	struct buf out;
 	uint32_t retry = 0;
@@ -54,19 +53,11 @@ observe_signer(const struct fcgi_conf *conf, int timeout_ms, json_object **stats
 		snprintf(detail, detail_len, "no signer section");
 		return AE_NOTFOUND;
 	}
-	/* A reload may move the socket: the connection follows the configuration. */
-	if (signer != NULL && strcmp(signer_path, path) != 0) {
-		signer_client_free(signer);
-		signer = NULL;
-	}
-	if (signer == NULL) {
-		if (strlen(path) >= sizeof(signer_path))
-			return AE_TOOBIG;
-		if ((e = signer_client_new(path, &signer)) != AE_OK) {
-			snprintf(detail, detail_len, "%s", anvil_strerror(e));
-			return e;
-		}
-		snprintf(signer_path, sizeof(signer_path), "%s", path);
+	/* A connection per check, not one kept per worker: at most one a second per worker, and
+	 * the workers' uid keeps its signer.max_connections_per_peer for issuance. */
+	if ((e = signer_client_new(path, &signer)) != AE_OK) {
+		snprintf(detail, detail_len, "%s", anvil_strerror(e));
+		return e;
 	}
 	buf_init(&out, 8192);
 	memset(&q, 0, sizeof(q));
@@ -87,6 +78,7 @@ observe_signer(const struct fcgi_conf *conf, int timeout_ms, json_object **stats
 	e = AE_OK;
 out:
 	buf_free(&out);
+	signer_client_free(signer);
 	return e;
 }
 

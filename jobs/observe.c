@@ -24,7 +24,6 @@ static _Atomic int64_t validated[NTYPES][2];   /* [type][valid]: not yet in the 
 static _Atomic int64_t issued;
 static int64_t next_beat, next_sample, last_sample_at;
 static int64_t last_valid = -1, last_invalid = -1;   /* table totals at the last sample */
-static struct signer_client *signer;
 
 static int64_t
 now_s(void)
@@ -135,6 +134,7 @@ static int64_t
 signer_latency_us(void)
 {
 	json_object *s, *v, *stats = NULL;
+	struct signer_client *signer = NULL;
 	const char *path;
 	struct request q;
 	struct buf out;
@@ -145,7 +145,8 @@ signer_latency_us(void)
 	    !json_object_object_get_ex(s, "socket", &v) || !json_object_is_type(v, json_type_string))
 		return -1;
 	path = json_object_get_string(v);
-	if (signer == NULL && signer_client_new(path, &signer) != AE_OK)
+	/* Once a sample: a connection each time rather than one held between them. */
+	if (signer_client_new(path, &signer) != AE_OK)
 		return -1;
 	buf_init(&out, 8192);
 	memset(&q, 0, sizeof(q));
@@ -158,6 +159,7 @@ signer_latency_us(void)
 		us = json_object_get_int64(v);
 	json_object_put(stats);
 	buf_free(&out);
+	signer_client_free(signer);
 	return us;
 }
 
@@ -263,7 +265,5 @@ jobs_observe_tick(struct db *db)
 void
 jobs_observe_free(void)
 {
-	signer_client_free(signer);
-	signer = NULL;
 	conf = NULL;
 }
