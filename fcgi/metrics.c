@@ -32,6 +32,7 @@ struct region {
 	_Atomic uint64_t problems[PROB__COUNT];
 	_Atomic uint64_t finalize[MF__COUNT];
 	_Atomic uint64_t db_errors, db_connects;
+	_Atomic uint64_t issued;   /* certificates stored (issue_ctx_on_issued) */
 };
 
 static struct region *shm;
@@ -103,10 +104,17 @@ get(_Atomic uint64_t *v)
 	return atomic_load_explicit(v, memory_order_relaxed);
 }
 
+void
+metrics_cert_issued(void)
+{
+	if (shm != NULL)
+		atomic_fetch_add_explicit(&shm->issued, 1, memory_order_relaxed);
+}
+
 uint64_t
 metrics_issued(void)
 {
-	return shm != NULL ? get(&shm->finalize[MF_ISSUED]) : 0;
+	return shm != NULL ? get(&shm->issued) : 0;
 }
 
 /* "urn:ietf:params:acme:error:badCSR" -> "badCSR". */

@@ -36,7 +36,9 @@ void metrics_finalize(enum metrics_finalize outcome);
  * region gets what grew since the last call. */
 void metrics_db(uint64_t errors, uint64_t connects);
 
-/* Certificates the workers issued within a finalize request. */
+/* A certificate stored by this worker's issuance (issue_ctx_on_issued). */
+void metrics_cert_issued(void);
+/* Certificates the workers stored. */
 uint64_t metrics_issued(void);
 /* Appends the region's families in the text exposition format. */
 anvil_err metrics_render(struct buf *out);

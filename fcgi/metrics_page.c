@@ -303,8 +303,8 @@ observe_metrics(struct req *r)
 	if (p.e == AE_OK)
 		database(r, &p, &db_up);
 	if (p.e == AE_OK)
-		p.e = buf_printf(&out, "# HELP anvil_certificates_issued_total Certificates issued: "
-		    "by the workers within a finalize request, or by anvil-jobs.\n"
+		p.e = buf_printf(&out, "# HELP anvil_certificates_issued_total Certificates issued "
+		    "and stored, by the workers (within a finalize request) or by anvil-jobs.\n"
 		    "# TYPE anvil_certificates_issued_total counter\n"
 		    "anvil_certificates_issued_total{by=\"worker\"} %llu\n"
 		    "anvil_certificates_issued_total{by=\"anvil-jobs\"} %lld\n",

@@ -201,6 +201,8 @@ worker_run(const struct fcgi_conf *conf, int listen_fd)
 	if (issue_ctx_new(db, conf->root, &icc, &ic) != AE_OK)
 		log_err("worker: issuance unavailable (finalize, downloads and revocation answer "
 		    "503): %s", icc.err);
+	else
+		issue_ctx_on_issued(ic, metrics_cert_issued);
 	/* Without it every request parses its account key again: slower, not wrong. */
 	if ((keys = keycache_new(KEYCACHE_SLOTS)) == NULL)
 		log_warn("worker: no memory for the account key cache");

@@ -115,8 +115,6 @@ finalize_run(struct lane *l, int64_t order_id, int64_t budget_ms)
 	case AE_NOMEM:
 		return e;
 	default:
-		if (e == AE_OK)
-			jobs_observe_issued();
 		log_info("finalize order=%lld: %s", (long long)order_id,
 		    e == AE_OK ? "valid" : anvil_strerror(e));
 		return AE_OK;
@@ -181,6 +179,7 @@ jobs_finalize_new(const struct db_conf *dbc, const struct va_conf *vc, json_obje
 			l->db = NULL;
 			goto fail;
 		}
+		issue_ctx_on_issued(l->ic, jobs_observe_issued);
 		if ((e = va_new(vc, &l->va)) != AE_OK) {
 			snprintf(cc->err, sizeof(cc->err), "finalize: no validation engine for "
 			    "CAA re-checks: %s", anvil_strerror(e));

@@ -16,7 +16,7 @@ void jobs_observe_init(const struct jobs_conf *conf);
 void jobs_observe_tick(struct db *db);
 /* A validation decided (type: "http-01", "dns-01", "tls-alpn-01"). */
 void jobs_observe_validated(const char *type, int valid);
-/* A finalize job that left its order valid. */
+/* A certificate stored by a finalize lane (issue_ctx_on_issued). */
 void jobs_observe_issued(void);
 void jobs_observe_free(void);
 
