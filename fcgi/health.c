@@ -96,6 +96,8 @@ check(json_object *checks, const char *name, int ok, uint64_t t0_us, const char 
 {
 	json_object *c = json_object_new_object();
 
+	if (c == NULL)
+		return NULL;
 	json_object_object_add(c, "ok", json_object_new_boolean(ok));
 	json_object_object_add(c, "latency_ms",
 	    json_object_new_double((double)(clock_mono_us() - t0_us) / 1000.0));
@@ -115,6 +117,14 @@ ready_checks(struct req *r)
 	int ready = 1, db_ok;
 	anvil_err e;
 
+	if (root == NULL || checks == NULL) {
+		json_object_put(root);
+		json_object_put(checks);
+		snprintf(cache.body, sizeof(cache.body), "{\"status\":\"not ready\",\"checks\":{}}\n");
+		cache.ready = 0;
+		cache.at_ms = 0;   /* not cached: the next poll tries again */
+		return;
+	}
 	e = db_newest_beat(r->db, &beat);
 	db_ok = e == AE_OK;
 	snprintf(detail, sizeof(detail), "%s", db_ok ? "ok" : anvil_strerror(e));
@@ -130,7 +140,7 @@ ready_checks(struct req *r)
 			snprintf(detail, sizeof(detail), "saturated: queue %lld of %lld",
 			    (long long)ql, (long long)qm);
 		c = check(checks, "signer", e == AE_OK && !saturated, t0, detail);
-		if (stats != NULL) {
+		if (stats != NULL && c != NULL) {
 			json_object_object_add(c, "queue_len", json_object_new_int64(ql));
 			json_object_object_add(c, "queue_max", json_object_new_int64(qm));
 		}
@@ -148,14 +158,18 @@ ready_checks(struct req *r)
 		else
 			snprintf(detail, sizeof(detail), "last heartbeat %lld s ago%s",
 			    (long long)(now - beat), ok ? "" : " (stale)");
-		c = check(checks, "jobs", ok, t0, detail);
-		json_object_object_add(c, "heartbeat_age_s",
-		    beat > 0 ? json_object_new_int64(now - beat) : NULL);
+		if ((c = check(checks, "jobs", ok, t0, detail)) != NULL)
+			json_object_object_add(c, "heartbeat_age_s",
+			    beat > 0 ? json_object_new_int64(now - beat) : NULL);
 		ready &= ok;
 	}
 	json_object_object_add(root, "status", json_object_new_string(ready ? "ready" :
 	    "not ready"));
 	json_object_object_add(root, "checks", checks);
+	/* A check that could not be written (memory) is a check that failed. */
+	if (json_object_object_length(checks) < 1 + (e != AE_NOTFOUND) +
+	    json_object_object_get_ex(r->conf->root, "jobs", NULL))
+		ready = 0;
 	snprintf(cache.body, sizeof(cache.body), "%s\n",
 	    json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
 	cache.ready = ready;

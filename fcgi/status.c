@@ -80,6 +80,20 @@ observe_status_data(struct req *r)
 	x.qage = json_object_new_array();
 	x.slat = json_object_new_array();
 	x.ocsp = json_object_new_array();
+	if (root == NULL || series == NULL || x.at == NULL || x.issued == NULL || x.vfail == NULL ||
+	    x.vok == NULL || x.depth == NULL || x.qage == NULL || x.slat == NULL || x.ocsp == NULL) {
+		json_object_put(series);
+		json_object_put(x.at);
+		json_object_put(x.issued);
+		json_object_put(x.vfail);
+		json_object_put(x.vok);
+		json_object_put(x.depth);
+		json_object_put(x.qage);
+		json_object_put(x.slat);
+		json_object_put(x.ocsp);
+		req_fail(r, AE_NOMEM, "status data");
+		return;
+	}
 	json_object_object_add(series, "at", x.at);
 	json_object_object_add(series, "issued", x.issued);
 	json_object_object_add(series, "validation_failures", x.vfail);
@@ -92,7 +106,10 @@ observe_status_data(struct req *r)
 		req_fail(r, e, "status samples");
 		return;
 	}
-	today = json_object_new_object();
+	if ((today = json_object_new_object()) == NULL) {
+		req_fail(r, AE_NOMEM, "status data");
+		return;
+	}
 	json_object_object_add(today, "issued", json_object_new_int64(x.today_issued));
 	json_object_object_add(today, "validation_failures", json_object_new_int64(x.today_vfail));
 	json_object_object_add(today, "validations_valid", json_object_new_int64(x.today_vok));
