@@ -125,7 +125,10 @@ ready_checks(struct req *r)
 		cache.at_ms = 0;   /* not cached: the next poll tries again */
 		return;
 	}
-	e = db_newest_beat(r->db, &beat);
+	/* Once more on a new connection: this worker's may have died with a database restart
+	 * that is over (a statement on a dead connection fails once, then reconnects). */
+	if ((e = db_newest_beat(r->db, &beat)) == AE_DB_DOWN)
+		e = db_newest_beat(r->db, &beat);
 	db_ok = e == AE_OK;
 	snprintf(detail, sizeof(detail), "%s", db_ok ? "ok" : anvil_strerror(e));
 	check(checks, "database", db_ok, t0, detail);
