@@ -332,7 +332,7 @@ api_finalize(struct req *r, int64_t id)
 	fin_of_view(o, v, der, der_len);
 	e = issue_finish_order(r->issue, o, sn != NULL ? sn->serial : NULL, r->now,
 	    issue_now_ms() + budget);
-	metrics_finalize(e == AE_OK ? MF_ISSUED : MF_HANDED_OFF);
+	metrics_finalize_result(e);
 	if (e == AE_BUSY || e == AE_TIMEOUT || e == AE_UNAVAILABLE || e == AE_DB_DOWN ||
 	    e == AE_DB || e == AE_NOMEM) {
 		log_info("order %lld: issuance continues in the background (%s)", (long long)id,

@@ -21,7 +21,8 @@ static const char *const route_names[MR__COUNT] = {
 	"finalize", "new-authz", "authz", "challenge", "cert", "revoke-cert", "renewal-info",
 	"health", "metrics", "status", "other",
 };
-static const char *const finalize_names[MF__COUNT] = { "issued", "handed_off", "refused" };
+static const char *const finalize_names[MF__COUNT] = { "issued", "handed_off", "invalid",
+	"refused" };
 
 /* Counters only: each is one relaxed fetch_add, a few nanoseconds against a request's tens of
  * microseconds at least. */
@@ -82,6 +83,22 @@ metrics_finalize(enum metrics_finalize outcome)
 {
 	if (shm != NULL && (unsigned)outcome < MF__COUNT)
 		atomic_fetch_add_explicit(&shm->finalize[outcome], 1, memory_order_relaxed);
+}
+
+void
+metrics_finalize_result(anvil_err e)
+{
+	switch (e) {
+	case AE_OK:
+		metrics_finalize(MF_ISSUED);
+		break;
+	case AE_BUSY: case AE_TIMEOUT: case AE_UNAVAILABLE: case AE_DB_DOWN: case AE_DB:
+	case AE_NOMEM:
+		metrics_finalize(MF_HANDED_OFF);
+		break;
+	default:
+		metrics_finalize(MF_INVALID);
+	}
 }
 
 void
@@ -212,7 +229,8 @@ metrics_render(struct buf *out)
 	if ((e = render_requests(out)) != AE_OK || (e = render_problems(out)) != AE_OK)
 		return e;
 	e = buf_printf(out, "# HELP anvil_finalize_total Finalize requests by outcome: issued "
-	    "within the budget, handed off to anvil-jobs (processing), refused.\n"
+	    "within the budget, handed off to anvil-jobs (processing), the order invalid, "
+	    "refused with a problem.\n"
 	    "# TYPE anvil_finalize_total counter\n");
 	for (int i = 0; e == AE_OK && i < MF__COUNT; i++)
 		e = buf_printf(out, "anvil_finalize_total{outcome=\"%s\"} %llu\n", finalize_names[i],

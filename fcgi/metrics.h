@@ -18,6 +18,7 @@ enum metrics_route {
 enum metrics_finalize {
 	MF_ISSUED,       /* the certificate issued within acme.finalize_budget_ms */
 	MF_HANDED_OFF,   /* processing: anvil-jobs finishes it */
+	MF_INVALID,      /* issuance ended the order invalid (e.g. CAA forbids it now) */
 	MF_REFUSED,      /* a problem document (badCSR, orderNotReady, 503...) */
 	MF__COUNT
 };
@@ -30,8 +31,10 @@ int metrics_init(void);
 enum metrics_route metrics_route_of(const char *path);
 /* One request answered: its route, status, problem (PROB_NONE) and duration. */
 void metrics_request(enum metrics_route route, int status, enum prob problem, uint64_t usec);
-/* Called by fcgi/finalize.c once per finalize request, with its outcome. */
 void metrics_finalize(enum metrics_finalize outcome);
+/* Called by fcgi/finalize.c with what issue_finish_order returned (issue/issue.h: AE_OK valid,
+ * a "retry later" code processing, anything else invalid). */
+void metrics_finalize_result(anvil_err e);
 /* The worker's database client counters (db_stats), as totals since the worker started: the
  * region gets what grew since the last call. */
 void metrics_db(uint64_t errors, uint64_t connects);
