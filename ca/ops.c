@@ -1,4 +1,5 @@
 #include "config.h"
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,9 +405,15 @@ out:
 	return e;
 }
 
+/* Successful replies per signing op, for stats' signed_by_op (the metrics' signatures by
+ * operation); connection threads answer concurrently. */
+static _Atomic uint64_t signed_by_op[OP_CRL + 1];
+
 static anvil_err
 handle_stats(struct signer *s, int health, struct buf *out)
 {
+	anvil_err e;
+
 	struct pool_stats st;
 
 	pool_get_stats(s->pool, &st);
@@ -416,7 +423,7 @@ handle_stats(struct signer *s, int health, struct buf *out)
 		return st.sessions_up > 0 || st.signed_ok > 0 ?
 		    buf_printf(out, "ok sessions=%llu", (unsigned long long)st.sessions) :
 		    AE_SIGNER_HSM;
-	return buf_printf(out, "{\"uptime_s\":%llu,\"signed\":%llu,\"failed\":%llu,\"busy\":%llu,"
+	e = buf_printf(out, "{\"uptime_s\":%llu,\"signed\":%llu,\"failed\":%llu,\"busy\":%llu,"
 	    "\"deadline_dropped\":%llu,\"sessions\":%llu,\"sessions_up\":%llu,"
 	    "\"sessions_reopened\":%llu,\"active\":%llu,\"queue_len\":%llu,\"queue_max\":%llu,"
 	    "\"queue_delay_p50_us\":%llu,\"queue_delay_p99_us\":%llu,\"hsm_avg_us\":%llu,"
@@ -431,6 +438,16 @@ handle_stats(struct signer *s, int health, struct buf *out)
 	    (unsigned long long)st.qdelay_p99_us, (unsigned long long)st.hsm_avg_us,
 	    (unsigned long long)journal_count(s->journal),
 	    journal_failed(s->journal) ? "true" : "false");
+	if (e != AE_OK)
+		return e;
+	/* Replaces the closing brace. */
+	out->len--;
+	return buf_printf(out, ",\"signed_by_op\":{\"precert\":%llu,\"cert\":%llu,\"ocsp\":%llu,"
+	    "\"crl\":%llu}}",
+	    (unsigned long long)atomic_load(&signed_by_op[OP_PRECERT]),
+	    (unsigned long long)atomic_load(&signed_by_op[OP_CERT]),
+	    (unsigned long long)atomic_load(&signed_by_op[OP_OCSP]),
+	    (unsigned long long)atomic_load(&signed_by_op[OP_CRL]));
 }
 
 anvil_err
@@ -463,6 +480,8 @@ ops_handle(struct signer *s, const struct peer *peer, struct request *req, struc
 	default:
 		e = AE_SIGNER_PROTO;
 	}
+	if (e == AE_OK && req->op >= OP_PRECERT && req->op <= OP_CRL)
+		atomic_fetch_add(&signed_by_op[req->op], 1);
 	if (e != AE_OK && *msg == NULL)
 		*msg = anvil_strerror(e);
 	return e;

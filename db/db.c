@@ -49,6 +49,7 @@ struct db {
 	struct db_stmt stmts[DB_STMT_MAX];
 	size_t nstmts;
 	char err[256];
+	uint64_t n_errors, n_connects;   /* for the metrics (db_stats) */
 };
 
 /* Session settings every connection gets: strict modes so bad data is an error, not a warning,
@@ -107,6 +108,13 @@ db_conf_free(struct db_conf *c)
 	conf_secret_free(c->user_buf);
 	c->user_buf = NULL;
 	c->user = NULL;
+}
+
+void
+db_stats(const struct db *db, uint64_t *errors, uint64_t *connects)
+{
+	*errors = db->n_errors;
+	*connects = db->n_connects;
 }
 
 const char *
@@ -187,6 +195,7 @@ db_fail(struct db *db, unsigned int no, const char *msg)
 	anvil_err e = db_classify(no);
 
 	snprintf(db->err, sizeof(db->err), "%u %s", no, msg ? msg : "");
+	db->n_errors++;
 	if (e == AE_DB_DOWN)
 		db_disconnect(db);
 	return e;
@@ -229,12 +238,14 @@ db_connect(struct db *db)
 		mysql_close(db->my);
 		db->my = NULL;
 		db->last_fail = now;
+		db->n_errors++;
 		/* Bad credentials or an unknown database are configuration errors, but for a
 		 * client they are the same as an outage: the service is unavailable. */
 		e = AE_DB_DOWN;
 		goto out;
 	}
 	db->last_fail = 0;
+	db->n_connects++;
 out:
 	return e;
 }

@@ -39,6 +39,8 @@ anvil_err db_connect(struct db *db);
 void db_free(struct db *db);
 /* The server's last error text (for logs only; never shown to clients). */
 const char *db_error(struct db *db);
+/* Failed statements and connection attempts, and connections made, since db_new (metrics). */
+void db_stats(const struct db *db, uint64_t *errors, uint64_t *connects);
 
 /* Typed values for parameters and result columns. */
 enum db_type { DB_NULL, DB_I64, DB_STR };

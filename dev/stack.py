@@ -73,6 +73,8 @@ def up(args, stack):
     print("  database:    mariadb -S %s -u root %s" % (rel(s.db.socket),
                                                       s.config["database"].get("name", "anvil")))
     print("  logs:        %s, %s, %s" % (rel(s.db.log), rel(s.fcgi.log), rel(s.nginx.error_log)))
+    print("  health:      %s/health/ready" % s.base)
+    print("  metrics:     %s/metrics   status page: %s/status   (loopback only)" % (s.base, s.base))
     crl_urls = [i["crl_url"] for i in s.config.get("issuers", {}).values() if "crl_url" in i]
     if "crl" in s.config and crl_urls and s.jobs is not None:
         print("  CRLs:        %s<shard>.crl" % crl_urls[0])

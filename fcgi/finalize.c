@@ -11,6 +11,7 @@
 #include "db/order.h"
 #include "fcgi/api.h"
 #include "fcgi/auth.h"
+#include "fcgi/metrics.h"
 #include "fcgi/order_view.h"
 #include "fcgi/orders.h"
 #include "issue/csr.h"
@@ -242,6 +243,7 @@ api_finalize(struct req *r, int64_t id)
 	fin_of_view(o, v, der, der_len);
 	e = issue_finish_order(r->issue, o, sn != NULL ? sn->serial : NULL, r->now,
 	    issue_now_ms() + budget);
+	metrics_finalize_result(e);
 	if (e == AE_BUSY || e == AE_TIMEOUT || e == AE_UNAVAILABLE || e == AE_DB_DOWN ||
 	    e == AE_DB || e == AE_NOMEM) {
 		log_info("order %lld: issuance continues in the background (%s)", (long long)id,

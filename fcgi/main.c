@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include "fcgi/conf.h"
+#include "fcgi/metrics.h"
 #include "lib/privdrop.h"
 #include "fcgi/worker.h"
 #include "lib/fileio.h"
@@ -257,6 +258,10 @@ main(int argc, char **argv)
 	if ((sock_path = strdup(conf.socket)) == NULL ||
 	    (conf.pid_file != NULL && (pid_path = strdup(conf.pid_file)) == NULL))
 		goto out;
+	/* Before the first fork: every worker of every generation adds to the same counters. */
+	if (metrics_init() != 0)
+		log_warn("metrics: cannot map the shared counters (%s); /metrics shows "
+		    "anvil_metrics_shared 0", strerror(errno));
 	if ((fd = usock_listen(sock_path, conf.socket_mode, (int)conf.backlog,
 	    "fcgi.socket")) < 0)
 		goto out;

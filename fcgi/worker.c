@@ -9,9 +9,12 @@
 #include <fcgiapp.h>
 #include "db/acme.h"
 #include "fcgi/api.h"
+#include "fcgi/metrics.h"
+#include "fcgi/observe.h"
 #include "fcgi/request.h"
 #include "fcgi/worker.h"
 #include "issue/issue.h"
+#include "lib/clock.h"
 #include "lib/keycache.h"
 #include "lib/log.h"
 #include "lib/usock.h"
@@ -113,6 +116,8 @@ handle(FCGX_Request *fr, const struct fcgi_conf *conf, struct db *db, struct iss
 {
 	struct req r;
 	char esc[256];
+	uint64_t t0 = clock_mono_us(), errors, connects;
+	enum metrics_route route;
 
 	memset(&r, 0, sizeof(r));
 	arena_init(&r.arena);
@@ -128,12 +133,22 @@ handle(FCGX_Request *fr, const struct fcgi_conf *conf, struct db *db, struct iss
 	r.content_type = FCGX_GetParam("CONTENT_TYPE", fr->envp);
 	if (r.method == NULL)
 		r.method = "";
-	if (r.uri == NULL || r.uri[0] != '/' || strlen(r.uri) > URI_MAX ||
-	    (r.path = route_path(&r)) == NULL || r.path[0] != '/')
+	if (r.uri == NULL || r.uri[0] != '/' || strlen(r.uri) > URI_MAX)
+		req_problem(&r, PROB_NOT_FOUND, "no such resource");
+	else if (observe_route(&r))
+		;
+	else if ((r.path = route_path(&r)) == NULL || r.path[0] != '/')
 		req_problem(&r, PROB_NOT_FOUND, "no such resource");
 	else
 		api_route(&r);
 	req_send(&r);
+	route = metrics_route_of(r.path);
+	metrics_request(route, r.status, r.status >= 400 ? r.problem : PROB_NONE,
+	    clock_mono_us() - t0);
+	if (route == MR_FINALIZE && r.status >= 400)
+		metrics_finalize(MF_REFUSED);
+	db_stats(db, &errors, &connects);
+	metrics_db(errors, connects);
 	log_escape(esc, sizeof(esc), r.uri ? r.uri : "", r.uri ? strlen(r.uri) : 0);
 	if (r.status >= 500 && r.status != 501)
 		log_warn("request method=%.8s uri=\"%s\" status=%d type=%s", r.method, esc,
@@ -186,6 +201,8 @@ worker_run(const struct fcgi_conf *conf, int listen_fd)
 	if (issue_ctx_new_conf(db, &conf->issue, &icc, &ic) != AE_OK)
 		log_err("worker: issuance unavailable (finalize, downloads and revocation answer "
 		    "503): %s", icc.err);
+	else
+		issue_ctx_on_issued(ic, metrics_cert_issued);
 	/* Without it every request parses its account key again: slower, not wrong. */
 	if ((keys = keycache_new(KEYCACHE_SLOTS)) == NULL)
 		log_warn("worker: no memory for the account key cache");

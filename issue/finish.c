@@ -516,6 +516,8 @@ finish(struct issue_ctx *ic, struct db_order_fin *o, int fresh, const char *seri
 		goto out;
 	snprintf(o->status, sizeof(o->status), "valid");
 	snprintf(o->serial, sizeof(o->serial), "%s", c->serial);
+	if (ic->on_issued != NULL)
+		ic->on_issued();
 	log_audit("issued serial=%s order=%lld account=%lld profile=%s issuer=%s names=%zu "
 	    "scts=%s", c->serial, (long long)order_id, (long long)o->account_id, c->profile,
 	    c->issuer, req.u.cert.nids, prof->ct ? "embedded" : "none");
@@ -567,4 +569,10 @@ issue_profile_signs(const struct issue_ctx *ic, const char *profile)
 
 	/* finish refuses these before any serial is spent. */
 	return ic->signer != NULL && prof != NULL && !(prof->ct && !issue_ct_available(ic));
+}
+
+void
+issue_ctx_on_issued(struct issue_ctx *ic, void (*fn)(void))
+{
+	ic->on_issued = fn;
 }

@@ -35,6 +35,7 @@ struct issue_ctx {
 	size_t nweak;
 	issue_caa_fn caa;             /* NULL: CAA re-checks wait for anvil-jobs */
 	void *caa_arg;
+	void (*on_issued)(void);      /* NULL: nobody counts (issue_ctx_on_issued) */
 	struct ct_client *ct;         /* NULL without a CT profile (issue/ct.c) */
 	struct ct_chain ct_chain[MAX_ISSUERS];
 };

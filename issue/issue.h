@@ -59,6 +59,11 @@ typedef anvil_err (*issue_caa_fn)(void *arg, const struct issue_caa_query *q,
     int64_t deadline_ms, char *detail, size_t detail_len);
 void issue_ctx_set_caa(struct issue_ctx *ic, issue_caa_fn fn, void *arg);
 
+/* Called once for each certificate this issue_ctx stored (not for an order found valid
+ * already, nor for one another process stored first): the front doors' issuance counters
+ * (fcgi/metrics.c, jobs/observe.c). From the thread that called issue_finish. */
+void issue_ctx_on_issued(struct issue_ctx *ic, void (*fn)(void));
+
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t issue_now_ms(void);
 

@@ -13,7 +13,7 @@ parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 {
 	static const char *const keys[] = { "runner_id", "concurrency", "poll_interval", "lease",
 		"retry_backoff", "max_attempts", "finalize_budget_ms", "finalize_concurrency",
-		"sweep_interval", "wake_socket", "wake_socket_mode", "pid_file",
+		"sweep_interval", "status_sample_seconds", "wake_socket", "wake_socket_mode", "pid_file",
 		"validation", "policies", "user", "group", NULL };
 	json_object *sec = NULL, *val = NULL, *pol = NULL, *acme = NULL, *ids = NULL;
 	const char *id = NULL, *base = NULL;
@@ -29,6 +29,7 @@ parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 	c->finalize_budget_ms = -1;
 	c->finalize_concurrency = 4;
 	c->sweep_interval = 60;
+	c->status_sample_seconds = 60;
 	c->wake_socket_mode = 0660;
 	if ((e = conf_get_object(cc, root, "", "jobs", 1, &sec)) != AE_OK ||
 	    (e = conf_check_keys(cc, sec, "jobs", keys)) != AE_OK ||
@@ -48,6 +49,8 @@ parse_jobs(struct conf_ctx *cc, json_object *root, struct jobs_conf *c)
 	    &c->finalize_concurrency)) != AE_OK ||
 	    (e = conf_get_int(cc, sec, "jobs", "sweep_interval", 0, 1, 86400,
 	    &c->sweep_interval)) != AE_OK ||
+	    (e = conf_get_int(cc, sec, "jobs", "status_sample_seconds", 0, 1, 3600,
+	    &c->status_sample_seconds)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "jobs", "wake_socket", 0, &c->wake_socket)) != AE_OK ||
 	    (e = conf_get_mode(cc, sec, "jobs", "wake_socket_mode", &c->wake_socket_mode)) != AE_OK ||
 	    (e = conf_get_string(cc, sec, "jobs", "pid_file", 0, &c->pid_file)) != AE_OK ||

@@ -26,6 +26,7 @@ struct jobs_conf {
 	int64_t finalize_budget_ms;
 	int64_t finalize_concurrency; /* finalize attempts at once, each on its own thread */
 	int64_t sweep_interval;     /* s between sweeps for orders stranded in processing */
+	int64_t status_sample_seconds; /* s between rows of the status page's store */
 	struct privdrop run_as;     /* jobs.user/group: dropped to after start-up */
 	const char *wake_socket;
 	mode_t wake_socket_mode;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "issue/issue.h"
 #include "jobs/finalize.h"
+#include "jobs/observe.h"
 #include "lib/log.h"
 #include "lib/wake.h"
 
@@ -178,6 +179,7 @@ jobs_finalize_new(const struct db_conf *dbc, const struct va_conf *vc, json_obje
 			l->db = NULL;
 			goto fail;
 		}
+		issue_ctx_on_issued(l->ic, jobs_observe_issued);
 		if ((e = va_new(vc, &l->va)) != AE_OK) {
 			snprintf(cc->err, sizeof(cc->err), "finalize: no validation engine for "
 			    "CAA re-checks: %s", anvil_strerror(e));

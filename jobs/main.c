@@ -15,6 +15,7 @@
 #include "jobs/crl.h"
 #include "jobs/ctfinal.h"
 #include "jobs/finalize.h"
+#include "jobs/observe.h"
 #include "jobs/conf.h"
 #include "jobs/ocsp.h"
 #include "lib/privdrop.h"
@@ -219,10 +220,12 @@ main(int argc, char **argv)
 	env.on_wake = on_wake;
 	env.on_wake_arg = &wake_targets;
 	env.stop = &stop;
+	jobs_observe_init(&conf);
 	if (runner_run(&env) == AE_OK)
 		rc = 0;
 	log_info("stopped");
 out:
+	jobs_observe_free();
 	jobs_ocsp_free(ocsp);
 	jobs_crl_free(crl);
 	jobs_ctfinal_free(ctfinal);

@@ -4,6 +4,7 @@
 #include "db/jobs.h"
 #include "db/va.h"
 #include "jobs/finalize.h"
+#include "jobs/observe.h"
 #include "jobs/runner.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -104,6 +105,7 @@ on_validated(void *arg, const struct va_result *res)
 	if (e == AE_OK) {
 		char id[512], prob[2048];
 
+		jobs_observe_validated(s->ch.type, res->valid);
 		notify_waiter(env, s);
 		/* The problem's detail quotes the peer (a response body, a redirect URL): quoted
 		 * and escaped, it stays one field whatever the peer sent. */
@@ -469,6 +471,7 @@ runner_run(struct runner_env *env)
 		int timeout;
 
 		housekeep(&r);
+		jobs_observe_tick(env->db);
 		/* Only a runner that can issue sweeps: the jobs it queues are for its lanes. */
 		if (env->finalize != NULL && now >= next_sweep) {
 			if (sweep(&r) > 0)

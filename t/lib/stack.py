@@ -662,6 +662,7 @@ DEFAULT_NGINX = {
     "RATE": "10000r/s",
     "BURST": 10000,
     "SERVER_NAME": "_",
+    "MONITOR_ALLOW": "allow 127.0.0.1; allow ::1;",
 }
 
 
