@@ -21,6 +21,7 @@ struct signer_conf;
 struct fcgi_rate_limit {
 	int64_t limit;
 	int64_t window;             /* seconds; unused for pending_authorizations */
+	int64_t ipv6_prefix;        /* new_accounts_per_ip: IPv6 addresses count per /N */
 };
 
 /* Orders, authorizations, challenges: the acme keys of fcgi/conf_orders.c and the issuance
@@ -38,7 +39,7 @@ struct fcgi_order_conf {
 	struct signer_conf *profiles;      /* malloc'd; NULL without an issuers section */
 	const char *wake_socket;    /* jobs.wake_socket, or NULL */
 	struct fcgi_rate_limit rl_new_orders, rl_pending_authz, rl_failed_validations,
-	    rl_certs_per_domain;
+	    rl_certs_per_domain, rl_new_accounts_per_ip;
 };
 
 /* Validates the acme issuance keys and the profiles (fcgi/conf_orders.c). */
