@@ -33,7 +33,7 @@ parse_limit(struct conf_ctx *cc, json_object *rl, const char *name, int windowed
 
 	out->limit = 0;
 	out->window = 3600;
-	/* A /64 is what one subscriber's LAN gets (RFC 6177, SLAAC): any host picks new addresses in
+	/* A /64 is one subscriber's LAN (RFC 6177; SLAAC): any host picks new addresses in
 	 * it at will, so counting /128s limits nothing, while a /56 or /48 would lump together the
 	 * customers of a provider that gives each of them a /64 (mobile networks do). */
 	out->ipv6_prefix = 64;
