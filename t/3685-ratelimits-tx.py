@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Rate limits counted inside the transaction that creates what they count (issue 12, item 14).
 
-Parallel requests are lined up deterministically: a session holds LOCK TABLES on the table the
+Parallel requests (newOrder, newAuthz, newAccount) are lined up deterministically: a session holds LOCK TABLES on the table the
 limit counts while N requests arrive, so each of them is inside the database when the lock goes.
 Counted before the transaction, all N would read the same count and all pass; counted inside it,
 behind the lock on the account's row (orders) or the network's row (accounts), exactly the limit
@@ -24,10 +24,11 @@ from stack import start_or_skip  # noqa: E402
 
 ERR = "urn:ietf:params:acme:error:"
 N = 5
-ORDERS, ACCOUNTS = 2, 3
+ORDERS, ACCOUNTS, PENDING = 2, 3, 3
 PROFILES = {"default": {"issuer": "int", "validity_days": 90}}
 LIMITS = {
     "new_orders": {"limit": ORDERS, "window": 3600},
+    "pending_authorizations": {"limit": PENDING},
     "new_accounts_per_ip": {"limit": ACCOUNTS, "window": 3600},
     "certificates_per_domain": {"limit": 1, "window": 86400},
 }
@@ -98,6 +99,24 @@ def main():
     n = s.mysql_rows("SELECT COUNT(*) FROM orders WHERE account_id = %s"
                      % a.kid.rsplit("/", 1)[1])[0][0]
     tap.is_(int(n), ORDERS, "the database holds %d orders of the account" % ORDERS)
+
+    # --- pending_authorizations: N parallel newAuthz of one account, limit PENDING ---
+    b = Client(s.directory_url, s.ca_file)
+    tap.is_(b.new_account().status_code, 201, "another account")
+    bs = []
+    for _ in range(N):
+        c = Client(s.directory_url, s.ca_file, key=b.key)
+        c.kid = b.kid
+        c.directory()
+        bs.append(c)
+    rs = parallel(s, "authorizations", [lambda c=c, i=i: c.new_authz("z%d.authz.example" % i)
+                                        for i, c in enumerate(bs)])
+    codes = [getattr(r, "status_code", repr(r)) for r in rs]
+    tap.is_(codes.count(201), PENDING, "exactly %d of %d parallel newAuthz created (%s)"
+            % (PENDING, N, codes))
+    tap.ok(all(hasattr(r, "status_code") and (r.status_code == 201 or
+                                              is_limited(r, "pending_authorizations"))
+               for r in rs), "the others: 429 rateLimited pending_authorizations")
 
     # --- new_accounts_per_ip: N parallel newAccounts from 127.0.0.1, limit ACCOUNTS ---
     s.mysql("UPDATE accounts SET created_net = NULL")   # the count starts at 0
