@@ -79,6 +79,8 @@ def main():
     s.wait_workers(2, exclude=before)
     tap.is_(c.post_as_get(c.kid).status_code, 200, "the API answers after the reload")
     check("after SIGHUP")
+    import issuance
+    issuance.check_sanitizers(s)
 
 
 if __name__ == "__main__":

@@ -169,6 +169,8 @@ def main():
     tap.ok(r.returncode != 0 and "acme.rate_limits.new_accounts_per_ip.ipv6_prefix" in
            r.stdout + r.stderr, "ipv6_prefix out of range named: %s"
            % (r.stdout + r.stderr).strip())
+    import issuance
+    issuance.check_sanitizers(s)
 
 
 if __name__ == "__main__":
