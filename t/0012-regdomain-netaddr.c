@@ -35,6 +35,10 @@ main(void)
 	is_str(regdomain_of("a.b.city.kawasaki.jp"), "city.kawasaki.jp",
 	    "an exception rule (!city.kawasaki.jp)");
 	is_str(regdomain_of("x.foo.kawasaki.jp"), "x.foo.kawasaki.jp", "a wildcard rule");
+	is_str(regdomain_of("www.example.xn--fiqs8s"), "example.xn--fiqs8s",
+	    "an IDN suffix as the A-label our identifiers hold");
+	is_str(regdomain_of("a.b.xn--55qx5d.cn"), "b.xn--55qx5d.cn",
+	    "a two-label IDN suffix (公司.cn)");
 	is_str(regdomain_of("host.internal-name"), "host.internal-name",
 	    "an unknown TLD: the implicit * rule");
 
