@@ -1,10 +1,12 @@
 /* RFC 8555 §7.6 revokeCert: by the issuing account (kid), by an account holding valid
  * authorizations for every name of the certificate (kid; the reason becomes
- * cessationOfOperation, as Boulder does), or by the certificate's own key (jwk). Reasons per RFC 5280 with the subscriber restrictions of the CA/B Forum baseline
- * requirements: unspecified (0), keyCompromise (1), affiliationChanged (3), superseded (4),
- * cessationOfOperation (5), privilegeWithdrawn (9). keyCompromise also blocks the key for future
- * issuance. The revocation itself is issue/revoke.c's (shared with the operator's command): it
- * makes the OCSP response and the CRL shard due, and anvil-jobs publishes them. */
+ * cessationOfOperation, as Boulder does), or by the certificate's own key (jwk). Reasons per
+ * RFC 5280 with the subscriber restrictions of the CA/B Forum baseline requirements:
+ * unspecified (0), keyCompromise (1), affiliationChanged (3), superseded (4),
+ * cessationOfOperation (5), privilegeWithdrawn (9). keyCompromise (from the subscriber or the
+ * certificate's key) also blocks the key for future issuance. The revocation itself is
+ * issue/revoke.c's (shared with the operator's command): it makes the OCSP response and the CRL
+ * shard due, and anvil-jobs publishes them. */
 #include "config.h"
 #include <arpa/inet.h>
 #include <stdio.h>
