@@ -17,7 +17,7 @@ static const char SQL_ACCT_BY_ID[] =
 static const char SQL_ACCT_BY_THUMB[] =
     "SELECT id, thumbprint, jwk, contact, status FROM accounts WHERE thumbprint = ?";
 static const char SQL_ACCT_INSERT[] =
-    "INSERT INTO accounts (thumbprint, jwk, contact, eab_kid) VALUES (?, ?, ?, ?)";
+    "INSERT INTO accounts (thumbprint, jwk, contact, eab_kid, created_net) VALUES (?, ?, ?, ?, ?)";
 /* The count and its checks in one statement: the row lock it takes makes parallel
  * registrations with one key wait for each other, and each sees the count the last committed. */
 static const char SQL_EAB_COUNT[] =
@@ -78,28 +78,38 @@ db_account_by_thumbprint(struct db *db, const char *thumbprint, struct db_accoun
 
 anvil_err
 db_account_create(struct db *db, const char *thumbprint, const char *jwk, const char *contact,
-    const char *eab_kid, int64_t *id)
+    const char *eab_kid, struct db_rl_net *net, int64_t *id)
 {
 	struct db_val p[] = {
 		DB_PARAM_STR(thumbprint, strlen(thumbprint)),
 		DB_PARAM_STR(jwk, strlen(jwk)),
 		DB_PARAM_STR(contact, strlen(contact)),
 		DB_PARAM_NULL,
+		DB_PARAM_NULL,
 	};
 	struct db_result res;
 	anvil_err e;
 
-	if (eab_kid == NULL) {
-		if ((e = db_exec(db, SQL_ACCT_INSERT, p, 4, NULL, 0, &res)) == AE_OK)
+	if (eab_kid != NULL) {
+		p[3].type = DB_STR;
+		p[3].s = eab_kid;
+		p[3].len = strlen(eab_kid);
+	}
+	if (net != NULL) {
+		p[4].type = DB_STR;
+		p[4].s = net->net;
+		p[4].len = strlen(net->net);
+	}
+	if (eab_kid == NULL && net == NULL) {
+		if ((e = db_exec(db, SQL_ACCT_INSERT, p, 5, NULL, 0, &res)) == AE_OK)
 			*id = (int64_t)res.insert_id;
 		return e;
 	}
-	p[3].type = DB_STR;
-	p[3].s = eab_kid;
-	p[3].len = strlen(eab_kid);
 	if ((e = db_begin(db)) != AE_OK)
 		goto out;
-	{
+	if (net != NULL && (e = db_rl_net_admit(db, net)) != AE_OK)
+		goto out;
+	if (eab_kid != NULL) {
 		struct db_val k[] = { DB_PARAM_STR(eab_kid, strlen(eab_kid)) };
 		if ((e = db_exec(db, SQL_EAB_COUNT, k, 1, NULL, 0, &res)) != AE_OK)
 			goto out;
@@ -108,15 +118,18 @@ db_account_create(struct db *db, const char *thumbprint, const char *jwk, const 
 			goto out;
 		}
 	}
-	if ((e = db_exec(db, SQL_ACCT_INSERT, p, 4, NULL, 0, &res)) != AE_OK)
+	if ((e = db_exec(db, SQL_ACCT_INSERT, p, 5, NULL, 0, &res)) != AE_OK)
 		goto out;
 	*id = (int64_t)res.insert_id;
-	{
+	if (eab_kid != NULL) {
 		struct db_val b[] = { DB_PARAM_I64(*id), DB_PARAM_STR(eab_kid, strlen(eab_kid)) };
 		if ((e = db_exec(db, SQL_EAB_FIRST, b, 2, NULL, 0, &res)) != AE_OK)
 			goto out;
 	}
 	e = db_commit(db);
+	/* Networks quiet for a window count nothing: best effort, the next creation retries. */
+	if (e == AE_OK && net != NULL)
+		(void)db_rl_net_purge(db, net->now - net->window);
 out:
 	if (e != AE_OK)
 		db_rollback(db);

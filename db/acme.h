@@ -29,9 +29,25 @@ anvil_err db_account_by_id(struct db *db, int64_t id, struct db_account *out);
 anvil_err db_account_by_thumbprint(struct db *db, const char *thumbprint, struct db_account *out);
 /* Inserts a valid account; AE_DB_DUPLICATE if the key is already registered. When eab_kid is
  * set, the EAB key is bound in the same transaction, counted under its row lock; AE_EXISTS if
- * it can bind no more accounts (its limit reached, or revoked, expired or deleted meanwhile). */
+ * it can bind no more accounts (its limit reached, or revoked, expired or deleted meanwhile).
+ * net (NULL: no limit) is counted in that transaction first (db_rl_net). */
+struct db_rl_net;
 anvil_err db_account_create(struct db *db, const char *thumbprint, const char *jwk,
-    const char *contact, const char *eab_kid, int64_t *id);
+    const char *contact, const char *eab_kid, struct db_rl_net *net, int64_t *id);
+
+/* newAccount per client network (acme.rate_limits.new_accounts_per_ip, db/ratelimit.c): with
+ * net given to db_account_create, the transaction first locks the network's row of
+ * ratelimit_nets, counts the accounts created from it in the window and records the network on
+ * the new account; AE_DENIED past the limit (`oldest`: creation time of the oldest counted
+ * account, unix seconds). */
+struct db_rl_net {
+	const char *net;      /* "192.0.2.1/32", "2001:db8:1:2::/64" */
+	int64_t limit, window, now;
+	int64_t oldest;       /* out */
+};
+anvil_err db_rl_net_admit(struct db *db, struct db_rl_net *net);
+/* Outside any transaction: a bounded purge of networks unused since `before`. */
+anvil_err db_rl_net_purge(struct db *db, int64_t before);
 anvil_err db_account_set_contact(struct db *db, int64_t id, const char *contact);
 anvil_err db_account_deactivate(struct db *db, int64_t id);
 /* Replaces the key of account id if it still has old_thumbprint: AE_DB_DUPLICATE if another

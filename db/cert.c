@@ -29,7 +29,7 @@ static const char SQL_KEY_CHECK[] =
     "EXISTS(SELECT 1 FROM accounts WHERE thumbprint = ?)";
 static const char SQL_AUTHZ_VALID[] =
     "SELECT id FROM authorizations WHERE account_id = ? AND identifier_type = ? AND "
-    "identifier_value = ? AND status = 'valid' AND expires > ? LIMIT 1";
+    "identifier_value = ? AND wildcard = ? AND status = 'valid' AND expires > ? LIMIT 1";
 static const char SQL_ORDER_REPLACING[] =
     "SELECT id FROM orders WHERE replaces = ?";
 
@@ -177,13 +177,14 @@ db_key_check(struct db *db, const uint8_t spki_sha256[DB_SPKI_HASH_LEN], const c
 
 anvil_err
 db_authz_valid_for(struct db *db, int64_t account_id, const char *type, const char *value,
-    int64_t now)
+    int wildcard, int64_t now)
 {
 	struct db_val p[] = { DB_PARAM_I64(account_id), DB_PARAM_STR(type, strlen(type)),
-		DB_PARAM_STR(value, strlen(value)), DB_PARAM_I64(now) };
+		DB_PARAM_STR(value, strlen(value)), DB_PARAM_I64(wildcard ? 1 : 0),
+		DB_PARAM_I64(now) };
 	struct db_val cols[] = { DB_COL_I64 };
 	struct db_result res;
-	anvil_err e = db_exec(db, SQL_AUTHZ_VALID, p, 4, cols, 1, &res);
+	anvil_err e = db_exec(db, SQL_AUTHZ_VALID, p, 5, cols, 1, &res);
 
 	if (e != AE_OK)
 		return e;

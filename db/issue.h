@@ -109,9 +109,10 @@ anvil_err db_cert_revoke(struct db *db, const char *serial, int reason, int64_t 
 anvil_err db_key_check(struct db *db, const uint8_t spki_sha256[DB_SPKI_HASH_LEN],
     const char *thumbprint, int *blocked, int *account_key);
 /* AE_OK when the account holds a valid, unexpired authorization for the identifier (type "dns"
- * or "ip"; value without any "*."), AE_NOTFOUND otherwise. */
+ * or "ip"; value without any "*.") that is a wildcard one exactly when wildcard is set,
+ * AE_NOTFOUND otherwise. */
 anvil_err db_authz_valid_for(struct db *db, int64_t account_id, const char *type,
-    const char *value, int64_t now);
+    const char *value, int wildcard, int64_t now);
 /* AE_OK when an order already names certid in "replaces", AE_NOTFOUND otherwise. */
 anvil_err db_order_replacing(struct db *db, const char *certid);
 

@@ -162,13 +162,14 @@ authz_insert(struct db *db, int64_t account_id, const char *profile, int64_t exp
 
 anvil_err
 db_authz_create(struct db *db, int64_t account_id, const char *profile, int64_t expires,
-    int64_t now, struct db_new_authz *a)
+    int64_t now, struct db_new_authz *a, struct db_rl_account *rl)
 {
 	anvil_err e;
 
 	if ((e = db_begin(db)) != AE_OK)
 		return e;
-	if ((e = authz_insert(db, account_id, profile, expires, now, a)) == AE_OK)
+	if ((rl == NULL || (e = db_rl_account_admit(db, account_id, now, 0, 1, rl)) == AE_OK) &&
+	    (e = authz_insert(db, account_id, profile, expires, now, a)) == AE_OK)
 		e = db_commit(db);
 	if (e != AE_OK)
 		db_rollback(db);
@@ -179,14 +180,19 @@ anvil_err
 db_order_create(struct db *db, struct db_new_order *o, int64_t *id)
 {
 	int ready = 1;
+	size_t fresh = 0;
 	struct db_result res;
 	anvil_err e;
 
 	for (size_t i = 0; i < o->nauthz; i++)
-		if (o->authz[i].reuse_id <= 0)
+		if (o->authz[i].reuse_id <= 0) {
 			ready = 0;
+			fresh++;
+		}
 	if ((e = db_begin(db)) != AE_OK)
 		return e;
+	if ((e = db_rl_account_admit(db, o->account_id, o->now, 1, fresh, &o->rl)) != AE_OK)
+		goto out;
 	for (size_t i = 0; i < o->nauthz; i++) {
 		struct db_new_authz *a = &o->authz[i];
 		if (a->reuse_id > 0)

@@ -82,8 +82,21 @@ struct db_new_authz {
 	int64_t id;                     /* out: the authorization's id */
 };
 
+/* The account's limits counted inside the transaction that creates what they count, after a
+ * lock on the account's row, so that parallel requests of one account count one after the
+ * other (db/ratelimit.c). A limit of 0 is off. When one refuses, the creating function returns
+ * AE_DENIED with `hit` naming it and `oldest` the creation time of the oldest counted row (0
+ * when the limit has no window). */
+struct db_rl_account {
+	int64_t orders_limit, orders_window;  /* new_orders */
+	int64_t pending_limit;                /* pending_authorizations */
+	const char *hit;                      /* out */
+	int64_t oldest;                       /* out */
+};
+
 struct db_new_order {
 	int64_t account_id;
+	struct db_rl_account rl;
 	int64_t expires;                /* order */
 	int64_t authz_expires;          /* new authorizations */
 	const char *identifiers;        /* JSON */
@@ -104,13 +117,14 @@ anvil_err db_authz_find_valid(struct db *db, int64_t account_id, enum db_ident_t
     const char *value, int wildcard, const char *profile, int64_t valid_after,
     int64_t created_after, int64_t *id, int64_t *expires);
 /* Creates the order, its new authorizations and challenges, the links and the order's
- * registered domains in one transaction; *id is the order's. The order is ready at once when
+ * registered domains in one transaction, counted against o->rl; *id is the order's. The order is ready at once when
  * every authorization is reused. AE_EXISTS: `replaces` names a certificate another order has
  * already replaced. */
 anvil_err db_order_create(struct db *db, struct db_new_order *o, int64_t *id);
-/* Creates one pending authorization and its challenges (newAuthz). */
+/* Creates one pending authorization and its challenges (newAuthz); rl (NULL: none) as for
+ * orders. */
 anvil_err db_authz_create(struct db *db, int64_t account_id, const char *profile,
-    int64_t expires, int64_t now, struct db_new_authz *a);
+    int64_t expires, int64_t now, struct db_new_authz *a, struct db_rl_account *rl);
 
 anvil_err db_order_get(struct db *db, int64_t id, struct db_order *out);
 /* The order's authorizations in authz id order, into out[0..*n); more than max is AE_TOOBIG. */
@@ -170,6 +184,11 @@ anvil_err db_rl_failed_since(struct db *db, int64_t account_id, enum db_ident_ty
     const char *value, int64_t since, int64_t *n, int64_t *oldest);
 anvil_err db_rl_certs_since(struct db *db, const char *domain, int64_t since, int64_t *n,
     int64_t *oldest);
+/* Inside the creating transaction, first: locks the account's row, then counts its orders in the
+ * window (when `order`) and its pending authorizations with the new_authz being added. AE_DENIED
+ * (rl->hit set) past a limit; AE_OK when no limit is on (no lock taken then). */
+anvil_err db_rl_account_admit(struct db *db, int64_t account_id, int64_t now, int order,
+    size_t new_authz, struct db_rl_account *rl);
 
 /* Internal to db/ (db/order.c, used by db/authz.c). */
 /* Runs sql (which selects the authorization columns in the order db/order.c lists them) and

@@ -1,5 +1,6 @@
 #include "config.h"
 #include <string.h>
+#include "db/acme.h"
 #include "db/order.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -27,6 +28,25 @@ static const char SQL_FAILED_SINCE[] =
 static const char SQL_CERTS_SINCE[] =
     "SELECT COUNT(*), COALESCE(MIN(d.created), 0) FROM order_domains d JOIN orders o ON "
     "o.id = d.order_id WHERE d.domain = ? AND d.created >= ? AND o.status = 'valid'";
+
+/* The account's row, locked for the rest of the transaction: a second request of the account
+ * waits here until the first one committed, and its counts (consistent reads taken after the
+ * lock) include what the first one created. */
+static const char SQL_ACCOUNT_LOCK[] =
+    "SELECT id FROM accounts WHERE id = ? FOR UPDATE";
+
+/* ratelimit_nets' row of the network, created or locked: parallel newAccounts from one network
+ * count one after the other. */
+static const char SQL_NET_LOCK[] =
+    "INSERT INTO ratelimit_nets (net, used) VALUES (?, ?) ON DUPLICATE KEY UPDATE used = "
+    "GREATEST(used, VALUES(used))";
+/* accounts_net_created */
+static const char SQL_NET_ACCOUNTS[] =
+    "SELECT COUNT(*), COALESCE(CAST(UNIX_TIMESTAMP(MIN(created)) AS SIGNED), 0) FROM accounts "
+    "WHERE created_net = ? AND created >= FROM_UNIXTIME(?)";
+/* ratelimit_nets_used; bounded, so a purge never holds many locks */
+static const char SQL_NET_PURGE[] =
+    "DELETE FROM ratelimit_nets WHERE used < ? LIMIT 100";
 
 static anvil_err
 count2(struct db *db, const char *sql, const struct db_val *p, size_t np, size_t ncols,
@@ -105,4 +125,71 @@ db_rl_certs_since(struct db *db, const char *domain, int64_t since, int64_t *n, 
 	struct db_val p[] = { DB_PARAM_STR(domain, strlen(domain)), DB_PARAM_I64(since) };
 
 	return count2(db, SQL_CERTS_SINCE, p, N(p), 2, n, oldest);
+}
+
+anvil_err
+db_rl_account_admit(struct db *db, int64_t account_id, int64_t now, int order,
+    size_t new_authz, struct db_rl_account *rl)
+{
+	struct db_val lp[] = { DB_PARAM_I64(account_id) };
+	struct db_val lc[] = { DB_COL_I64 };
+	struct db_result res;
+	int64_t n = 0, oldest = 0;
+	int orders = order && rl->orders_limit > 0;
+	int pending = new_authz > 0 && rl->pending_limit > 0;
+	anvil_err e;
+
+	rl->hit = NULL;
+	rl->oldest = 0;
+	if (!orders && !pending)
+		return AE_OK;
+	if ((e = db_exec(db, SQL_ACCOUNT_LOCK, lp, N(lp), lc, N(lc), &res)) != AE_OK)
+		return e;
+	if (orders) {
+		if ((e = db_rl_orders_since(db, account_id, now - rl->orders_window, &n,
+		    &oldest)) != AE_OK)
+			return e;
+		if (n >= rl->orders_limit) {
+			rl->hit = "new_orders";
+			rl->oldest = oldest;
+			return AE_DENIED;
+		}
+	}
+	if (pending) {
+		if ((e = db_rl_pending_authz(db, account_id, now, &n)) != AE_OK)
+			return e;
+		if (n + (int64_t)new_authz > rl->pending_limit) {
+			rl->hit = "pending_authorizations";
+			return AE_DENIED;
+		}
+	}
+	return AE_OK;
+}
+
+anvil_err
+db_rl_net_admit(struct db *db, struct db_rl_net *net)
+{
+	struct db_val lp[] = { DB_PARAM_STR(net->net, strlen(net->net)), DB_PARAM_I64(net->now) };
+	struct db_val cp[] = {
+		DB_PARAM_STR(net->net, strlen(net->net)),
+		DB_PARAM_I64(net->now - net->window),
+	};
+	struct db_result res;
+	int64_t n = 0;
+	anvil_err e;
+
+	net->oldest = 0;
+	if ((e = db_exec(db, SQL_NET_LOCK, lp, N(lp), NULL, 0, &res)) != AE_OK ||
+	    (e = count2(db, SQL_NET_ACCOUNTS, cp, N(cp), 2, &n, &net->oldest)) != AE_OK)
+		return e;
+	return n >= net->limit ? AE_DENIED : AE_OK;
+}
+
+anvil_err
+db_rl_net_purge(struct db *db, int64_t before)
+{
+	struct db_val p[] = { DB_PARAM_I64(before) };
+	struct db_result res;
+
+	return db_exec(db, SQL_NET_PURGE, p, N(p), NULL, 0, &res);
 }

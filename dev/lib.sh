@@ -9,14 +9,15 @@
 # requests, perl for prove, openssl as the relying party, iproute2 for `ss`, the ACME clients,
 # pebble's challtestsrv as the validation DNS, wrk, clang with its sanitizer runtime for
 # dev/fuzz), ca-certificates for the clients' own TLS stacks, curl for the OCSP GET check
-# dev/up prints, and systemd for `systemd-analyze verify` of the units in init/ (installed only,
-# never started: the tests work where systemd is not PID 1); prometheus for `promtool check
-# metrics` on /metrics and chromium to render the status page headless (t/3810, t/3820).
+# dev/up prints, systemd for `systemd-analyze verify` of the units in init/ (installed only,
+# never started: the tests work where systemd is not PID 1), libpsl-dev with publicsuffix
+# for the registered domain of the rate limits (lib/regdomain.c); prometheus for `promtool
+# check metrics` on /metrics and chromium to render the status page headless (t/3810, t/3820).
 ANVIL_PACKAGES="build-essential autoconf automake libtool pkg-config libfcgi-dev libssl-dev
 libjson-c-dev libp11-kit-dev libp11-dev libmariadb-dev libcurl4-openssl-dev libc-ares-dev mariadb-server
 mariadb-client nginx softhsm2 opensc python3 python3-cryptography python3-requests perl openssl
 ca-certificates curl systemd certbot lego uacme dehydrated pebble wrk clang libclang-rt-14-dev iproute2
-prometheus chromium"
+prometheus chromium libpsl-dev publicsuffix"
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "$(basename "$0"): $*"; exit 1; }

@@ -75,6 +75,7 @@ api_new_account(struct req *r)
 	const struct fcgi_conf *c = r->conf;
 	struct auth a;
 	struct db_account *acct = NULL;
+	struct db_rl_net *net = NULL;
 	json_object *pl, *contact = NULL, *eab = NULL;
 	const char *contact_text = "[]", *eab_kid = NULL;
 	char *jwk = NULL;
@@ -143,7 +144,12 @@ api_new_account(struct req *r)
 		goto out;
 	}
 	memset(acct, 0, sizeof(*acct));
-	e = db_account_create(r->db, a.thumbprint, jwk, contact_text, eab_kid, &acct->id);
+	net = rl_account_net(r);
+	e = db_account_create(r->db, a.thumbprint, jwk, contact_text, eab_kid, net, &acct->id);
+	if (e == AE_DENIED && net != NULL) {
+		rl_account_refused(r, net);
+		goto out;
+	}
 	if (e == AE_DB_DUPLICATE) {
 		/* Another request registered the same key a moment ago: that account it is. */
 		if ((e = db_account_by_thumbprint(r->db, a.thumbprint, acct)) == AE_OK) {

@@ -209,6 +209,7 @@ api_new_authz(struct req *r)
 	struct order_ident id;
 	struct db_new_authz na;
 	struct db_authz *a = NULL;
+	struct db_rl_account rl;
 	const struct profile *p;
 	json_object *pl, *ido = NULL;
 	anvil_err e;
@@ -223,7 +224,7 @@ api_new_authz(struct req *r)
 	}
 	if ((p = orders_profile(r, NULL)) == NULL ||
 	    ident_parse(r, ido, p, 0, &id) != 0 ||
-	    rl_check_authz(r, au.acct->id, &id) != 0 ||
+	    rl_check_authz(r, au.acct->id, &id, &rl) != 0 ||
 	    ident_new_authz(r, &id, &na) != 0)
 		goto out;
 	if ((a = arena_alloc(&r->arena, sizeof(*a))) == NULL) {
@@ -231,7 +232,11 @@ api_new_authz(struct req *r)
 		goto out;
 	}
 	e = db_authz_create(r->db, au.acct->id, p->name, r->now + r->conf->orders.authz_lifetime,
-	    r->now, &na);
+	    r->now, &na, &rl);
+	if (e == AE_DENIED && rl.hit != NULL) {
+		rl_refused(r, &rl);
+		goto out;
+	}
 	if (e != AE_OK) {
 		req_fail(r, e, "authorization create");
 		goto out;

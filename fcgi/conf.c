@@ -229,7 +229,7 @@ fcgi_conf_load(struct conf_ctx *cc, const char *path, struct fcgi_conf *out)
 	anvil_err e;
 
 	memset(out, 0, sizeof(*out));
-	if ((e = conf_load(cc, path, &root)) != AE_OK)
+	if ((e = conf_load_no_pin(cc, path, &root)) != AE_OK)
 		return e;
 	e = fcgi_conf_parse(cc, root, out);
 	json_object_put(root);

@@ -22,6 +22,7 @@ struct signer_conf;
 struct fcgi_rate_limit {
 	int64_t limit;
 	int64_t window;             /* seconds; unused for pending_authorizations */
+	int64_t ipv6_prefix;        /* new_accounts_per_ip: IPv6 addresses count per /N */
 };
 
 /* Orders, authorizations, challenges: the acme keys of fcgi/conf_orders.c and the issuance
@@ -40,7 +41,7 @@ struct fcgi_order_conf {
 	struct signer_conf *profiles; /* fcgi_conf.issue's (borrowed); NULL without issuers */
 	const char *wake_socket;    /* jobs.wake_socket, or NULL */
 	struct fcgi_rate_limit rl_new_orders, rl_pending_authz, rl_failed_validations,
-	    rl_certs_per_domain;
+	    rl_certs_per_domain, rl_new_accounts_per_ip;
 };
 
 /* Validates the acme issuance keys against the profiles of policy (borrowed; NULL without an

@@ -2,28 +2,39 @@
 #include <string.h>
 #include "ca/profile.h"
 #include "fcgi/conf.h"
+#include "lib/regdomain.h"
 
 static anvil_err
 parse_limit(struct conf_ctx *cc, json_object *rl, const char *name, int windowed,
     struct fcgi_rate_limit *out)
 {
 	static const char *const keys_w[] = { "limit", "window", NULL };
+	static const char *const keys_ip[] = { "limit", "window", "ipv6_prefix", NULL };
 	static const char *const keys[] = { "limit", NULL };
+	int per_ip = strcmp(name, "new_accounts_per_ip") == 0;
 	json_object *o = NULL;
 	anvil_err e;
 
 	out->limit = 0;
 	out->window = 3600;
+	/* A /64 is one subscriber's LAN (RFC 6177; SLAAC): any host picks new addresses in
+	 * it at will, so counting /128s limits nothing, while a /56 or /48 would lump together the
+	 * customers of a provider that gives each of them a /64 (mobile networks do). */
+	out->ipv6_prefix = 64;
 	if ((e = conf_get_object(cc, rl, "acme.rate_limits", name, 0, &o)) != AE_OK || o == NULL)
 		return e;
 	{
 		char where[64];
 		snprintf(where, sizeof(where), "acme.rate_limits.%s", name);
-		if ((e = conf_check_keys(cc, o, where, windowed ? keys_w : keys)) != AE_OK ||
+		if ((e = conf_check_keys(cc, o, where, per_ip ? keys_ip :
+		    windowed ? keys_w : keys)) != AE_OK ||
 		    (e = conf_get_int(cc, o, where, "limit", 1, 0, 100000000, &out->limit)) != AE_OK)
 			return e;
 		if (windowed && (e = conf_get_int(cc, o, where, "window", 1, 1, 366 * 86400,
 		    &out->window)) != AE_OK)
+			return e;
+		if (per_ip && (e = conf_get_int(cc, o, where, "ipv6_prefix", 0, 32, 128,
+		    &out->ipv6_prefix)) != AE_OK)
 			return e;
 	}
 	return AE_OK;
@@ -34,7 +45,7 @@ fcgi_conf_orders_parse(struct conf_ctx *cc, json_object *root, json_object *acme
     struct signer_conf *policy, struct fcgi_order_conf *o)
 {
 	static const char *const rl_keys[] = { "new_orders", "pending_authorizations",
-		"failed_validations", "certificates_per_domain", NULL };
+		"failed_validations", "certificates_per_domain", "new_accounts_per_ip", NULL };
 	json_object *rl = NULL, *jobs = NULL, *ws = NULL;
 	anvil_err e;
 
@@ -71,8 +82,17 @@ fcgi_conf_orders_parse(struct conf_ctx *cc, json_object *root, json_object *acme
 	    (e = parse_limit(cc, rl, "pending_authorizations", 0, &o->rl_pending_authz)) != AE_OK ||
 	    (e = parse_limit(cc, rl, "failed_validations", 1, &o->rl_failed_validations)) != AE_OK ||
 	    (e = parse_limit(cc, rl, "certificates_per_domain", 1,
-	    &o->rl_certs_per_domain)) != AE_OK))
+	    &o->rl_certs_per_domain)) != AE_OK ||
+	    (e = parse_limit(cc, rl, "new_accounts_per_ip", 1,
+	    &o->rl_new_accounts_per_ip)) != AE_OK))
 		return e;
+	if (o->rl_certs_per_domain.limit > 0) {
+		const char *where = NULL;
+		if (regdomain_load(&where) != AE_OK)
+			return conf_fail(cc, "acme.rate_limits", "certificates_per_domain",
+			    "needs the public suffix list, found none at %s (Debian package "
+			    "publicsuffix)", where);
+	}
 	/* The jobs section is anvil-jobs' to validate; the worker only needs where to wake it. */
 	if (json_object_object_get_ex(root, "jobs", &jobs) && jobs != NULL &&
 	    json_object_is_type(jobs, json_type_object) &&

@@ -7,6 +7,7 @@
 #include "ca/profile.h"
 #include "fcgi/orders.h"
 #include "lib/b64url.h"
+#include "lib/regdomain.h"
 
 #define IDENT_VALUE_MAX 255   /* a client's value, before any check */
 
@@ -246,19 +247,14 @@ ident_json(const struct order_ident *id)
 	return o;
 }
 
+/* The public suffix list's registered domain (lib/regdomain.c), not the last two labels: those
+ * would count every customer of co.uk as one domain. */
 const char *
 ident_registered_domain(const struct order_ident *id)
 {
-	const char *last = NULL, *prev = NULL;
-
 	if (id->type != DB_IDENT_DNS)
 		return NULL;
-	for (const char *p = id->value; *p; p++)
-		if (*p == '.') {
-			prev = last;
-			last = p;
-		}
-	return prev ? prev + 1 : id->value;
+	return regdomain_of(id->value);
 }
 
 size_t

@@ -229,7 +229,7 @@ api_new_order(struct req *r)
 				no->domains[no->ndomains++] = dom;
 		}
 	}
-	if (rl_check_order(r, au.acct->id, ids, n, fresh) != 0)
+	if (rl_check_order(r, au.acct->id, ids, n, &no->rl) != 0)
 		goto out;
 	if ((idj = req_keep(r, json_object_new_array())) == NULL) {
 		req_fail(r, AE_NOMEM, "newOrder");
@@ -245,6 +245,10 @@ api_new_order(struct req *r)
 	}
 	no->identifiers = text;
 	e = db_order_create(r->db, no, &v->o.id);
+	if (e == AE_DENIED && no->rl.hit != NULL) {
+		rl_refused(r, &no->rl);
+		goto out;
+	}
 	if (e == AE_EXISTS) {
 		req_problem(r, PROB_ALREADY_REPLACED, "the certificate named by replaces has "
 		    "already been replaced by another order");

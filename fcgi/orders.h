@@ -52,10 +52,19 @@ json_object *chall_object(struct req *r, const struct db_chall *ch);
  * the ?cursor=N of the request URL, Link rel="next" when more exist. */
 void orders_list(struct req *r, int64_t account_id);
 
-/* Rate limits (acme.rate_limits): 0 when within them, -1 with 429 rateLimited set (or another
- * problem on a database failure). new_authz: authorizations this request creates. */
+/* Rate limits (acme.rate_limits): 0 when within the ones counted before creating, -1 with 429
+ * rateLimited set (or another problem on a database failure). *rl gets the limits the creating
+ * transaction counts (db_rl_account_admit: new_orders, pending_authorizations), none for an
+ * exempt account; when that transaction answers AE_DENIED, rl_refused sets the 429 (-1). */
 int rl_check_order(struct req *r, int64_t account_id, const struct order_ident *ids, size_t n,
-    size_t new_authz);
-int rl_check_authz(struct req *r, int64_t account_id, const struct order_ident *id);
+    struct db_rl_account *rl);
+int rl_check_authz(struct req *r, int64_t account_id, const struct order_ident *id,
+    struct db_rl_account *rl);
+int rl_refused(struct req *r, const struct db_rl_account *rl);
+/* new_accounts_per_ip: the client's network to count in db_account_create, NULL when the limit
+ * is off (or REMOTE_ADDR is no address); rl_account_refused sets the 429 for its AE_DENIED. */
+struct db_rl_net;
+struct db_rl_net *rl_account_net(struct req *r);
+int rl_account_refused(struct req *r, const struct db_rl_net *net);
 
 #endif

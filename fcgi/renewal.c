@@ -9,38 +9,27 @@
 #include <openssl/x509v3.h>
 #include "db/issue.h"
 #include "fcgi/api.h"
+#include "fcgi/certid.h"
 #include "lib/b64url.h"
-#include "lib/hex.h"
 #include "lib/rfc3339.h"
 
 #define ARI_RETRY_AFTER 21600     /* seconds: clients poll renewalInfo about every 6 hours */
-#define CERTID_MAX 255            /* orders.replaces */
-#define AKI_MAX 64
 
 /* Finds the certificate a CERTID names: AE_OK, AE_NOTFOUND (no such certificate, or its AKI
  * differs), AE_PARSE (malformed), or a database error. */
 static anvil_err
 certid_lookup(struct req *r, const char *certid, struct db_cert *c)
 {
-	const char *dot = strchr(certid, '.');
-	uint8_t aki[AKI_MAX], ser[DB_SERIAL_HEX_MAX / 2 + 1];
-	size_t aki_len = 0, ser_len = 0, off = 0, n = strlen(certid);
+	uint8_t aki[CERTID_AKI_MAX];
+	size_t aki_len = 0;
 	char hex[DB_SERIAL_HEX_MAX + 1];
 	const ASN1_OCTET_STRING *kid;
 	const unsigned char *p;
 	X509 *x = NULL;
 	anvil_err e;
 
-	if (n == 0 || n > CERTID_MAX || dot == NULL || strchr(dot + 1, '.') != NULL ||
-	    b64url_decode(certid, (size_t)(dot - certid), aki, sizeof(aki), &aki_len) != AE_OK ||
-	    b64url_decode(dot + 1, strlen(dot + 1), ser, sizeof(ser), &ser_len) != AE_OK ||
-	    aki_len == 0 || ser_len == 0 || (ser[0] & 0x80) != 0)
+	if (ari_certid_parse(certid, aki, &aki_len, hex) != AE_OK)
 		return AE_PARSE;
-	if (ser_len > 1 && ser[0] == 0)
-		off = 1;  /* the sign byte of a serial whose top bit is set */
-	if (ser_len - off > DB_SERIAL_HEX_MAX / 2 || (off && (ser[1] & 0x80) == 0))
-		return AE_PARSE;
-	hex_encode(ser + off, ser_len - off, hex);
 	if ((e = db_cert_get(r->db, hex, c)) != AE_OK)
 		return e;
 	p = c->der;

@@ -1,10 +1,12 @@
 /* RFC 8555 §7.6 revokeCert: by the issuing account (kid), by an account holding valid
- * authorizations for every name of the certificate (kid), or by the certificate's own key
- * (jwk). Reasons per RFC 5280 with the subscriber restrictions of the CA/B Forum baseline
- * requirements: unspecified (0), keyCompromise (1), affiliationChanged (3), superseded (4),
- * cessationOfOperation (5), privilegeWithdrawn (9). keyCompromise also blocks the key for future
- * issuance. The revocation itself is issue/revoke.c's (shared with the operator's command): it
- * makes the OCSP response and the CRL shard due, and anvil-jobs publishes them. */
+ * authorizations for every name of the certificate (kid; the reason becomes
+ * cessationOfOperation, as Boulder does), or by the certificate's own key (jwk). Reasons per
+ * RFC 5280 with the subscriber restrictions of the CA/B Forum baseline requirements:
+ * unspecified (0), keyCompromise (1), affiliationChanged (3), superseded (4),
+ * cessationOfOperation (5), privilegeWithdrawn (9). keyCompromise (from the subscriber or the
+ * certificate's key) also blocks the key for future issuance. The revocation itself is
+ * issue/revoke.c's (shared with the operator's command): it makes the OCSP response and the CRL
+ * shard due, and anvil-jobs publishes them. */
 #include "config.h"
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include "lib/log.h"
 
 #define REASON_KEY_COMPROMISE 1
+#define REASON_CESSATION_OF_OPERATION 5
 
 static void
 free_buf(void *p)
@@ -60,49 +63,86 @@ out:
 	return rc;
 }
 
-/* Whether the account holds valid authorizations for every name of x: 1 yes, 0 no, -1 with
- * the problem set. */
+/* Whether the account holds a valid, unexpired authorization for one name of the certificate
+ * (DNS name or IP text, as in the certificate; is_ip -1: an IP when it parses as one, as a common
+ * name may be): 1 yes, 0 no, -1 with the problem set. Boulder's
+ * rule: the identifier itself, so "*.example.com" needs a wildcard authorization for
+ * example.com (a dns-01 proof of the zone), which example.com's own (perhaps by http-01) is
+ * not, and the other way round. */
+static int
+holds_name(struct req *r, int64_t account_id, const unsigned char *s, int len, int is_ip)
+{
+	char val[256];
+	unsigned char bin[16];
+	int wildcard = 0;
+	anvil_err e;
+
+	if (len <= 0 || len >= (int)sizeof(val))
+		return 0;
+	for (int i = 0; i < len; i++) {
+		unsigned char ch = s[i];
+		if (ch == '\0' || ch > 0x7e)
+			return 0;
+		val[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+	}
+	val[len] = '\0';
+	if (is_ip != 0 && inet_pton(strchr(val, ':') ? AF_INET6 : AF_INET, val, bin) != 1) {
+		if (is_ip == 1)
+			return 0;
+		is_ip = 0;
+	} else if (is_ip != 0) {
+		is_ip = 1;
+	}
+	if (!is_ip && strncmp(val, "*.", 2) == 0)
+		wildcard = 1;
+	e = db_authz_valid_for(r->db, account_id, is_ip ? "ip" : "dns", val + 2 * wildcard,
+	    wildcard, r->now);
+	if (e == AE_NOTFOUND)
+		return 0;
+	if (e != AE_OK) {
+		req_fail(r, e, "authorization lookup");
+		return -1;
+	}
+	return 1;
+}
+
+/* Whether the account holds valid authorizations for every name of x: its DNS and IP subject
+ * alternative names and the subject's common name (Boulder counts it too; ours is always one of
+ * the SANs, but a name the certificate shows is a name it certifies). 1 yes, 0 no, -1 with the
+ * problem set. */
 static int
 holds_every_name(struct req *r, X509 *x, int64_t account_id)
 {
 	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	int rc = 0, n = gens ? sk_GENERAL_NAME_num(gens) : 0;
+	X509_NAME *subj = X509_get_subject_name(x);
+	int rc = 0, n = gens ? sk_GENERAL_NAME_num(gens) : 0, cn = -1;
 
 	for (int i = 0; i < n; i++) {
 		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-		char val[INET6_ADDRSTRLEN + 256];
-		const char *type;
-		anvil_err e;
+		char ip[INET6_ADDRSTRLEN];
 		if (g->type == GEN_DNS) {
-			const char *s = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
-			int len = ASN1_STRING_length(g->d.dNSName);
-			if (len > 2 && s[0] == '*' && s[1] == '.') {
-				s += 2;
-				len -= 2;
-			}
-			if (len <= 0 || len > 253)
-				goto out;
-			memcpy(val, s, (size_t)len);
-			val[len] = '\0';
-			type = "dns";
+			rc = holds_name(r, account_id, ASN1_STRING_get0_data(g->d.dNSName),
+			    ASN1_STRING_length(g->d.dNSName), 0);
 		} else if (g->type == GEN_IPADD) {
 			int len = ASN1_STRING_length(g->d.iPAddress);
 			if ((len != 4 && len != 16) || inet_ntop(len == 4 ? AF_INET : AF_INET6,
-			    ASN1_STRING_get0_data(g->d.iPAddress), val, sizeof(val)) == NULL)
+			    ASN1_STRING_get0_data(g->d.iPAddress), ip, sizeof(ip)) == NULL) {
+				rc = 0;
 				goto out;
-			type = "ip";
+			}
+			rc = holds_name(r, account_id, (const unsigned char *)ip, (int)strlen(ip), 1);
 		} else {
-			goto out;
+			rc = 0;   /* a name we never issue: nobody controls it here */
 		}
-		if ((e = db_authz_valid_for(r->db, account_id, type, val, r->now)) == AE_NOTFOUND)
+		if (rc <= 0)
 			goto out;
-		if (e != AE_OK) {
-			req_fail(r, e, "authorization lookup");
-			rc = -1;
-			goto out;
-		}
 	}
 	rc = n > 0;
+	if (rc == 1 && subj != NULL &&
+	    (cn = X509_NAME_get_index_by_NID(subj, NID_commonName, -1)) >= 0) {
+		ASN1_STRING *d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, cn));
+		rc = holds_name(r, account_id, ASN1_STRING_get0_data(d), ASN1_STRING_length(d), -1);
+	}
 out:
 	GENERAL_NAMES_free(gens);
 	return rc;
@@ -178,6 +218,12 @@ api_revoke_cert(struct req *r)
 		ok = 1;
 	} else if ((ok = holds_every_name(r, x, a.acct->id)) < 0) {
 		goto out;
+	} else if (ok) {
+		/* Boulder's rule: an account that only controls the names revokes for
+		 * cessationOfOperation ("no longer owns the domain names"), whatever it asked. It
+		 * never proved the key compromised, so the key is not blocked for anyone; only the
+		 * certificate's key itself (the jwk path) or its subscriber can say so. */
+		reason = REASON_CESSATION_OF_OPERATION;
 	}
 	if (!ok) {
 		req_problem(r, PROB_UNAUTHORIZED, a.jws->jwk != NULL ? "the JWS key is not the "
@@ -187,8 +233,10 @@ api_revoke_cert(struct req *r)
 	}
 	if (a.jws->jwk != NULL)
 		snprintf(by, sizeof(by), "certificate-key");
-	else
+	else if (a.acct->id == c->account_id)
 		snprintf(by, sizeof(by), "account-%lld", (long long)a.acct->id);
+	else
+		snprintf(by, sizeof(by), "authz-holder-account-%lld", (long long)a.acct->id);
 	e = issue_revoke(r->db, serial, (int)reason, r->now, c->spki_sha256,
 	    reason == REASON_KEY_COMPROMISE, r->conf->orders.wake_socket, by);
 	if (e == AE_EXISTS) {

@@ -74,5 +74,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			sec = NULL;
 		}
 	json_object_put(root);
+	/* The loader of the processes that do not sign: the same verdict, and no string PIN left
+	 * (an object form {"file"}/{"env"} holds no secret and stays). */
+	root = NULL;
+	if (conf_load_no_pin(&c, path, &root) != AE_OK || root == NULL)
+		abort();
+	if (json_object_object_get_ex(root, "signer", &sec) && sec != NULL &&
+	    json_object_is_type(sec, json_type_object) &&
+	    json_object_object_get_ex(sec, "pin", &sec) && sec != NULL &&
+	    json_object_is_type(sec, json_type_string))
+		abort();
+	json_object_put(root);
 	return 0;
 }

@@ -127,7 +127,7 @@ jobs_conf_load(struct conf_ctx *cc, const char *path, struct jobs_conf *c)
 	anvil_err e;
 
 	memset(c, 0, sizeof(*c));
-	if ((e = conf_load(cc, path, &c->root)) != AE_OK)
+	if ((e = conf_load_no_pin(cc, path, &c->root)) != AE_OK)
 		return e;
 	if ((e = conf_check_keys(cc, c->root, "", sections)) != AE_OK ||
 	    (e = conf_parse_log(cc, c->root, &c->log_level, &c->log_syslog)) != AE_OK ||

@@ -1,10 +1,14 @@
 #include "config.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <openssl/crypto.h>
+#include <json-c/printbuf.h>
 #include "lib/buf.h"
 #include "lib/conf.h"
 
@@ -25,27 +29,81 @@ conf_fail(struct conf_ctx *c, const char *where, const char *key, const char *fm
 	return AE_CONFIG;
 }
 
+/* Frees a buffer that may hold a secret (the PIN inline in the file, a secret file's content):
+ * nothing of it may stay behind in freed heap. */
+static void
+buf_free_wiped(struct buf *b)
+{
+	if (b->data != NULL)
+		OPENSSL_cleanse(b->data, b->cap);
+	buf_free(b);
+}
+
+/* Grows without realloc, which would leave a copy of the bytes read so far in freed heap. */
+static anvil_err
+grow_wiped(struct buf *b, size_t ncap)
+{
+	uint8_t *n = malloc(ncap);
+
+	if (n == NULL)
+		return AE_NOMEM;
+	if (b->len > 0)
+		memcpy(n, b->data, b->len);
+	if (b->data != NULL) {
+		OPENSSL_cleanse(b->data, b->cap);
+		free(b->data);
+	}
+	b->data = n;
+	b->cap = ncap;
+	return AE_OK;
+}
+
+/* read(2) straight into one allocation sized from fstat: stdio would keep the bytes in its own
+ * buffer, and a growing buffer in the blocks it gave back. The result is NUL-terminated. */
 static anvil_err
 read_capped(const char *path, size_t max, struct buf *b)
 {
-	FILE *f = fopen(path, "rb");
+	struct stat st;
 	anvil_err e = AE_OK;
-	char chunk[4096];
-	size_t n;
+	int fd, saved;
+	ssize_t n;
 
 	buf_init(b, max);
-	if (f == NULL)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return AE_IO;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if ((e = buf_append(b, chunk, n)) != AE_OK)
+	/* max + 2: room for one byte past the cap (to tell "too big") and the NUL. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
+	    (uint64_t)st.st_size <= max)
+		e = grow_wiped(b, (size_t)st.st_size + 2);
+	while (e == AE_OK) {
+		if (b->cap - b->len < 2) {
+			size_t ncap = b->cap < 4096 ? 4096 : b->cap * 2;
+			if (ncap > max + 2)
+				ncap = max + 2;
+			if (ncap <= b->cap) {
+				e = AE_TOOBIG;
+				break;
+			}
+			if ((e = grow_wiped(b, ncap)) != AE_OK)
+				break;
+		}
+		n = read(fd, b->data + b->len, b->cap - b->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			e = AE_IO;
+		else if (n == 0)
 			break;
-	if (e == AE_OK && ferror(f))
-		e = AE_IO;
-	fclose(f);
+		else if ((b->len += (size_t)n) > max)
+			e = AE_TOOBIG;
+	}
+	saved = errno;
+	close(fd);
 	if (e == AE_OK)
-		e = buf_nul(b);
-	if (e != AE_OK)
-		buf_free(b);
+		b->data[b->len] = '\0';
+	else
+		buf_free_wiped(b);
+	errno = saved;
 	return e;
 }
 
@@ -68,8 +126,46 @@ blank_comment_lines(uint8_t *p, size_t len)
 	}
 }
 
-anvil_err
-conf_load(struct conf_ctx *c, const char *path, json_object **root)
+/* The tokener gathers every string in its printbuf before copying it into the tree, and grows
+ * that buffer with realloc. Sized past any secret up front, the PIN cannot be left in a block
+ * realloc gave back; wiped before the tokener is freed, it cannot stay in the buffer itself.
+ * json-c 0.16 (Debian 12) declares struct json_tokener and struct printbuf in its headers. */
+static int
+tokener_presize(json_tokener *tok)
+{
+	if (printbuf_memset(tok->pb, 0, 0, SECRET_MAX + 1) < 0)
+		return -1;
+	printbuf_reset(tok->pb);
+	return 0;
+}
+
+static void
+tokener_free_wiped(json_tokener *tok)
+{
+	if (tok->pb != NULL && tok->pb->buf != NULL)
+		OPENSSL_cleanse(tok->pb->buf, (size_t)tok->pb->size);
+	json_tokener_free(tok);
+}
+
+/* An inline signer.pin is wiped in place (json-c keeps a string's bytes in memory it owns; the
+ * pointer it returns is const only by contract) and the key removed: a process that does not
+ * sign never keeps it. {"file": ...} and {"env": ...} hold no secret and stay. */
+static void
+drop_pin(json_object *root)
+{
+	json_object *signer = NULL, *pin = NULL;
+
+	if (!json_object_object_get_ex(root, "signer", &signer) ||
+	    !json_object_is_type(signer, json_type_object) ||
+	    !json_object_object_get_ex(signer, "pin", &pin) ||
+	    !json_object_is_type(pin, json_type_string))
+		return;
+	OPENSSL_cleanse((char *)json_object_get_string(pin), (size_t)json_object_get_string_len(pin));
+	json_object_object_del(signer, "pin");
+}
+
+static anvil_err
+load(struct conf_ctx *c, const char *path, json_object **root, int keep_pin)
 {
 	struct buf b;
 	anvil_err e;
@@ -78,14 +174,17 @@ conf_load(struct conf_ctx *c, const char *path, json_object **root)
 
 	c->file = path;
 	c->err[0] = '\0';
+	*root = NULL;
 	if ((e = read_capped(path, CONF_MAX, &b)) != AE_OK) {
 		snprintf(c->err, sizeof(c->err), "%s: cannot read: %s", path,
 		    e == AE_TOOBIG ? "larger than 1 MiB" : strerror(errno));
 		return AE_CONFIG;
 	}
 	tok = json_tokener_new();
-	if (tok == NULL) {
-		buf_free(&b);
+	if (tok == NULL || tokener_presize(tok) != 0) {
+		if (tok != NULL)
+			json_tokener_free(tok);
+		buf_free_wiped(&b);
 		return AE_NOMEM;
 	}
 	/* Strict: a trailing comma or a comment inside a line is an error, not a guess. Whole
@@ -109,10 +208,24 @@ conf_load(struct conf_ctx *c, const char *path, json_object **root)
 		obj = NULL;
 		e = AE_CONFIG;
 	}
-	json_tokener_free(tok);
-	buf_free(&b);
+	if (obj != NULL && !keep_pin)
+		drop_pin(obj);
+	tokener_free_wiped(tok);
+	buf_free_wiped(&b);
 	*root = obj;
 	return e;
+}
+
+anvil_err
+conf_load(struct conf_ctx *c, const char *path, json_object **root)
+{
+	return load(c, path, root, 1);
+}
+
+anvil_err
+conf_load_no_pin(struct conf_ctx *c, const char *path, json_object **root)
+{
+	return load(c, path, root, 0);
 }
 
 anvil_err
@@ -254,7 +367,7 @@ conf_get_secret(struct conf_ctx *c, json_object *obj, const char *where, const c
 			return conf_fail(c, where, key, "cannot read secret file %s", p);
 		while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
 			b.data[--b.len] = '\0';
-		s = (char *)b.data;
+		s = (char *)b.data;  /* read_capped's one allocation: conf_secret_free wipes it */
 	} else if (json_object_is_type(v, json_type_object) && json_object_object_length(v) == 1 &&
 	    json_object_object_get_ex(v, "env", &src) && json_object_is_type(src, json_type_string)) {
 		const char *name = json_object_get_string(src);

@@ -23,6 +23,10 @@ struct conf_ctx {
 
 /* Loads and parses the whole file (capped at 1 MiB); *root must be json_object_put by caller. */
 anvil_err conf_load(struct conf_ctx *c, const char *path, json_object **root);
+/* The same for every process that does not sign (anvil-fcgi, anvil-jobs, anvil-ocsp): an inline
+ * signer.pin is wiped and removed from the tree before it is returned, and neither the file's
+ * bytes nor json-c's parse buffer keep it (both are wiped in both functions). */
+anvil_err conf_load_no_pin(struct conf_ctx *c, const char *path, json_object **root);
 
 /* Fails if obj is not an object or has a key outside allowed (NULL-terminated). */
 anvil_err conf_check_keys(struct conf_ctx *c, json_object *obj, const char *where,

@@ -13,7 +13,7 @@ responder_conf_load(struct conf_ctx *cc, const char *path, struct responder_conf
 	int fd;
 
 	memset(c, 0, sizeof(*c));
-	if ((e = conf_load(cc, path, &c->root)) != AE_OK ||
+	if ((e = conf_load_no_pin(cc, path, &c->root)) != AE_OK ||
 	    (e = conf_check_keys(cc, c->root, "", sections)) != AE_OK ||
 	    (e = conf_parse_log(cc, c->root, &c->log_level, &c->log_syslog)) != AE_OK ||
 	    (e = ocsp_conf_parse(cc, c->root, &c->ocsp, &c->crl)) != AE_OK)

@@ -237,6 +237,43 @@ test_conf(void)
 	ok(conf_load(&c, big_path, &root) == AE_CONFIG && root == NULL &&
 	    contains(c.err, "1 MiB"), "file over 1 MiB refused: %s", c.err);
 
+	/* conf_load_no_pin: an inline signer.pin leaves the tree, the other forms stay. */
+	{
+		json_object *sig = NULL, *pin = NULL;
+		char *sec = NULL;
+		if (write_file("pin.json", "{ \"signer\": { \"pin\": \"1234-pin\", \"module\": \"m\" } }",
+		    path, sizeof(path)) != 0)
+			diag("cannot write pin.json");
+		ok(conf_load(&c, path, &root) == AE_OK &&
+		    json_object_object_get_ex(root, "signer", &sig) &&
+		    conf_get_secret(&c, sig, "signer", "pin", 1, &sec) == AE_OK && sec != NULL &&
+		    strcmp(sec, "1234-pin") == 0, "conf_load keeps an inline PIN (the signer)");
+		conf_secret_free(sec);
+		json_object_put(root);
+		root = NULL;
+		ok(conf_load_no_pin(&c, path, &root) == AE_OK &&
+		    json_object_object_get_ex(root, "signer", &sig) &&
+		    !json_object_object_get_ex(sig, "pin", &pin) &&
+		    json_object_object_get_ex(sig, "module", NULL),
+		    "conf_load_no_pin drops it, and only it");
+		json_object_put(root);
+		root = NULL;
+		if (write_file("pin.json", "{ \"signer\": { \"pin\": { \"env\": \"PIN\" } } }",
+		    path, sizeof(path)) != 0)
+			diag("cannot write pin.json");
+		ok(conf_load_no_pin(&c, path, &root) == AE_OK &&
+		    json_object_object_get_ex(root, "signer", &sig) &&
+		    json_object_object_get_ex(sig, "pin", &pin) &&
+		    json_object_is_type(pin, json_type_object),
+		    "conf_load_no_pin keeps {\"env\": ...}, which holds no secret");
+		json_object_put(root);
+		root = NULL;
+		if (write_file("pin.json", "[1, 2]", path, sizeof(path)) != 0)
+			diag("cannot write pin.json");
+		ok(conf_load_no_pin(&c, path, &root) == AE_CONFIG && root == NULL,
+		    "conf_load_no_pin refuses what conf_load refuses");
+	}
+
 	ok(conf_fail(&c, "a.b", "c", "bad %d", 5) == AE_CONFIG &&
 	    contains(c.err, "a.b.c: bad 5"), "conf_fail formats where.key: %s", c.err);
 	ok(conf_fail(&c, "", "top", "x") == AE_CONFIG && contains(c.err, ": top: x"),
@@ -247,7 +284,7 @@ static void
 cleanup(void)
 {
 	static const char *const names[] = { "secret", "anvil.json", "bad.json", "trunc.json",
-		"trail.json", "array.json", "unknown.json", "big.json", NULL };
+		"trail.json", "array.json", "unknown.json", "big.json", "pin.json", NULL };
 	char path[512];
 
 	for (size_t i = 0; names[i] != NULL; i++) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <arpa/nameser.h>
+#include "va/caa_value.h"
 #include "va/internal.h"
 
 #ifndef ns_t_caa
@@ -31,76 +32,17 @@ va_caa_begin(struct va_task *t)
 		va_fail(t, "serverInternal", "out of memory");
 }
 
-static const char *
-trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-		*--e = '\0';
-	return s;
-}
-
 /* Does one issue/issuewild value authorise us for this account and method? */
 static int
 value_permits(struct va_task *t, const unsigned char *v, size_t len)
 {
 	const struct va_conf *c = t->va->conf;
-	char buf[1024], *semi, *param, *save = NULL, acct[512];
-	const char *issuer;
-	int ours = 0;
+	char acct[512];
 
-	if (len >= sizeof(buf))
-		return 0;
-	memcpy(buf, v, len);
-	buf[len] = '\0';
-	if (memchr(buf, '\0', len) != NULL)
-		return 0;
-	semi = strchr(buf, ';');
-	if (semi != NULL)
-		*semi = '\0';
-	issuer = trim(buf);
-	for (size_t i = 0; i < c->ncaa_ids; i++)
-		if (*issuer != '\0' && strcasecmp(issuer, c->caa_ids[i]) == 0)
-			ours = 1;
-	if (!ours || semi == NULL)
-		return ours;
 	snprintf(acct, sizeof(acct), "%s%lld", c->account_uri_prefix ? c->account_uri_prefix : "",
 	    (long long)t->account_id);
-	for (param = strtok_r(semi + 1, ";", &save); param != NULL;
-	    param = strtok_r(NULL, ";", &save)) {
-		char *eq = strchr(param, '=');
-		const char *key, *val;
-
-		if (eq == NULL) {
-			if (*trim(param) == '\0')
-				continue;
-			return 0;   /* malformed: unsatisfiable */
-		}
-		*eq = '\0';
-		key = trim(param);
-		val = trim(eq + 1);
-		if (strcmp(key, "accounturi") == 0) {
-			if (c->account_uri_prefix == NULL || strcmp(val, acct) != 0)
-				return 0;
-		} else if (strcmp(key, "validationmethods") == 0) {
-			char list[256], *m, *s2 = NULL;
-			int hit = 0;
-
-			if (strlen(val) >= sizeof(list))
-				return 0;
-			memcpy(list, val, strlen(val) + 1);
-			for (m = strtok_r(list, ",", &s2); m != NULL; m = strtok_r(NULL, ",", &s2))
-				if (strcmp(trim(m), t->type) == 0)
-					hit = 1;
-			if (!hit)
-				return 0;
-		}
-	}
-	return 1;
+	return caa_value_permits(v, len, (const char *const *)c->caa_ids, c->ncaa_ids,
+	    c->account_uri_prefix != NULL ? acct : NULL, t->type);
 }
 
 static int

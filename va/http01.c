@@ -8,6 +8,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include "va/http01_parse.h"
 #include "va/internal.h"
 
 static size_t
@@ -152,60 +153,38 @@ static void
 redirect(struct va_task *t, const char *to)
 {
 	const struct va_conf *c = t->va->conf;
-	char *scheme = NULL, *host = NULL, *port = NULL;
-	CURLU *u = NULL;
-	long p = 0;
+	struct va_redirect rd;
+	enum va_redirect_err rc;
 
 	if (++t->hops > c->max_redirects) {
 		va_fail(t, "connection", "Too many redirects (more than %lld)",
 		    (long long)c->max_redirects);
-		goto out;
+		return;
 	}
-	if (strlen(to) >= sizeof(t->url) || (u = curl_url()) == NULL ||
-	    curl_url_set(u, CURLUPART_URL, to, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+	rc = va_redirect_parse(to, sizeof(t->url), &rd);
+	if (rc == VA_REDIRECT_BAD_URL) {
 		va_fail(t, "connection", "Redirect to an invalid URL");
-		goto out;
+		return;
 	}
-	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
+	if (rc == VA_REDIRECT_BAD_SCHEME) {
 		va_fail(t, "connection", "Redirect to a scheme other than http or https");
-		goto out;
+		return;
 	}
-	t->scheme_https = strcmp(scheme, "https") == 0;
-	for (const char *q = port; *q; q++)
-		p = *q >= '0' && *q <= '9' && p < 65536 ? p * 10 + (*q - '0') : 65536;
-	if (!port_ok(c, t->scheme_https, p)) {
-		va_fail(t, "connection", "Redirect to port %ld, only 80 and 443 are allowed", p);
-		goto out;
+	t->scheme_https = rd.https;
+	if (!port_ok(c, t->scheme_https, rd.port)) {
+		va_fail(t, "connection", "Redirect to port %ld, only 80 and 443 are allowed",
+		    rd.port);
+		return;
 	}
-	if (host[0] == '\0' || strlen(host) >= sizeof(t->host)) {
+	if (rc != VA_REDIRECT_OK || strlen(rd.host) >= sizeof(t->host)) {
 		va_fail(t, "connection", "Redirect to an invalid host");
-		goto out;
+		return;
 	}
-	memcpy(t->host, host, strlen(host) + 1);
+	memcpy(t->host, rd.host, strlen(rd.host) + 1);
 	memcpy(t->url, to, strlen(to) + 1);
-	t->port = p;
+	t->port = rd.port;
 	va_http_cleanup(t);
 	va_target_begin(t);
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
-}
-
-/* The body without surrounding whitespace, as text safe for a detail message. */
-static void
-shown(const struct buf *b, char *out, size_t outsz)
-{
-	size_t i = 0, o = 0;
-
-	for (; i < b->len && o + 5 < outsz && o < 64; i++)
-		out[o++] = b->data[i] >= 0x20 && b->data[i] < 0x7f && b->data[i] != '"' ?
-		    (char)b->data[i] : '?';
-	out[o] = '\0';
 }
 
 void
@@ -213,7 +192,6 @@ va_http_step(struct va_task *t)
 {
 	const char *to = NULL;
 	long code = 0;
-	size_t s = 0, e;
 	char got[80];
 
 	if (!t->curl_done)
@@ -246,16 +224,11 @@ va_http_step(struct va_task *t)
 		va_fail(t, "unauthorized", "Invalid response from %s: HTTP %ld", t->url, code);
 		return;
 	}
-	e = t->body.len;
-	while (s < e && isspace(t->body.data[s]))
-		s++;
-	while (e > s && isspace(t->body.data[e - 1]))
-		e--;
-	if (e - s == strlen(t->keyauth) && memcmp(t->body.data + s, t->keyauth, e - s) == 0) {
+	if (va_keyauth_matches(t->body.data, t->body.len, t->keyauth)) {
 		va_succeed(t);
 		return;
 	}
-	shown(&t->body, got, sizeof(got));
+	va_body_shown(t->body.data, t->body.len, got, sizeof(got));
 	va_fail(t, "incorrectResponse", "The key authorization file from the server did not match "
 	    "this challenge: expected \"%s\", got \"%s\"", t->keyauth, got);
 }
