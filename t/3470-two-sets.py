@@ -173,12 +173,46 @@ class Finalizer(threading.Thread):
         self.final = "still %s after %d s" % (what, DRAIN_LIMIT)
 
 
+def bench_check(s, two, port):
+    exe = proc.builddir_path("tools", "bench", "anvil-bench")
+    if not os.access(exe, os.X_OK):
+        tap.skip("tools/bench/anvil-bench is not built")
+        return
+    hostport = s.base.split("//", 1)[1]
+
+    def new_orders(st):
+        with open(st.nginx.access_log) as f:
+            return sum(1 for ln in f if "POST /acme/new-order" in ln)
+    before = [new_orders(st) for st in two.sets.values()]
+    out = os.path.join(s.dir, "bench.json")
+    argv = [exe, "--directory", s.directory_url, "--cacert", s.ca_file, "--burst", "4",
+            "--http01-port", str(port), "--poll-cap-ms", "50", "--drain-seconds", "30",
+            "--timeout", "20", "--json", out]
+    for st in two.sets.values():
+        argv += ["--connect-to", "%s:%s:%d" % (hostport, st.addr, s.ports["api"])]
+    r = proc.run(argv, check=False, timeout=90)
+    res = json.load(open(out)) if os.path.exists(out) else {}
+    if not tap.ok(r.returncode == 0 and res.get("completed") == 4 and res.get("targets") == 2,
+                  "anvil-bench --connect-to (two sets): a burst of 4 flows completes"):
+        tap.diag(r.stdout.decode("utf-8", "replace")[-3000:])
+
+    def spread():
+        return all(new_orders(st) >= n + 2 for st, n in zip(two.sets.values(), before))
+    try:
+        proc.wait_for(spread, 10, 0.1, "newOrder at both sets")
+        tap.ok(True, "anvil-bench's flows went to both sets (two newOrders each)")
+    except TimeoutError as e:
+        tap.ok(False, str(e))
+
+
 def main():
     proc.alarm(280)
     slow = issuance.slow_hsm(SIGN_US, 1)
+    port = proc.free_port()
     s = issuance.stack(workers=3,
                        jobs={"runner_id": "set-a", "lease": 4, "finalize_budget_ms": 1000,
-                             "poll_interval": 1, "sweep_interval": 2, "retry_backoff": 1},
+                             "poll_interval": 1, "sweep_interval": 2, "retry_backoff": 1,
+                             "validation": {"http01_port": port}},
                        config={"signer": {"module": slow},
                                "profiles": {"two": PROFILE},
                                "acme": {"default_profile": "two", "finalize_budget_ms": 100}})
@@ -234,6 +268,9 @@ def main():
     route.pin = "a"
     tap.is_(c.post_as_get(c.kid, nonce=nonce).status_code, 200,
             "a nonce from set B is accepted at set A")
+
+    # anvil-bench spreads its flows over the sets with --connect-to (tools/bench/two-sets).
+    bench_check(s, two, port)
 
     # 3. kill -9 of set A in the middle of a burst of finalizes.
     proto = issuance.account(s)
