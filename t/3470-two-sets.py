@@ -213,7 +213,8 @@ def main():
                        jobs={"runner_id": "set-a", "lease": 4, "finalize_budget_ms": 1000,
                              "poll_interval": 1, "sweep_interval": 2, "retry_backoff": 1,
                              "validation": {"http01_port": port}},
-                       config={"signer": {"module": slow},
+                       # Both sets' workers and runners connect as one uid (doc/scaling.md)
+                       config={"signer": {"module": slow, "max_connections_per_peer": 64},
                                "profiles": {"two": PROFILE},
                                "acme": {"default_profile": "two", "finalize_budget_ms": 100}})
     two = TwoSets(s)

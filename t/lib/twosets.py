@@ -22,6 +22,10 @@ wake socket and runner_id: the nonce key, database, signer socket, issuers, OCSP
 directories are the same), its own anvil-fcgi master, nginx and anvil-jobs. MariaDB,
 anvil-signer, anvil-ocsp and the mock DNS are shared (anvil-ocsp stands for the static OCSP
 service, which reads files only). anvil-bench does the same with --connect-to.
+
+Both sets reach the one signer as the same uid, so signer.max_connections_per_peer (16 in
+t/lib/signer.py's config) must cover both sets' workers and anvil-jobs lanes: past it the
+signer answers busy at connect and an order waits in `processing` until a connection frees.
 """
 import copy
 import json
