@@ -48,7 +48,7 @@ num_opt(const char *arg, int64_t min, int64_t max, int64_t *out)
 }
 
 /* Kept as libcurl's CURLOPT_CONNECT_TO string; checked here for shape only (four fields,
- * ports numbers), so a typo stops the run before any flow instead of failing every one. */
+ * port numbers), so a typo stops the run before any flow instead of failing every one. */
 static void
 connect_to_opt(const char *arg, struct opts *o)
 {
