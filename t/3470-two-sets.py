@@ -228,8 +228,9 @@ def main():
            "two config files: own fcgi socket and wake socket, one nonce key")
     pa, pb = a.pids(), b.pids()
     tap.ok(pa["nginx"] and pb["nginx"] and len(pa["fcgi"]) == 4 and len(pb["fcgi"]) == 4 and
-           not set(pa["fcgi"]) & set(pb["fcgi"]),
-           "two nginx, two anvil-fcgi masters with three workers each")
+           not set(pa["fcgi"]) & set(pb["fcgi"]) and len(pa["jobs"]) == 1 and
+           len(pb["jobs"]) == 1 and pa["jobs"] != pb["jobs"],
+           "two nginx, two anvil-fcgi masters with three workers each, two anvil-jobs")
 
     # 1. Complete flows alternating between the sets.
     logs_before = [os.path.getsize(st.nginx.access_log) for st in (a, b)]

@@ -46,6 +46,7 @@ class FrontSet:
         self.name, self.addr = name, addr
         self.config_path, self.config = config_path, config
         self.nginx, self.fcgi, self.jobs_name = nginx, fcgi, jobs_name
+        self.jobs_proc = None
 
     @property
     def runner_id(self):
@@ -59,6 +60,8 @@ class FrontSet:
         m = self.fcgi.master_pid()
         if m:
             out["fcgi"] = [m] + self.fcgi.worker_pids()
+        if self.jobs_proc is not None and self.jobs_proc.alive():
+            out["jobs"] = [self.jobs_proc.pid]
         return out
 
 
