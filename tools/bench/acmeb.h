@@ -21,6 +21,8 @@
 #define ACMEB_KEYAUTH_MAX (ACMEB_TOKEN_MAX + JWK_THUMBPRINT_LEN + 2)
 #define ACMEB_CTYPE_MAX 96
 #define ACMEB_RETRIES_MAX 10        /* 503/429/badNonce retries of one flow before it fails */
+#define ACMEB_CONNECT_TO_MAX 8      /* --connect-to targets (front-end sets of one base_url) */
+#define ACMEB_CONNECT_TO_LEN 255
 
 /* The timed steps of a flow, in order; STEP_FLOW is the whole flow. */
 enum step {
@@ -55,6 +57,10 @@ struct opts {
 	int64_t keys;
 	int64_t drain_seconds;
 	int64_t timeout_s;       /* one request */
+	/* --connect-to HOST:PORT:ADDR:PORT (libcurl CURLOPT_CONNECT_TO), one list each: flow slot
+	 * i connects to target i mod n, so flows spread over several hosts serving one URL. */
+	struct curl_slist *connect_to[ACMEB_CONNECT_TO_MAX];
+	size_t nconnect_to;
 };
 
 struct account {

@@ -57,6 +57,9 @@ flow_new(struct run *r, size_t slot)
 		return NULL;
 	}
 	curl_easy_setopt(f->x.h, CURLOPT_PRIVATE, f);
+	if (r->o->nconnect_to > 0)
+		curl_easy_setopt(f->x.h, CURLOPT_CONNECT_TO,
+		    r->o->connect_to[slot % r->o->nconnect_to]);
 	return f;
 }
 

@@ -6,6 +6,7 @@
  *
  *   anvil-bench --directory URL [--cacert FILE | --insecure] [--concurrency N --seconds S |
  *       --burst N] [--http01-port P] [--poll-cap-ms MS] [--pids name=pid+pid,...] [--json F]
+ *       [--connect-to HOST:PORT:ADDR:PORT ...]
  */
 #include "config.h"
 #include <getopt.h>
@@ -28,7 +29,11 @@ usage(void)
 	    "         [--accounts N] [--keys N] [--connections N] [--drain-seconds S]\n"
 	    "         [--timeout S]\n"
 	    "         [--pids name=pid[+pid...],...] [--label TEXT] [--json FILE]\n"
-	    "--insecure skips TLS verification (for Pebble's test certificate only).\n");
+	    "         [--connect-to HOST:PORT:ADDR:PORT ...]\n"
+	    "--insecure skips TLS verification (for Pebble's test certificate only).\n"
+	    "--connect-to (up to %d): flow slot i connects to the (i mod n)-th ADDR:PORT for the\n"
+	    "URLs of HOST:PORT, as behind a load balancer (URLs, SNI, certificate unchanged).\n",
+	    ACMEB_CONNECT_TO_MAX);
 	exit(2);
 }
 
@@ -40,6 +45,33 @@ num_opt(const char *arg, int64_t min, int64_t max, int64_t *out)
 		    (long long)max);
 		exit(2);
 	}
+}
+
+/* Kept as libcurl's CURLOPT_CONNECT_TO string; checked here for shape only (four fields,
+ * port numbers), so a typo stops the run before any flow instead of failing every one. */
+static void
+connect_to_opt(const char *arg, struct opts *o)
+{
+	size_t len = strnlen(arg, ACMEB_CONNECT_TO_LEN + 1), colons = 0;
+	const char *last = NULL;
+	int64_t port;
+
+	for (size_t i = 0; i < len; i++)
+		if (arg[i] == ':') {
+			colons++;
+			last = arg + i;
+		}
+	if (o->nconnect_to >= ACMEB_CONNECT_TO_MAX || len == 0 || len > ACMEB_CONNECT_TO_LEN ||
+	    colons != 3 || num_parse_i64(last + 1, 1, 65535, &port) != AE_OK) {
+		fprintf(stderr, "anvil-bench: --connect-to wants HOST:PORT:ADDR:PORT (IPv4 or a "
+		    "name, at most %d of them)\n", ACMEB_CONNECT_TO_MAX);
+		exit(2);
+	}
+	if ((o->connect_to[o->nconnect_to] = curl_slist_append(NULL, arg)) == NULL) {
+		fprintf(stderr, "anvil-bench: out of memory\n");
+		exit(2);
+	}
+	o->nconnect_to++;
 }
 
 static void
@@ -64,6 +96,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "pids", required_argument, NULL, 'i' },
 		{ "label", required_argument, NULL, 'l' },
 		{ "json", required_argument, NULL, 'j' },
+		{ "connect-to", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -98,6 +131,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'i': o->pids = optarg; break;
 		case 'l': o->label = optarg; break;
 		case 'j': o->json_path = optarg; break;
+		case 'C': connect_to_opt(optarg, o); break;
 		default: usage();
 		}
 	}
@@ -275,6 +309,8 @@ out:
 	http01_close(h);
 	cpu_free(cpu);
 	stats_free(&r.st);
+	for (size_t i = 0; i < o.nconnect_to; i++)
+		curl_slist_free_all(o.connect_to[i]);
 	curl_global_cleanup();
 	return rc;
 }

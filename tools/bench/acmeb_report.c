@@ -237,6 +237,9 @@ report_write(struct run *r, struct cpuset *cpu, double elapsed, double window,
 	if (o->label != NULL)
 		json_object_object_add(j, "label", json_object_new_string(o->label));
 	json_object_object_add(j, "directory", json_object_new_string(o->directory));
+	/* Front-end sets the flows were spread over (--connect-to), 1 without. */
+	json_object_object_add(j, "targets",
+	    json_object_new_int64(o->nconnect_to > 0 ? (int64_t)o->nconnect_to : 1));
 	json_object_object_add(j, "mode", json_object_new_string(o->burst > 0 ? "burst" : "closed"));
 	json_object_object_add(j, "concurrency",
 	    json_object_new_int64(o->burst > 0 ? o->burst : o->concurrency));
