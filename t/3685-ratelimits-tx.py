@@ -43,13 +43,14 @@ def is_limited(r, name):
 
 
 def waiting(s, n):
-    """n sessions of the API user blocked in the database: on LOCK TABLES (metadata lock) or
-    on a row lock (InnoDB)."""
+    """n sessions of the API user inside a statement: with the table locked, each is blocked on
+    LOCK TABLES (metadata lock) or behind the first on the account's row. The processlist, not
+    INNODB_TRX: MariaDB's INNODB_TRX cache was seen to miss row-lock waiters for longer than the
+    workers' database read_timeout, so the requests died with 503 before being seen."""
     user = s.config["database"]["user"]
     rows = s.mysql_rows(
-        "SELECT (SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '%s' AND "
-        "STATE LIKE 'Waiting for%%lock%%') + (SELECT COUNT(*) FROM "
-        "information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT')" % user)
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '%s' AND "
+        "COMMAND IN ('Query', 'Execute')" % user)
     return int(rows[0][0]) >= n
 
 
