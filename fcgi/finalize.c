@@ -156,18 +156,8 @@ api_finalize(struct req *r, int64_t id)
 		req_fail(r, AE_NOMEM, "finalize");
 		goto out;
 	}
-	if ((e = db_order_get(r->db, id, &v->o)) == AE_NOTFOUND) {
-		req_problem(r, PROB_NOT_FOUND, "no such order");
+	if (order_view_load(r, id, a.acct->id, v) != 0)
 		goto out;
-	}
-	if (e != AE_OK) {
-		req_fail(r, e, "order lookup");
-		goto out;
-	}
-	if (v->o.account_id != a.acct->id) {
-		req_problem(r, PROB_UNAUTHORIZED, "this order belongs to another account");
-		goto out;
-	}
 	/* Clients such as certbot finalize as soon as the authorizations are valid, without
 	 * reading the order: it turns ready here (fcgi/order.c), and a pending order moves on to
 	 * processing in the one write below. */

@@ -14,6 +14,26 @@
 #define ACME_ERR "urn:ietf:params:acme:error:"
 
 int
+order_view_load(struct req *r, int64_t id, int64_t acct_id, struct order_view *v)
+{
+	anvil_err e = db_order_get(r->db, id, &v->o);
+
+	if (e == AE_NOTFOUND) {
+		req_problem(r, PROB_NOT_FOUND, "no such order");
+		return -1;
+	}
+	if (e != AE_OK) {
+		req_fail(r, e, "order lookup");
+		return -1;
+	}
+	if (v->o.account_id != acct_id) {
+		req_problem(r, PROB_UNAUTHORIZED, "this order belongs to another account");
+		return -1;
+	}
+	return 0;
+}
+
+int
 order_view_authz(struct req *r, struct order_view *v)
 {
 	anvil_err e;
@@ -209,7 +229,6 @@ api_order(struct req *r, int64_t id)
 {
 	struct auth au;
 	struct order_view *v = NULL;
-	anvil_err e;
 
 	if (auth_request(r, AUTH_KID, &au) != 0)
 		goto out;
@@ -222,19 +241,8 @@ api_order(struct req *r, int64_t id)
 		req_fail(r, AE_NOMEM, "order");
 		goto out;
 	}
-	if ((e = db_order_get(r->db, id, &v->o)) == AE_NOTFOUND) {
-		req_problem(r, PROB_NOT_FOUND, "no such order");
-		goto out;
-	}
-	if (e != AE_OK) {
-		req_fail(r, e, "order lookup");
-		goto out;
-	}
-	if (v->o.account_id != au.acct->id) {
-		req_problem(r, PROB_UNAUTHORIZED, "this order belongs to another account");
-		goto out;
-	}
-	if (order_view_authz(r, v) != 0 || order_view_refresh(r, v, 1) != 0)
+	if (order_view_load(r, id, au.acct->id, v) != 0 || order_view_authz(r, v) != 0 ||
+	    order_view_refresh(r, v, 1) != 0)
 		goto out;
 	order_view_respond(r, 200, 0, v);
 out:

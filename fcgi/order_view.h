@@ -15,6 +15,9 @@ struct order_view {
 	size_t nauthz;
 };
 
+/* Reads order id of account acct_id into v->o. 0, or -1 with the problem set: notFound,
+ * unauthorized for another account's order, or the database's failure. */
+int order_view_load(struct req *r, int64_t id, int64_t acct_id, struct order_view *v);
 /* Reads the order's authorizations into v (in the arena), a pending or valid one past its
  * expiry turned expired (authz_refresh). 0, or -1 with the problem set. */
 int order_view_authz(struct req *r, struct order_view *v);
