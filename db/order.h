@@ -156,20 +156,33 @@ anvil_err db_authz_deactivate(struct db *db, int64_t id, int *changed);
 /* pending|valid past its expiry -> expired. */
 anvil_err db_authz_expire(struct db *db, int64_t id, int64_t now);
 
+/* Challenges live in their authorization's row (migration 0009): a challenge's id is computed
+ * from the authorization's and the type's index (db_chall_type_index), at or above
+ * DB_CHALL_ID_BASE; ids below it are the old challenges table's and are looked up there. */
+#define DB_CHALL_ID_BASE ((int64_t)1 << 60)
+#define DB_AUTHZ_CHALL_MAX 3      /* one per type */
+int64_t db_chall_id(int64_t authz_id, int type_index);
+/* 0 http-01, 1 dns-01, 2 tls-alpn-01; -1 for anything else. */
+int db_chall_type_index(const char *type);
+
+/* Any challenge id (either scheme); AE_NOTFOUND when there is no such challenge. */
 anvil_err db_chall_get(struct db *db, int64_t id, struct db_chall *out);
 /* The challenge and its authorization in one read; AE_NOTFOUND when there is no such
  * challenge. */
 anvil_err db_chall_authz_get(struct db *db, int64_t id, struct db_chall *ch, struct db_authz *a);
-/* The authorization's challenges in id order, into out[0..*n); more than max is AE_TOOBIG. */
-#define DB_AUTHZ_CHALL_MAX 3      /* one per type */
+/* The authorization's challenges in type order, into out[0..*n); more than max is AE_TOOBIG. */
 anvil_err db_chall_list(struct db *db, int64_t authz_id, struct db_chall *out, size_t max,
     size_t *n);
-/* Challenge response (RFC 8555 §7.5.1): in one transaction, a pending challenge of a pending,
- * unexpired authorization turns processing and a 'validate' job is queued for it (an existing
- * job for it means it is queued already). *queued is 1 when this call queued it; 0 when the
- * challenge or its authorization was in another state (the caller answers with the state).
- * waiter: the caller's wake socket, recorded with the job (db_job_enqueue), or NULL. */
-anvil_err db_chall_respond(struct db *db, int64_t chall_id, int64_t authz_id, int64_t now,
+/* db_authz_get and db_chall_list in one read. */
+anvil_err db_authz_get_challs(struct db *db, int64_t id, struct db_authz *a, struct db_chall *out,
+    size_t max, size_t *n);
+/* Challenge response (RFC 8555 §7.5.1): in one transaction, ch (read by db_chall_get or
+ * db_chall_authz_get) becomes its pending, unexpired authorization's attempted challenge,
+ * processing, and a 'validate' job is queued for it. *queued is 1 when this call queued it; 0
+ * when the authorization was in another state or another challenge of it was attempted already
+ * (the caller answers with the state). waiter: the caller's wake socket, recorded with the job
+ * (db_job_enqueue), or NULL. */
+anvil_err db_chall_respond(struct db *db, const struct db_chall *ch, int64_t now,
     const char *waiter, int *queued);
 
 /* Rate limit counts (db/ratelimit.c). The windowed ones also give the creation time of the
@@ -197,7 +210,7 @@ anvil_err db_authz_row(struct db *db, const char *sql, const struct db_val *para
     size_t nparams, struct db_authz *a);
 /* db_authz_row for sql selecting more columns after the authorization's: fetched into
  * extra[0..nextra), nextra at most DB_AUTHZ_ROW_EXTRA_MAX. */
-#define DB_AUTHZ_ROW_EXTRA_MAX 7  /* with the 9: db/db.c's 16 */
+#define DB_AUTHZ_ROW_EXTRA_MAX 15 /* with the 9: db/db.c's 24 */
 anvil_err db_authz_row_ext(struct db *db, const char *sql, const struct db_val *params,
     size_t nparams, struct db_authz *a, struct db_val *extra, size_t nextra);
 int db_chall_status_index(const char *s);

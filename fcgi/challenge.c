@@ -128,8 +128,7 @@ api_challenge(struct req *r, int64_t id)
 	 * answer) must not be taken for this one's, and this one's cannot be here yet. */
 	if (fd >= 0)
 		wake_drain(fd);
-	if ((e = db_chall_respond(r->db, ch->id, a->id, r->now, worker_wake_path(),
-	    &queued)) != AE_OK) {
+	if ((e = db_chall_respond(r->db, ch, r->now, worker_wake_path(), &queued)) != AE_OK) {
 		req_fail(r, e, "challenge response");
 		goto out;
 	}
