@@ -20,10 +20,9 @@ from acme import Client  # noqa: E402
 from challsrv import HTTPTarget  # noqa: E402
 from stack import start_or_skip  # noqa: E402
 
-CHALL_GET = "SELECT id, authz_id, type, token, status, validated, error, validation_record " \
-    "FROM challenges WHERE id = "
-# The first read: the challenge with its authorization, in one statement (db/authz.c).
-CHALL_AUTHZ_GET = "FROM challenges c JOIN authorizations a ON a.id = c.authz_id WHERE c.id = "
+# A challenge is its authorization's row (migration 0009, db/authz.c): every read of it is the
+# authorization's with the challenge columns, in one statement.
+CHALL_AUTHZ_GET = "chall_record FROM authorizations WHERE id = "
 
 
 def main():
@@ -64,14 +63,15 @@ def main():
     rows = s.mysql_rows("SELECT thread_id, command_type, argument FROM mysql.general_log")
     worker = [t for t, k, a in rows if a.startswith("INSERT INTO jobs")]
     mine = [a for t, k, a in rows if worker and t == worker[0] and k != "Prepare"]
-    reads = [a for a in mine if (a.startswith(CHALL_GET) or CHALL_AUTHZ_GET in a) and
-             a.endswith("= %d" % cid)]
+    aid = (cid - (1 << 60)) // 4
+    reads = [a for a in mine if CHALL_AUTHZ_GET in a and a.endswith("= %d" % aid)]
     tap.is_(len(reads), 2, "the worker read the challenge twice: with its authorization before "
             "responding, and once when woken") or tap.dump("worker statements", mine)
-    tap.ok(reads and CHALL_AUTHZ_GET in reads[0] and
-           not [a for a in mine if a.startswith("SELECT") and "FROM authorizations" in a and
-                "JOIN" not in a], "the authorization came with the first read (no read or "
-           "lock of its own)") or tap.dump("worker statements", mine)
+    tap.ok(reads and not [a for a in mine if a.startswith("SELECT") and
+                          ("FROM authorizations" in a or "FROM challenges" in a) and
+                          CHALL_AUTHZ_GET not in a],
+           "the authorization came with the first read (no read or lock of its own)") or \
+        tap.dump("worker statements", mine)
     tap.diag("challenge POST: %d statements executed on the worker's connection" % len(mine))
     tap.is_(s.mysql("SELECT waiter FROM jobs WHERE kind = 'validate' AND ref_id = %d"
                     % cid).strip(), sock, "the job recorded the worker's socket as its waiter")
