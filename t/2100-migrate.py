@@ -145,8 +145,9 @@ def main():
     tap.is_(r.returncode, 0, "a database at 0008")
     t = ["%022d" % i for i in range(6)]
     s.mysql("INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, "
-            "status, expires, profile, created) VALUES (10, 1, 'dns', 'a.test', 'valid', 9, 'p', 1),"
-            " (11, 1, 'dns', 'b.test', 'pending', 9, 'p', 1);"
+            "status, expires, profile, created) VALUES "
+            "(10, 1, 'dns', 'a.test', 'valid', 9, 'p', 1), "
+            "(11, 1, 'dns', 'b.test', 'pending', 9, 'p', 1);"
             "INSERT INTO challenges (id, authz_id, type, token, status, validated, error, "
             "validation_record) VALUES "
             "(100, 10, 'http-01', '%s', 'invalid', NULL, '{\"e\":1}', NULL), "
