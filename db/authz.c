@@ -26,12 +26,14 @@ static const char SQL_AUTHZ_CHALLS_GET[] =
 /* An id of the challenges table (before migration 0009): its authorization and type. */
 static const char SQL_CHALL_LEGACY[] =
     "SELECT authz_id, type FROM challenges WHERE id = ?";
-/* The challenge becomes the attempted one only while its authorization is pending, unexpired
- * and has none yet: one row, so a concurrent deactivation or validation result serialises with
- * it on that row's lock. */
+/* The challenge becomes the attempted one only while its authorization is the account's,
+ * pending, unexpired, offers its type and has none attempted yet: one row, so a concurrent
+ * deactivation or validation result serialises with it on that row's lock. */
 static const char SQL_CHALL_PROCESSING[] =
     "UPDATE authorizations SET chall_attempted = ?, chall_status = 'processing' "
-    "WHERE id = ? AND status = 'pending' AND expires > ? AND chall_attempted IS NULL";
+    "WHERE id = ? AND account_id = ? AND status = 'pending' AND expires > ? "
+    "AND chall_attempted IS NULL "
+    "AND ELT(?, token_http01, token_dns01, token_tlsalpn01) IS NOT NULL";
 
 static const char *const chall_types[DB_AUTHZ_CHALL_MAX] = { "http-01", "dns-01",
 	"tls-alpn-01" };
@@ -223,30 +225,42 @@ db_chall_list(struct db *db, int64_t authz_id, struct db_chall *out, size_t max,
 }
 
 anvil_err
-db_chall_respond(struct db *db, const struct db_chall *ch, int64_t now, const char *waiter,
-    int *queued)
+db_chall_respond(struct db *db, int64_t id, int64_t account_id, int64_t now,
+    const char *waiter, int *queued)
 {
-	int t = db_chall_type_index(ch->type);
-	struct db_val up[] = { DB_PARAM_STR(ch->type, strlen(ch->type)), DB_PARAM_I64(ch->authz_id),
-		DB_PARAM_I64(now) };
-	struct db_result res;
+	int64_t authz_id;
+	int t;
 	anvil_err e;
 
 	*queued = 0;
-	if (t < 0)
-		return AE_INTERNAL;
-	if ((e = db_begin(db)) != AE_OK)
+	/* A legacy id costs its lookup (outside the transaction); a computed one nothing. */
+	if ((e = chall_resolve(db, id, &authz_id, &t)) == AE_NOTFOUND)
+		return AE_OK;
+	if (e != AE_OK)
 		return e;
-	if ((e = db_exec(db, SQL_CHALL_PROCESSING, up, N(up), NULL, 0, &res)) != AE_OK)
-		goto out;
-	if (res.affected != 1) {
-		/* Nothing to do: the caller answers with the current state. */
-		e = db_commit(db);
-		goto out;
+	{
+		struct db_val up[] = {
+			DB_PARAM_STR(chall_types[t], strlen(chall_types[t])),
+			DB_PARAM_I64(authz_id),
+			DB_PARAM_I64(account_id),
+			DB_PARAM_I64(now),
+			DB_PARAM_I64(t + 1),
+		};
+		struct db_result res;
+
+		if ((e = db_begin(db)) != AE_OK)
+			return e;
+		if ((e = db_exec(db, SQL_CHALL_PROCESSING, up, N(up), NULL, 0, &res)) != AE_OK)
+			goto out;
+		if (res.affected != 1) {
+			/* Nothing to do: the caller answers with the current state. */
+			e = db_commit(db);
+			goto out;
+		}
 	}
 	/* The job table's one way in (db/jobs.c), inside this transaction: the challenge is
 	 * processing exactly when its validation is queued. */
-	if ((e = db_job_enqueue(db, "validate", db_chall_id(ch->authz_id, t), now, now, waiter))
+	if ((e = db_job_enqueue(db, "validate", db_chall_id(authz_id, t), now, now, waiter))
 	    != AE_OK)
 		goto out;
 	if ((e = db_commit(db)) == AE_OK)

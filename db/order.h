@@ -176,13 +176,14 @@ anvil_err db_chall_list(struct db *db, int64_t authz_id, struct db_chall *out, s
 /* db_authz_get and db_chall_list in one read. */
 anvil_err db_authz_get_challs(struct db *db, int64_t id, struct db_authz *a, struct db_chall *out,
     size_t max, size_t *n);
-/* Challenge response (RFC 8555 §7.5.1): in one transaction, ch (read by db_chall_get or
- * db_chall_authz_get) becomes its pending, unexpired authorization's attempted challenge,
- * processing, and a 'validate' job is queued for it. *queued is 1 when this call queued it; 0
- * when the authorization was in another state or another challenge of it was attempted already
- * (the caller answers with the state). waiter: the caller's wake socket, recorded with the job
- * (db_job_enqueue), or NULL. */
-anvil_err db_chall_respond(struct db *db, const struct db_chall *ch, int64_t now,
+/* Challenge response (RFC 8555 §7.5.1): in one transaction, challenge id (either scheme) of
+ * account_id's pending, unexpired authorization becomes its attempted challenge, processing,
+ * and a 'validate' job is queued for it. *queued is 1 when this call queued it; 0 when there is
+ * no such challenge of that account, or the authorization was in another state or had an
+ * attempted challenge already (the caller reads the state to answer). No read before the
+ * write: the caller reads the row once, when the result is there. waiter: the caller's wake
+ * socket, recorded with the job (db_job_enqueue), or NULL. */
+anvil_err db_chall_respond(struct db *db, int64_t id, int64_t account_id, int64_t now,
     const char *waiter, int *queued);
 
 /* Rate limit counts (db/ratelimit.c). The windowed ones also give the creation time of the

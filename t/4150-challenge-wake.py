@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """anvil-jobs wakes the API worker waiting for a validation (jobs.waiter, migrations/0003): each
 anvil-fcgi worker binds its own datagram socket next to jobs.wake_socket; the challenge response
-records it with the job and re-reads the challenge when anvil-jobs signals the result, so the
+records it with the job and reads the challenge when anvil-jobs signals the result, so the
 answer is `valid` although acme.validation_recheck_ms is longer than the whole wait, after one
-re-read. A lost datagram costs only latency: with a long recheck the answer is `processing` (the
-client polls), with a short one the recheck finds the result within the wait. A replaced worker's
-socket is removed. anvil-jobs only sends to a worker-named socket in its own runtime directory,
-whatever jobs.waiter says."""
+read. A lost datagram costs only latency: with a long recheck the answer is the row read at the
+end of the wait (`processing` or, when it finished meanwhile, `valid`), with a short one the
+recheck finds the result within the wait. A replaced worker's socket is removed. anvil-jobs only
+sends to a worker-named socket in its own runtime directory, whatever jobs.waiter says."""
 import os
 import socket
 import stat
@@ -65,12 +65,12 @@ def main():
     mine = [a for t, k, a in rows if worker and t == worker[0] and k != "Prepare"]
     aid = (cid - (1 << 60)) // 4
     reads = [a for a in mine if CHALL_AUTHZ_GET in a and a.endswith("= %d" % aid)]
-    tap.is_(len(reads), 2, "the worker read the challenge twice: with its authorization before "
-            "responding, and once when woken") or tap.dump("worker statements", mine)
+    tap.is_(len(reads), 1, "the worker read the challenge once, when woken: the response "
+            "writes first (db_chall_respond)") or tap.dump("worker statements", mine)
     tap.ok(reads and not [a for a in mine if a.startswith("SELECT") and
                           ("FROM authorizations" in a or "FROM challenges" in a) and
                           CHALL_AUTHZ_GET not in a],
-           "the authorization came with the first read (no read or lock of its own)") or \
+           "no other read of the authorization or challenge") or \
         tap.dump("worker statements", mine)
     tap.diag("challenge POST: %d statements executed on the worker's connection" % len(mine))
     tap.is_(s.mysql("SELECT waiter FROM jobs WHERE kind = 'validate' AND ref_id = %d"
@@ -81,8 +81,11 @@ def main():
     os.rename(sock, moved)
     ch, cid = challenge("lost.example.test")
     r = c.respond_challenge(ch["url"])
-    tap.is_(r.json().get("status"), "processing",
-            "datagram lost (socket unreachable), recheck later than the wait: processing")
+    # The response wrote first and read nothing yet: the row is read once at the end of the
+    # wait, so the answer is processing, or valid when the validation finished meanwhile.
+    tap.ok(r.json().get("status") in ("processing", "valid"),
+           "datagram lost (socket unreachable), recheck later than the wait: the state at the "
+           "end of the wait (%s)" % r.json().get("status"))
     tap.is_(s.jobs.wait_challenge(cid)["status"], "valid", "the validation itself was done")
     tap.is_(c.poll(ch["url"], timeout=20).json().get("status"), "valid", "the client polls: valid")
     os.rename(moved, sock)
