@@ -1,8 +1,8 @@
 /* Orders, authorizations and challenges (RFC 8555 §7.1.3-7.1.5), the validation jobs a challenge
  * response queues, and the counts the application rate limits need. Implemented in db/order.c,
- * db/authz.c and db/ratelimit.c; the tables are in migrations/0002_issuance.sql. Every query is
- * on a key: results with several rows are read in one statement (db_exec_rows), bounded by the
- * caller's array. */
+ * db/authz.c and db/ratelimit.c; the tables are in migrations/0002_issuance.sql, the challenges
+ * in their authorization's row since 0009. Every query is on a key: results with several rows
+ * are read in one statement (db_exec_rows), bounded by the caller's array. */
 #ifndef ANVIL_DB_ORDER_H
 #define ANVIL_DB_ORDER_H
 #include <stddef.h>
@@ -11,8 +11,8 @@
 #include "lib/err.h"
 
 #define DB_IDENTIFIERS_MAX 16384  /* orders.identifiers (JSON) */
-#define DB_PROBLEM_MAX 4096       /* orders.error, challenges.error (JSON) */
-#define DB_RECORD_MAX 16384       /* challenges.validation_record (JSON) */
+#define DB_PROBLEM_MAX 4096       /* orders.error, authorizations.chall_error (JSON) */
+#define DB_RECORD_MAX 16384       /* authorizations.chall_record (JSON) */
 #define DB_PROFILE_MAX 64
 #define DB_IDENT_MAX 255          /* authorizations.identifier_value */
 #define DB_REPLACES_MAX 255
