@@ -16,29 +16,175 @@ static const char SQL_AUTHZ_DEACTIVATE[] =
 static const char SQL_AUTHZ_EXPIRE[] =
     "UPDATE authorizations SET status = 'expired' WHERE id = ? AND "
     "status IN ('pending', 'valid') AND expires <= ?";
-static const char SQL_CHALL_GET[] =
-    "SELECT id, authz_id, type, token, status, validated, error, validation_record "
-    "FROM challenges WHERE id = ?";
-static const char SQL_CHALL_LIST[] =
-    "SELECT id, authz_id, type, token, status, validated, error, validation_record "
-    "FROM challenges WHERE authz_id = ? ORDER BY id LIMIT ?";
-/* The authorization's columns first (db_authz_row_ext), then the challenge's but its ids (the
- * parameter and a.id: db/db.c fetches 16 columns at most). */
-static const char SQL_CHALL_AUTHZ_GET[] =
-    "SELECT a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard, a.status, "
-    "a.expires, a.profile, a.created, c.type, c.token, c.status, c.validated, c.error, "
-    "c.validation_record FROM challenges c JOIN authorizations a ON a.id = c.authz_id "
-    "WHERE c.id = ?";
-/* The challenge turns processing only while its authorization is pending and unexpired, in one
- * statement: InnoDB reads the joined authorization row with a shared lock (a multi-table
- * UPDATE's locking read), so a concurrent deactivation or validation result, which takes it
- * exclusively, serialises with the response as the SELECT ... FOR UPDATE this replaces did.
- * STRAIGHT_JOIN keeps the lock order fixed: the challenge (by its primary key), then the
- * authorization. */
+/* The authorization with its challenges (migration 0009): the authorization's columns first
+ * (db_authz_row_ext), then the three types' tokens (NULL: not offered) and the attempted
+ * challenge's state. */
+static const char SQL_AUTHZ_CHALLS_GET[] =
+    "SELECT id, account_id, identifier_type, identifier_value, wildcard, status, expires, "
+    "profile, created, token_http01, token_dns01, token_tlsalpn01, chall_attempted, "
+    "chall_status, chall_validated, chall_error, chall_record FROM authorizations WHERE id = ?";
+/* An id of the challenges table (before migration 0009): its authorization and type. */
+static const char SQL_CHALL_LEGACY[] =
+    "SELECT authz_id, type FROM challenges WHERE id = ?";
+/* The challenge becomes the attempted one only while its authorization is the account's,
+ * pending, unexpired, offers its type and has none attempted yet: one row, so a concurrent
+ * deactivation or validation result serialises with it on that row's lock. */
 static const char SQL_CHALL_PROCESSING[] =
-    "UPDATE challenges c STRAIGHT_JOIN authorizations a ON a.id = c.authz_id "
-    "SET c.status = 'processing' WHERE c.id = ? AND c.authz_id = ? AND c.status = 'pending' "
-    "AND a.status = 'pending' AND a.expires > ?";
+    "UPDATE authorizations SET chall_attempted = ?, chall_status = 'processing' "
+    "WHERE id = ? AND account_id = ? AND status = 'pending' AND expires > ? "
+    "AND chall_attempted IS NULL "
+    "AND ELT(?, token_http01, token_dns01, token_tlsalpn01) IS NOT NULL";
+
+static const char *const chall_types[DB_AUTHZ_CHALL_MAX] = { "http-01", "dns-01",
+	"tls-alpn-01" };
+
+int64_t
+db_chall_id(int64_t authz_id, int type_index)
+{
+	return DB_CHALL_ID_BASE + 4 * authz_id + type_index;
+}
+
+int
+db_chall_type_index(const char *type)
+{
+	for (size_t i = 0; i < N(chall_types); i++)
+		if (strcmp(chall_types[i], type) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The challenge columns of SQL_AUTHZ_CHALLS_GET. */
+struct authz_challs {
+	char token[DB_AUTHZ_CHALL_MAX][DB_TOKEN_LEN + 1];
+	char attempted[16];
+	char status[16];
+	int64_t validated;
+	char error[DB_PROBLEM_MAX + 1];
+	char record[DB_RECORD_MAX + 1];
+};
+
+static anvil_err
+authz_challs_read(struct db *db, int64_t id, struct db_authz *a, struct authz_challs *x)
+{
+	struct db_val p[] = { DB_PARAM_I64(id) };
+	struct db_val c[] = {
+		DB_COL_STR(x->token[0], sizeof(x->token[0])),
+		DB_COL_STR(x->token[1], sizeof(x->token[1])),
+		DB_COL_STR(x->token[2], sizeof(x->token[2])),
+		DB_COL_STR(x->attempted, sizeof(x->attempted)),
+		DB_COL_STR(x->status, sizeof(x->status)),
+		DB_COL_I64,
+		DB_COL_STR(x->error, sizeof(x->error)),
+		DB_COL_STR(x->record, sizeof(x->record)),
+	};
+	anvil_err e = db_authz_row_ext(db, SQL_AUTHZ_CHALLS_GET, p, N(p), a, c, N(c));
+
+	if (e == AE_OK)
+		x->validated = c[5].i;
+	return e;
+}
+
+/* The challenge of type index t (offered: its token is set) as the API shows it: the attempted
+ * one with the row's state, any other pending. */
+static void
+chall_fill(const struct db_authz *a, const struct authz_challs *x, int t, struct db_chall *ch)
+{
+	ch->id = db_chall_id(a->id, t);
+	ch->authz_id = a->id;
+	snprintf(ch->type, sizeof(ch->type), "%s", chall_types[t]);
+	memcpy(ch->token, x->token[t], sizeof(ch->token));
+	if (strcmp(x->attempted, chall_types[t]) == 0) {
+		ch->status = (enum db_chall_status)db_chall_status_index(x->status);
+		ch->validated = x->validated;
+		/* Only the fetched bytes: both are large and mostly empty. */
+		memcpy(ch->error, x->error, strlen(x->error) + 1);
+		memcpy(ch->record, x->record, strlen(x->record) + 1);
+	} else {
+		ch->status = DB_CHALL_PENDING;
+		ch->validated = 0;
+		ch->error[0] = ch->record[0] = '\0';
+	}
+}
+
+/* A challenge id: its authorization and type index; legacy ids through the old table. */
+static anvil_err
+chall_resolve(struct db *db, int64_t id, int64_t *authz_id, int *t)
+{
+	char type[16];
+	struct db_val p[] = { DB_PARAM_I64(id) };
+	struct db_val c[] = { DB_COL_I64, DB_COL_STR(type, sizeof(type)) };
+	struct db_result res;
+	anvil_err e;
+
+	if (id >= DB_CHALL_ID_BASE) {
+		*authz_id = (id - DB_CHALL_ID_BASE) / 4;
+		*t = (int)((id - DB_CHALL_ID_BASE) % 4);
+		return *t < DB_AUTHZ_CHALL_MAX ? AE_OK : AE_NOTFOUND;
+	}
+	if (id <= 0)
+		return AE_NOTFOUND;
+	if ((e = db_exec(db, SQL_CHALL_LEGACY, p, N(p), c, N(c), &res)) != AE_OK)
+		return e;
+	if (!res.found || (*t = db_chall_type_index(type)) < 0)
+		return AE_NOTFOUND;
+	*authz_id = c[0].i;
+	return AE_OK;
+}
+
+anvil_err
+db_chall_authz_get(struct db *db, int64_t id, struct db_chall *ch, struct db_authz *a)
+{
+	struct authz_challs *x = malloc(sizeof(*x));
+	int64_t authz_id;
+	int t;
+	anvil_err e = AE_NOMEM;
+
+	if (x == NULL)
+		return e;
+	if ((e = chall_resolve(db, id, &authz_id, &t)) == AE_OK &&
+	    (e = authz_challs_read(db, authz_id, a, x)) == AE_OK) {
+		if (x->token[t][0] == '\0') {
+			e = AE_NOTFOUND;        /* the type was not offered */
+		} else {
+			chall_fill(a, x, t, ch);
+			ch->id = id;            /* a legacy id answers as itself */
+		}
+	}
+	free(x);
+	return e;
+}
+
+anvil_err
+db_chall_get(struct db *db, int64_t id, struct db_chall *out)
+{
+	struct db_authz a;
+
+	return db_chall_authz_get(db, id, out, &a);
+}
+
+anvil_err
+db_authz_get_challs(struct db *db, int64_t id, struct db_authz *a, struct db_chall *out,
+    size_t max, size_t *n)
+{
+	struct authz_challs *x = malloc(sizeof(*x));
+	anvil_err e = AE_NOMEM;
+
+	*n = 0;
+	if (x == NULL)
+		return e;
+	if ((e = authz_challs_read(db, id, a, x)) == AE_OK) {
+		for (int t = 0; t < DB_AUTHZ_CHALL_MAX && e == AE_OK; t++) {
+			if (x->token[t][0] == '\0')
+				continue;
+			if (*n == max)
+				e = AE_TOOBIG;
+			else
+				chall_fill(a, x, t, &out[(*n)++]);
+		}
+	}
+	free(x);
+	return e;
+}
 
 anvil_err
 db_authz_get(struct db *db, int64_t id, struct db_authz *a)
@@ -68,145 +214,54 @@ db_authz_expire(struct db *db, int64_t id, int64_t now)
 	return db_exec(db, SQL_AUTHZ_EXPIRE, p, N(p), NULL, 0, &res);
 }
 
-/* The 8 columns of a challenge row, fetched into ch (status into status). */
-#define CHALL_COLS(ch, status) { \
-	DB_COL_I64, \
-	DB_COL_I64, \
-	DB_COL_STR((ch)->type, sizeof((ch)->type)), \
-	DB_COL_STR((ch)->token, sizeof((ch)->token)), \
-	DB_COL_STR(status, sizeof(status)), \
-	DB_COL_I64, \
-	DB_COL_STR((ch)->error, sizeof((ch)->error)), \
-	DB_COL_STR((ch)->record, sizeof((ch)->record)), \
-}
-
-static void
-chall_from_cols(const struct db_val *c, const char *status, struct db_chall *ch)
-{
-	ch->id = c[0].i;
-	ch->authz_id = c[1].i;
-	ch->status = (enum db_chall_status)db_chall_status_index(status);
-	ch->validated = c[5].i;
-}
-
-static anvil_err
-chall_fetch(struct db *db, const char *sql, const struct db_val *p, size_t np,
-    struct db_chall *ch)
-{
-	char status[16];
-	struct db_val c[] = CHALL_COLS(ch, status);
-	struct db_result res;
-	anvil_err e = db_exec(db, sql, p, np, c, N(c), &res);
-
-	if (e != AE_OK)
-		return e;
-	if (!res.found)
-		return AE_NOTFOUND;
-	chall_from_cols(c, status, ch);
-	return AE_OK;
-}
-
-struct chall_sink {
-	struct db_chall *out;
-	size_t n, max;
-	const struct db_chall *scratch;
-	const char *status;
-};
-
-static anvil_err
-chall_row_add(void *arg, const struct db_val *c, size_t ncols)
-{
-	struct chall_sink *s = arg;
-	struct db_chall *ch = &s->out[s->n];
-
-	(void)ncols;
-	if (s->n == s->max)     /* db_exec_rows stops first; never past the array */
-		return AE_INTERNAL;
-	/* Only the fetched bytes: error and record are large and mostly empty. */
-	memcpy(ch->type, s->scratch->type, c[2].len + 1);
-	memcpy(ch->token, s->scratch->token, c[3].len + 1);
-	memcpy(ch->error, s->scratch->error, c[6].len + 1);
-	memcpy(ch->record, s->scratch->record, c[7].len + 1);
-	chall_from_cols(c, s->status, ch);
-	s->n++;
-	return AE_OK;
-}
-
-anvil_err
-db_chall_get(struct db *db, int64_t id, struct db_chall *out)
-{
-	struct db_val p[] = { DB_PARAM_I64(id) };
-
-	return chall_fetch(db, SQL_CHALL_GET, p, N(p), out);
-}
-
-anvil_err
-db_chall_authz_get(struct db *db, int64_t id, struct db_chall *ch, struct db_authz *a)
-{
-	char status[16];
-	struct db_val p[] = { DB_PARAM_I64(id) };
-	struct db_val c[] = {
-		DB_COL_STR(ch->type, sizeof(ch->type)),
-		DB_COL_STR(ch->token, sizeof(ch->token)),
-		DB_COL_STR(status, sizeof(status)),
-		DB_COL_I64,
-		DB_COL_STR(ch->error, sizeof(ch->error)),
-		DB_COL_STR(ch->record, sizeof(ch->record)),
-	};
-	anvil_err e = db_authz_row_ext(db, SQL_CHALL_AUTHZ_GET, p, N(p), a, c, N(c));
-
-	if (e != AE_OK)
-		return e;
-	ch->id = id;
-	ch->authz_id = a->id;
-	ch->status = (enum db_chall_status)db_chall_status_index(status);
-	ch->validated = c[3].i;
-	return AE_OK;
-}
-
 anvil_err
 db_chall_list(struct db *db, int64_t authz_id, struct db_chall *out, size_t max, size_t *n)
 {
-	char status[16];
-	struct db_chall *scratch = malloc(sizeof(*scratch));
-	struct db_val p[] = { DB_PARAM_I64(authz_id), DB_PARAM_I64((int64_t)max + 1) };
-	struct chall_sink s = { .out = out, .max = max, .scratch = scratch, .status = status };
-	anvil_err e = AE_NOMEM;
+	struct db_authz a;
+	anvil_err e = db_authz_get_challs(db, authz_id, &a, out, max, n);
 
-	*n = 0;
-	if (scratch != NULL) {
-		struct db_val c[] = CHALL_COLS(scratch, status);
-		e = db_exec_rows(db, SQL_CHALL_LIST, p, N(p), c, N(c), max, chall_row_add, &s,
-		    NULL);
-		if (e == AE_OK)
-			*n = s.n;
-	}
-	free(scratch);
 	/* More challenges than the caller's array: the stored data is wrong, not the request. */
 	return e == AE_TOOBIG ? AE_DB : e;
 }
 
 anvil_err
-db_chall_respond(struct db *db, int64_t chall_id, int64_t authz_id, int64_t now,
+db_chall_respond(struct db *db, int64_t id, int64_t account_id, int64_t now,
     const char *waiter, int *queued)
 {
-	struct db_val up[] = { DB_PARAM_I64(chall_id), DB_PARAM_I64(authz_id), DB_PARAM_I64(now) };
-	struct db_result res;
+	int64_t authz_id;
+	int t;
 	anvil_err e;
 
 	*queued = 0;
-	if ((e = db_begin(db)) != AE_OK)
+	/* A legacy id costs its lookup (outside the transaction); a computed one nothing. */
+	if ((e = chall_resolve(db, id, &authz_id, &t)) == AE_NOTFOUND)
+		return AE_OK;
+	if (e != AE_OK)
 		return e;
-	if ((e = db_exec(db, SQL_CHALL_PROCESSING, up, N(up), NULL, 0, &res)) != AE_OK)
-		goto out;
-	if (res.affected != 1) {
-		/* Nothing to do: the caller answers with the current state. */
-		e = db_commit(db);
-		goto out;
+	{
+		struct db_val up[] = {
+			DB_PARAM_STR(chall_types[t], strlen(chall_types[t])),
+			DB_PARAM_I64(authz_id),
+			DB_PARAM_I64(account_id),
+			DB_PARAM_I64(now),
+			DB_PARAM_I64(t + 1),
+		};
+		struct db_result res;
+
+		if ((e = db_begin(db)) != AE_OK)
+			return e;
+		if ((e = db_exec(db, SQL_CHALL_PROCESSING, up, N(up), NULL, 0, &res)) != AE_OK)
+			goto out;
+		if (res.affected != 1) {
+			/* Nothing to do: the caller answers with the current state. */
+			e = db_commit(db);
+			goto out;
+		}
 	}
 	/* The job table's one way in (db/jobs.c), inside this transaction: the challenge is
 	 * processing exactly when its validation is queued. */
-	if ((e = db_job_enqueue(db, "validate", chall_id, now, now, waiter)) != AE_OK)
+	if ((e = db_job_enqueue(db, "validate", db_chall_id(authz_id, t), now, now, waiter))
+	    != AE_OK)
 		goto out;
 	if ((e = db_commit(db)) == AE_OK)
 		*queued = 1;

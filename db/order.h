@@ -1,8 +1,8 @@
 /* Orders, authorizations and challenges (RFC 8555 §7.1.3-7.1.5), the validation jobs a challenge
  * response queues, and the counts the application rate limits need. Implemented in db/order.c,
- * db/authz.c and db/ratelimit.c; the tables are in migrations/0002_issuance.sql. Every query is
- * on a key: results with several rows are read in one statement (db_exec_rows), bounded by the
- * caller's array. */
+ * db/authz.c and db/ratelimit.c; the tables are in migrations/0002_issuance.sql, the challenges
+ * in their authorization's row since 0009. Every query is on a key: results with several rows
+ * are read in one statement (db_exec_rows), bounded by the caller's array. */
 #ifndef ANVIL_DB_ORDER_H
 #define ANVIL_DB_ORDER_H
 #include <stddef.h>
@@ -11,8 +11,8 @@
 #include "lib/err.h"
 
 #define DB_IDENTIFIERS_MAX 16384  /* orders.identifiers (JSON) */
-#define DB_PROBLEM_MAX 4096       /* orders.error, challenges.error (JSON) */
-#define DB_RECORD_MAX 16384       /* challenges.validation_record (JSON) */
+#define DB_PROBLEM_MAX 4096       /* orders.error, authorizations.chall_error (JSON) */
+#define DB_RECORD_MAX 16384       /* authorizations.chall_record (JSON) */
 #define DB_PROFILE_MAX 64
 #define DB_IDENT_MAX 255          /* authorizations.identifier_value */
 #define DB_REPLACES_MAX 255
@@ -156,20 +156,34 @@ anvil_err db_authz_deactivate(struct db *db, int64_t id, int *changed);
 /* pending|valid past its expiry -> expired. */
 anvil_err db_authz_expire(struct db *db, int64_t id, int64_t now);
 
+/* Challenges live in their authorization's row (migration 0009): a challenge's id is computed
+ * from the authorization's and the type's index (db_chall_type_index), at or above
+ * DB_CHALL_ID_BASE; ids below it are the old challenges table's and are looked up there. */
+#define DB_CHALL_ID_BASE ((int64_t)1 << 60)
+#define DB_AUTHZ_CHALL_MAX 3      /* one per type */
+int64_t db_chall_id(int64_t authz_id, int type_index);
+/* 0 http-01, 1 dns-01, 2 tls-alpn-01; -1 for anything else. */
+int db_chall_type_index(const char *type);
+
+/* Any challenge id (either scheme); AE_NOTFOUND when there is no such challenge. */
 anvil_err db_chall_get(struct db *db, int64_t id, struct db_chall *out);
 /* The challenge and its authorization in one read; AE_NOTFOUND when there is no such
  * challenge. */
 anvil_err db_chall_authz_get(struct db *db, int64_t id, struct db_chall *ch, struct db_authz *a);
-/* The authorization's challenges in id order, into out[0..*n); more than max is AE_TOOBIG. */
-#define DB_AUTHZ_CHALL_MAX 3      /* one per type */
+/* The authorization's challenges in type order, into out[0..*n); more than max is AE_TOOBIG. */
 anvil_err db_chall_list(struct db *db, int64_t authz_id, struct db_chall *out, size_t max,
     size_t *n);
-/* Challenge response (RFC 8555 §7.5.1): in one transaction, a pending challenge of a pending,
- * unexpired authorization turns processing and a 'validate' job is queued for it (an existing
- * job for it means it is queued already). *queued is 1 when this call queued it; 0 when the
- * challenge or its authorization was in another state (the caller answers with the state).
- * waiter: the caller's wake socket, recorded with the job (db_job_enqueue), or NULL. */
-anvil_err db_chall_respond(struct db *db, int64_t chall_id, int64_t authz_id, int64_t now,
+/* db_authz_get and db_chall_list in one read. */
+anvil_err db_authz_get_challs(struct db *db, int64_t id, struct db_authz *a, struct db_chall *out,
+    size_t max, size_t *n);
+/* Challenge response (RFC 8555 §7.5.1): in one transaction, challenge id (either scheme) of
+ * account_id's pending, unexpired authorization becomes its attempted challenge, processing,
+ * and a 'validate' job is queued for it. *queued is 1 when this call queued it; 0 when there is
+ * no such challenge of that account, or the authorization was in another state or had an
+ * attempted challenge already (the caller reads the state to answer). No read before the
+ * write: the caller reads the row once, when the result is there. waiter: the caller's wake
+ * socket, recorded with the job (db_job_enqueue), or NULL. */
+anvil_err db_chall_respond(struct db *db, int64_t id, int64_t account_id, int64_t now,
     const char *waiter, int *queued);
 
 /* Rate limit counts (db/ratelimit.c). The windowed ones also give the creation time of the
@@ -197,7 +211,7 @@ anvil_err db_authz_row(struct db *db, const char *sql, const struct db_val *para
     size_t nparams, struct db_authz *a);
 /* db_authz_row for sql selecting more columns after the authorization's: fetched into
  * extra[0..nextra), nextra at most DB_AUTHZ_ROW_EXTRA_MAX. */
-#define DB_AUTHZ_ROW_EXTRA_MAX 7  /* with the 9: db/db.c's 16 */
+#define DB_AUTHZ_ROW_EXTRA_MAX 15 /* with the 9: db/db.c's 24 */
 anvil_err db_authz_row_ext(struct db *db, const char *sql, const struct db_val *params,
     size_t nparams, struct db_authz *a, struct db_val *extra, size_t nextra);
 int db_chall_status_index(const char *s);

@@ -10,12 +10,13 @@ static const char SQL_ORDER_FAIL[] =
     "UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status = 'processing'";
 static const char SQL_JOB_DONE[] =
     "UPDATE jobs SET state = 'done' WHERE kind = 'finalize' AND ref_id = ?";
-/* order_authorizations' primary key, then the authorization's and its valid challenge's
- * (challenges_authz_type) by key: a few rows per order. */
+/* order_authorizations' primary key, then the authorization's row, which carries its
+ * challenges (migration 0009): a few rows per order. */
 static const char SQL_ORDER_AUTHZ_CAA[] =
-    "SELECT a.identifier_type, a.identifier_value, a.wildcard, c.type, c.validated "
+    "SELECT a.identifier_type, a.identifier_value, a.wildcard, "
+    "IF(a.chall_status = 'valid', a.chall_attempted, NULL), "
+    "IF(a.chall_status = 'valid', a.chall_validated, NULL) "
     "FROM order_authorizations oa JOIN authorizations a ON a.id = oa.authz_id "
-    "LEFT JOIN challenges c ON c.authz_id = a.id AND c.status = 'valid' "
     "WHERE oa.order_id = ? ORDER BY a.id LIMIT ?";
 static const char SQL_SERIAL_OF_ORDER[] =
     "SELECT serial, created FROM serials WHERE order_id = ?";

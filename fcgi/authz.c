@@ -60,17 +60,14 @@ chall_object(struct req *r, const struct db_chall *ch)
 }
 
 json_object *
-authz_object(struct req *r, const struct db_authz *a)
+authz_object(struct req *r, const struct db_authz *a, const struct db_chall *ch, size_t nch)
 {
 	json_object *o = json_object_new_object(), *id = json_object_new_object();
 	json_object *chs = json_object_new_array(), *all = json_object_new_array();
-	struct db_chall *ch = arena_alloc(&r->arena, DB_AUTHZ_CHALL_MAX * sizeof(*ch));
-	size_t nch = 0;
 	int nvalid = 0;
 	char t[RFC3339_BUF];
-	anvil_err e;
 
-	if (o == NULL || id == NULL || chs == NULL || all == NULL || ch == NULL) {
+	if (o == NULL || id == NULL || chs == NULL || all == NULL) {
 		req_fail(r, AE_NOMEM, "authorization object");
 		goto fail;
 	}
@@ -82,10 +79,6 @@ authz_object(struct req *r, const struct db_authz *a)
 	    db_authz_status_name(a->status)));
 	rfc3339_format(a->expires, t);
 	json_object_object_add(o, "expires", json_object_new_string(t));
-	if ((e = db_chall_list(r->db, a->id, ch, DB_AUTHZ_CHALL_MAX, &nch)) != AE_OK) {
-		req_fail(r, e, "challenges");
-		goto fail;
-	}
 	for (size_t i = 0; i < nch; i++) {
 		json_object *c;
 		if ((c = chall_object(r, &ch[i])) == NULL) {
@@ -118,9 +111,10 @@ fail:
 }
 
 static void
-respond_authz(struct req *r, int status, const struct db_authz *a)
+respond_authz(struct req *r, int status, const struct db_authz *a, const struct db_chall *ch,
+    size_t nch)
 {
-	json_object *o = authz_object(r, a);
+	json_object *o = authz_object(r, a, ch, nch);
 	const char *loc = req_url(r, "/acme/authz/%lld", (long long)a->id);
 
 	if (o == NULL)
@@ -143,17 +137,24 @@ api_authz(struct req *r, int64_t id)
 {
 	struct auth au;
 	struct db_authz *a = NULL;
+	struct db_chall *ch = NULL;
+	size_t nch = 0;
 	json_object *pl, *st = NULL;
 	int changed = 0;
 	anvil_err e;
 
 	if (auth_request(r, AUTH_KID, &au) != 0)
 		goto out;
-	if ((a = arena_alloc(&r->arena, sizeof(*a))) == NULL) {
+	if ((a = arena_alloc(&r->arena, sizeof(*a))) == NULL ||
+	    (ch = arena_alloc(&r->arena, DB_AUTHZ_CHALL_MAX * sizeof(*ch))) == NULL) {
 		req_fail(r, AE_NOMEM, "authorization");
 		goto out;
 	}
-	if ((e = db_authz_get(r->db, id, a)) == AE_NOTFOUND) {
+	/* The authorization and its challenges are one row (db/authz.c): one read. */
+	e = db_authz_get_challs(r->db, id, a, ch, DB_AUTHZ_CHALL_MAX, &nch);
+	if (e == AE_TOOBIG)
+		e = AE_DB;
+	if (e == AE_NOTFOUND) {
 		req_problem(r, PROB_NOT_FOUND, "no such authorization");
 		goto out;
 	}
@@ -168,7 +169,7 @@ api_authz(struct req *r, int64_t id)
 	authz_refresh(r, a);
 	pl = au.jws->payload_json;
 	if (au.jws->post_as_get) {
-		respond_authz(r, 200, a);
+		respond_authz(r, 200, a, ch, nch);
 		goto out;
 	}
 	if (!json_object_is_type(pl, json_type_object)) {
@@ -176,7 +177,7 @@ api_authz(struct req *r, int64_t id)
 		goto out;
 	}
 	if (!json_object_object_get_ex(pl, "status", &st) || st == NULL) {
-		respond_authz(r, 200, a);
+		respond_authz(r, 200, a, ch, nch);
 		goto out;
 	}
 	if (!json_object_is_type(st, json_type_string) ||
@@ -196,7 +197,7 @@ api_authz(struct req *r, int64_t id)
 	a->status = DB_AUTHZ_DEACTIVATED;
 	log_info("authz deactivated id=%lld account=%lld", (long long)id,
 	    (long long)au.acct->id);
-	respond_authz(r, 200, a);
+	respond_authz(r, 200, a, ch, nch);
 out:
 	return;
 }
@@ -209,6 +210,7 @@ api_new_authz(struct req *r)
 	struct order_ident id;
 	struct db_new_authz na;
 	struct db_authz *a = NULL;
+	struct db_chall *ch = NULL;
 	struct db_rl_account rl;
 	const struct profile *p;
 	json_object *pl, *ido = NULL;
@@ -227,7 +229,9 @@ api_new_authz(struct req *r)
 	    rl_check_authz(r, au.acct->id, &id, &rl) != 0 ||
 	    ident_new_authz(r, &id, &na) != 0)
 		goto out;
-	if ((a = arena_alloc(&r->arena, sizeof(*a))) == NULL) {
+	if ((a = arena_alloc(&r->arena, sizeof(*a))) == NULL ||
+	    (ch = arena_alloc(&r->arena, DB_AUTHZ_CHALL_MAX * sizeof(*ch))) == NULL ||
+	    na.nchall > DB_AUTHZ_CHALL_MAX) {
 		req_fail(r, AE_NOMEM, "newAuthz");
 		goto out;
 	}
@@ -250,8 +254,17 @@ api_new_authz(struct req *r)
 	a->expires = r->now + r->conf->orders.authz_lifetime;
 	snprintf(a->profile, sizeof(a->profile), "%s", p->name);
 	a->created = r->now;
+	/* What was just written is the answer: no read back. */
+	for (size_t i = 0; i < na.nchall; i++) {
+		memset(&ch[i], 0, sizeof(ch[i]));
+		ch[i].id = db_chall_id(a->id, db_chall_type_index(na.chall_types[i]));
+		ch[i].authz_id = a->id;
+		snprintf(ch[i].type, sizeof(ch[i].type), "%s", na.chall_types[i]);
+		snprintf(ch[i].token, sizeof(ch[i].token), "%s", na.tokens[i]);
+		ch[i].status = DB_CHALL_PENDING;
+	}
 	log_info("authz created id=%lld account=%lld", (long long)a->id, (long long)a->account_id);
-	respond_authz(r, 201, a);
+	respond_authz(r, 201, a, ch, na.nchall);
 out:
 	return;
 }

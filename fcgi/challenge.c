@@ -23,14 +23,16 @@ challenge_wake(const char *path)
 
 /* Waits up to acme.validation_wait_ms for anvil-jobs to finish the validation, so that a client
  * next to us sees the result in this answer. anvil-jobs sends a datagram to this worker's wake
- * socket (fcgi/worker.h) once the result is committed: the challenge is re-read then, and
- * every acme.validation_recheck_ms in case the datagram never comes (anvil-jobs on another
- * host, the socket unreachable). The datagram is only a hint; the row is the answer. At the end
- * of the budget the last row read is the answer (processing: the client polls). A database
- * error ends the wait too. */
-static void
+ * socket (fcgi/worker.h) once the result is committed: the challenge is read then, and every
+ * acme.validation_recheck_ms in case the datagram never comes (anvil-jobs on another host, the
+ * socket unreachable). The datagram is only a hint; the row is the answer. Returns 1 when ch
+ * was read meanwhile (the caller reads it at the end otherwise: processing, the client polls,
+ * or the result if it came unannounced). A database error ends the wait too. */
+static int
 wait_result(struct req *r, struct db_chall *ch, int fd)
 {
+	int fresh = 0;
+
 	int64_t now = (int64_t)clock_mono_ms();
 	int64_t end = now + r->conf->orders.validation_wait_ms;
 	int64_t next = now + r->conf->orders.validation_recheck_ms;
@@ -56,7 +58,9 @@ wait_result(struct req *r, struct db_chall *ch, int fd)
 		next = now + r->conf->orders.validation_recheck_ms;
 		if (db_chall_get(r->db, ch->id, ch) != AE_OK)
 			break;
+		fresh = 1;
 	}
+	return fresh;
 }
 
 static void
@@ -76,7 +80,10 @@ respond_chall(struct req *r, const struct db_chall *ch)
 		req_retry_after(r);
 }
 
-/* RFC 8555 §7.5.1: responding to a challenge ({}), or reading it (POST-as-GET). */
+/* RFC 8555 §7.5.1: responding to a challenge ({}), or reading it (POST-as-GET). A response
+ * writes first (db_chall_respond checks the account and the state in its UPDATE) and reads the
+ * row once, when the result is there; anything but a queued validation is answered from a read,
+ * as a POST-as-GET is. */
 void
 api_challenge(struct req *r, int64_t id)
 {
@@ -91,6 +98,34 @@ api_challenge(struct req *r, int64_t id)
 	if ((ch = arena_alloc(&r->arena, sizeof(*ch))) == NULL ||
 	    (a = arena_alloc(&r->arena, sizeof(*a))) == NULL) {
 		req_fail(r, AE_NOMEM, "challenge");
+		goto out;
+	}
+	if (!au.jws->post_as_get && json_object_is_type(au.jws->payload_json, json_type_object)) {
+		/* Before the job exists: a datagram left from an earlier wait (its result came
+		 * after that answer) must not be taken for this one's, and this one's cannot be
+		 * here yet. */
+		if (fd >= 0)
+			wake_drain(fd);
+		if ((e = db_chall_respond(r->db, id, au.acct->id, r->now, worker_wake_path(),
+		    &queued)) != AE_OK) {
+			req_fail(r, e, "challenge response");
+			goto out;
+		}
+	}
+	if (queued) {
+		log_info("validation queued challenge=%lld account=%lld", (long long)id,
+		    (long long)au.acct->id);
+		challenge_wake(r->conf->orders.wake_socket);
+		/* What we just committed; the wait reads the row when there is news, and the
+		 * answer needs it read once in any case. */
+		memset(ch, 0, sizeof(*ch));
+		ch->id = id;
+		ch->status = DB_CHALL_PROCESSING;
+		if (!wait_result(r, ch, fd) && (e = db_chall_get(r->db, id, ch)) != AE_OK) {
+			req_fail(r, e, "challenge lookup");
+			goto out;
+		}
+		respond_chall(r, ch);
 		goto out;
 	}
 	if ((e = db_chall_authz_get(r->db, id, ch, a)) == AE_NOTFOUND) {
@@ -114,39 +149,15 @@ api_challenge(struct req *r, int64_t id)
 		goto out;
 	}
 	authz_refresh(r, a);
-	if (ch->status != DB_CHALL_PENDING || a->status == DB_AUTHZ_VALID) {
-		/* Answered already, or another challenge did it: the state is the answer. */
+	if (ch->status != DB_CHALL_PENDING || a->status == DB_AUTHZ_VALID ||
+	    a->status == DB_AUTHZ_PENDING) {
+		/* Answered already, another challenge did it or is being validated: the state is
+		 * the answer. */
 		respond_chall(r, ch);
 		goto out;
 	}
-	if (a->status != DB_AUTHZ_PENDING) {
-		req_problem(r, PROB_MALFORMED, "the authorization of this challenge is %s",
-		    db_authz_status_name(a->status));
-		goto out;
-	}
-	/* Before the job exists: a datagram left from an earlier wait (its result came after that
-	 * answer) must not be taken for this one's, and this one's cannot be here yet. */
-	if (fd >= 0)
-		wake_drain(fd);
-	if ((e = db_chall_respond(r->db, ch->id, a->id, r->now, worker_wake_path(),
-	    &queued)) != AE_OK) {
-		req_fail(r, e, "challenge response");
-		goto out;
-	}
-	if (queued) {
-		log_info("validation queued challenge=%lld type=%s authz=%lld", (long long)ch->id,
-		    ch->type, (long long)a->id);
-		challenge_wake(r->conf->orders.wake_socket);
-	}
-	if (queued) {
-		/* What we just committed; the wait reads the row when there is news. */
-		ch->status = DB_CHALL_PROCESSING;
-	} else if ((e = db_chall_get(r->db, id, ch)) != AE_OK) {
-		req_fail(r, e, "challenge lookup");
-		goto out;
-	}
-	wait_result(r, ch, fd);
-	respond_chall(r, ch);
+	req_problem(r, PROB_MALFORMED, "the authorization of this challenge is %s",
+	    db_authz_status_name(a->status));
 out:
 	return;
 }

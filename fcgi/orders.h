@@ -44,7 +44,8 @@ int ident_new_authz(struct req *r, const struct order_ident *id, struct db_new_a
  * expired (and stored so). */
 void authz_refresh(struct req *r, struct db_authz *a);
 /* The authorization object (§7.1.4) with its challenges; NULL with the problem set. */
-json_object *authz_object(struct req *r, const struct db_authz *a);
+json_object *authz_object(struct req *r, const struct db_authz *a, const struct db_chall *ch,
+    size_t nch);
 /* The challenge object (§8). */
 json_object *chall_object(struct req *r, const struct db_chall *ch);
 

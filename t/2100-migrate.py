@@ -131,6 +131,50 @@ def main():
             [["bound", "1", "1", "1", "1", "1"], ["free", "1", "0", "1", "1", "1"]],
             "0006: a bound key is used up, a free one has its one use left")
 
+    # --- 0009 moves challenges into their authorization's row, and renumbers validate jobs ---
+    s.db.ensure_database("anvil_t2100c", dbc["user"], dbc["password"])
+    cfg["database"]["name"] = "anvil_t2100c"
+    path = os.path.join(s.dir, "t2100c.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    upto8 = proc.tmpdir("anvil-upto8-")
+    for f in known:
+        if int(f[:4]) <= 8:
+            shutil.copy(os.path.join(src, f), upto8)
+    r = migrate("--dir", upto8)
+    tap.is_(r.returncode, 0, "a database at 0008")
+    t = ["%022d" % i for i in range(6)]
+    s.mysql("INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, "
+            "status, expires, profile, created) VALUES "
+            "(10, 1, 'dns', 'a.test', 'valid', 9, 'p', 1), "
+            "(11, 1, 'dns', 'b.test', 'pending', 9, 'p', 1);"
+            "INSERT INTO challenges (id, authz_id, type, token, status, validated, error, "
+            "validation_record) VALUES "
+            "(100, 10, 'http-01', '%s', 'invalid', NULL, '{\"e\":1}', NULL), "
+            "(101, 10, 'dns-01', '%s', 'valid', 1234, NULL, '[{\"r\":1}]'), "
+            "(102, 10, 'tls-alpn-01', '%s', 'pending', NULL, NULL, NULL), "
+            "(103, 11, 'http-01', '%s', 'processing', NULL, NULL, NULL), "
+            "(104, 11, 'tls-alpn-01', '%s', 'pending', NULL, NULL, NULL);"
+            "INSERT INTO jobs (kind, ref_id, state, run_after, created) VALUES "
+            "('validate', 101, 'done', 1, 1), ('validate', 103, 'queued', 1, 1), "
+            "('finalize', 103, 'queued', 1, 1)" % tuple(t[:5]), database="anvil_t2100c")
+    r = migrate()
+    tap.is_(r.returncode, 0, "0009 migrates a database with challenges")
+    tap.is_(s.mysql_rows("SELECT id, token_http01, token_dns01, token_tlsalpn01, "
+                         "chall_attempted, chall_status, chall_validated, chall_error, "
+                         "chall_record FROM authorizations ORDER BY id",
+                         database="anvil_t2100c"),
+            [["10", t[0], t[1], t[2], "dns-01", "valid", "1234", "NULL", '[{"r":1}]'],
+             ["11", t[3], "NULL", t[4], "http-01", "processing", "NULL", "NULL", "NULL"]],
+            "0009: each type's token kept, the deciding challenge is the attempted one")
+    base = 1 << 60
+    tap.is_(s.mysql_rows("SELECT kind, ref_id, state FROM jobs ORDER BY id",
+                         database="anvil_t2100c"),
+            [["validate", str(base + 4 * 10 + 1), "done"],
+             ["validate", str(base + 4 * 11 + 0), "queued"],
+             ["finalize", "103", "queued"]],
+            "0009: validate jobs name the new challenge ids, other kinds untouched")
+
     # --- anvilctl check / anvil-fcgi --check ---
     fcgi = binary("fcgi/anvil-fcgi")
     r = s.anvilctl("check", check=False)

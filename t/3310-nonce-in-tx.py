@@ -92,7 +92,8 @@ def main():
     jobs = count("jobs")
     replayed(c.respond_challenge(ch2["url"], nonce=n), "challenge response replayed: badNonce")
     tap.is_(count("jobs"), jobs, "challenge response replayed: no validation queued")
-    tap.is_(s.mysql("SELECT status FROM challenges WHERE token = '%s'" % ch2["token"]).strip(),
+    tap.is_(s.mysql("SELECT IF(chall_attempted <=> 'http-01', chall_status, 'pending') FROM "
+                    "authorizations WHERE token_http01 = '%s'" % ch2["token"]).strip(),
             "pending", "challenge response replayed: the other challenge is still pending")
 
     # --- a read-only POST-as-GET of a challenge: spent at the end, refused after ---

@@ -122,9 +122,10 @@ def main():
 
     def finish():
         time.sleep(0.4)
-        s.mysql("UPDATE challenges SET status = 'valid', validated = UNIX_TIMESTAMP() "
-                "WHERE id = %d; UPDATE authorizations SET status = 'valid' WHERE id = %d"
-                % (wid, last_id(wu)))
+        # The challenge is its authorization's row (migration 0009).
+        s.mysql("UPDATE authorizations SET chall_status = 'valid', "
+                "chall_validated = UNIX_TIMESTAMP(), status = 'valid' WHERE id = %d "
+                "AND chall_attempted = 'dns-01'" % last_id(wu))
     th = threading.Thread(target=finish)
     th.start()
     t0 = time.time()
@@ -144,10 +145,9 @@ def main():
 
     # --- a failed validation shows its error ---
     tls = c.challenge_of(ir.json(), "tls-alpn-01")
-    tid = last_id(tls["url"])
-    s.mysql("UPDATE challenges SET status = 'invalid', error = '{\"type\":\"%sconnection\","
-            "\"detail\":\"refused\",\"status\":400}' WHERE id = %d; UPDATE authorizations SET "
-            "status = 'invalid' WHERE id = %d" % (ERR, tid, last_id(iu)))
+    s.mysql("UPDATE authorizations SET chall_attempted = 'tls-alpn-01', chall_status = "
+            "'invalid', chall_error = '{\"type\":\"%sconnection\",\"detail\":\"refused\","
+            "\"status\":400}', status = 'invalid' WHERE id = %d" % (ERR, last_id(iu)))
     r = c.post_as_get(tls["url"])
     tap.is_(r.json().get("error", {}).get("type"), ERR + "connection", "challenge error shown")
     r = c.get_order(order_url)
@@ -187,6 +187,19 @@ def main():
     tap.is_(sorted(ch["type"] for ch in r.json()["challenges"]),
             ["dns-01", "http-01", "tls-alpn-01"], "newAuthz challenges")
     tap.is_(c.get_authz(loc).status_code, 200, "pre-authorization readable")
+    # newAuthz answers from what it wrote; a read gives the same challenges.
+    tap.is_(c.get_authz(loc).json().get("challenges"), r.json().get("challenges"),
+            "newAuthz's challenges are the stored ones")
+    # An id of the challenges table before migration 0009 still answers, as that challenge.
+    dns = c.challenge_of(r.json(), "dns-01")
+    legacy = int(s.mysql("INSERT INTO challenges (authz_id, type, token) VALUES (%d, 'dns-01', "
+                         "'%s'); SELECT LAST_INSERT_ID()" % (last_id(loc), dns["token"]))
+                 .split()[-1])
+    tap.ok(legacy < (1 << 60) <= last_id(dns["url"]), "new challenge ids above the old ones")
+    lr = c.post_as_get(base + "/acme/chall/%d" % legacy)
+    tap.is_((lr.status_code, lr.json().get("type"), lr.json().get("token"),
+             lr.json().get("url", "").endswith("/acme/chall/%d" % legacy)),
+            (200, "dns-01", dns["token"], True), "an old challenge id answers as itself")
     r = c.new_authz("192.0.2.10")
     tap.is_(r.status_code, 201, "newAuthz for an ip: 201")
     problem(c.new_authz("*.pre.example.com"), 400, "rejectedIdentifier", "newAuthz wildcard")

@@ -92,9 +92,9 @@ def validated_by(s, names):
     out = {}
     for n in names:
         wild = n.startswith("*.")
-        rows = s.mysql_rows("SELECT c.type FROM challenges c JOIN authorizations a ON "
-                            "a.id = c.authz_id WHERE a.identifier_value = '%s' AND a.wildcard = %d"
-                            " AND c.status = 'valid'" % (n[2:] if wild else n, 1 if wild else 0))
+        rows = s.mysql_rows("SELECT chall_attempted FROM authorizations WHERE "
+                            "identifier_value = '%s' AND wildcard = %d AND chall_status = 'valid'"
+                            % (n[2:] if wild else n, 1 if wild else 0))
         out[n] = sorted(r[0] for r in rows)
     return out
 

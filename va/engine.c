@@ -13,7 +13,7 @@
 #include "va/internal.h"
 
 #define VA_EXTRA_MAX 4096   /* descriptors one wait watches besides curl's own */
-#define VA_RECORD_MAX 16384  /* records kept per attempt (challenges.validation_record) */
+#define VA_RECORD_MAX 16384  /* records kept per attempt (authorizations.chall_record) */
 #define VA_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 int64_t
@@ -217,7 +217,7 @@ va_fail(struct va_task *t, const char *type, const char *fmt, ...)
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	/* Peer-supplied text (URLs, names) in printable ASCII only: the problem document stays
-	 * readable and within challenges.error however it is escaped. */
+	 * readable and within authorizations.chall_error however it is escaped. */
 	for (char *d = detail; *d; d++)
 		if ((unsigned char)*d < 0x20 || (unsigned char)*d >= 0x7f)
 			*d = '?';

@@ -77,19 +77,23 @@ def ready_order(s, c, names, profile="rsa", status="ready", authz_status="valid"
         v, wild = i["value"], 0
         if v.startswith("*."):
             v, wild = v[2:], 1
+        # As validation leaves a valid one (migration 0009: the challenges are the row's): the
+        # valid challenge and when it (and CAA) was checked, which a public profile's CAA
+        # re-check reads (issue/caa.c).
+        ctype = "dns-01" if wild else "http-01"
+        tokcol = "token_dns01" if wild else "token_http01"
+        if authz_status == "valid":
+            chall = ", '%s', '%s', 'valid', %d" % (secrets.token_hex(11), ctype,
+                                                  now - validated_ago)
+        else:
+            chall = ", '%s', NULL, 'pending', NULL" % secrets.token_hex(11)
         stmts.append("INSERT INTO authorizations (account_id, identifier_type, identifier_value, "
-                     "wildcard, status, expires, profile, created) VALUES (%d, '%s', %s, %d, "
-                     "'%s', %d, '%s', %d)" % (acct, i["type"], _sql_str(v), wild, authz_status,
-                                             now + expires_in, profile, now))
+                     "wildcard, status, expires, profile, created, %s, chall_attempted, "
+                     "chall_status, chall_validated) VALUES (%d, '%s', %s, %d, '%s', %d, '%s', "
+                     "%d%s)" % (tokcol, acct, i["type"], _sql_str(v), wild, authz_status,
+                                now + expires_in, profile, now, chall))
         stmts.append("SET @a = LAST_INSERT_ID()")
         stmts.append("INSERT INTO order_authorizations (order_id, authz_id) VALUES (@o, @a)")
-        if authz_status == "valid":
-            # As validation leaves it: the valid challenge and when it (and CAA) was checked,
-            # which a public profile's CAA re-check reads (issue/caa.c).
-            stmts.append("INSERT INTO challenges (authz_id, type, token, status, validated) "
-                         "VALUES (@a, '%s', '%s', 'valid', %d)"
-                         % ("dns-01" if wild else "http-01", secrets.token_hex(11),
-                            now - validated_ago))
     stmts.append("SELECT @o")
     out = s.mysql(";\n".join(stmts) + ";")
     return int(out.strip().splitlines()[-1])

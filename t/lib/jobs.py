@@ -39,6 +39,21 @@ def _b64u(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
+# Challenges are their authorization's row (migration 0009): a challenge's id is computed.
+CHALL_TYPES = ("http-01", "dns-01", "tls-alpn-01")
+TOKEN_COLS = ("token_http01", "token_dns01", "token_tlsalpn01")
+CHALL_ID_BASE = 1 << 60
+
+
+def chall_id(authz, idx):
+    return CHALL_ID_BASE + 4 * authz + idx
+
+
+def chall_split(cid):
+    """(authorization id, type index) of a challenge id."""
+    return (cid - CHALL_ID_BASE) // 4, (cid - CHALL_ID_BASE) % 4
+
+
 def _unbatch(v):
     """Undoes the escaping of mariadb --batch output (\\\\, \\n, \\t, \\0)."""
     out, i = [], 0
@@ -230,16 +245,17 @@ class Jobs:
         token, thumbprint, keyauth, dns_value."""
         now = int(time.time())
         token = token or _b64u(secrets.token_bytes(16))
+        idx = CHALL_TYPES.index(type)
+        attempted = "NULL" if status == "pending" else "'%s'" % type
         out = self.s.mysql(
             "INSERT INTO authorizations (account_id, identifier_type, identifier_value, wildcard,"
-            " status, expires, profile, created) VALUES (%d, '%s', '%s', %d, 'pending', %d, '%s',"
-            " %d); SELECT LAST_INSERT_ID();"
-            % (account_id, ident_type, ident, 1 if wildcard else 0, now + 86400, profile, now))
+            " status, expires, profile, created, %s, chall_attempted, chall_status) VALUES "
+            "(%d, '%s', '%s', %d, 'pending', %d, '%s', %d, '%s', %s, '%s');"
+            " SELECT LAST_INSERT_ID();"
+            % (TOKEN_COLS[idx], account_id, ident_type, ident, 1 if wildcard else 0,
+               now + 86400, profile, now, token, attempted, status))
         authz = int(out.split()[-1])
-        out = self.s.mysql(
-            "INSERT INTO challenges (authz_id, type, token, status) VALUES (%d, '%s', '%s', '%s');"
-            " SELECT LAST_INSERT_ID();" % (authz, type, token, status))
-        cid = int(out.split()[-1])
+        cid = chall_id(authz, idx)
         thumb = self.s.mysql("SELECT thumbprint FROM accounts WHERE id = %d" % account_id).strip()
         keyauth = token + "." + thumb
         return {"id": cid, "authz": authz, "token": token, "thumbprint": thumb,
@@ -253,9 +269,10 @@ class Jobs:
                                                        now if run_after is None else run_after, now))
 
     def challenge_row(self, cid):
-        rows = self.s.mysql_rows("SELECT c.status, c.error, c.validation_record, a.status, "
-                                 "c.validated FROM challenges c JOIN authorizations a ON "
-                                 "a.id = c.authz_id WHERE c.id = %d" % cid)
+        authz, idx = chall_split(cid)
+        rows = self.s.mysql_rows("SELECT IF(chall_attempted <=> '%s', chall_status, 'pending'), "
+                                 "chall_error, chall_record, status, chall_validated "
+                                 "FROM authorizations WHERE id = %d" % (CHALL_TYPES[idx], authz))
         r = rows[0]
 
         def js(v):
