@@ -1,5 +1,6 @@
 #include "config.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "db/issue.h"
 #include "db/order.h"
@@ -78,11 +79,29 @@ static const char SQL_ORDER_AUTHZ_LIST[] =
     "SELECT a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard, a.status, "
     "a.expires, a.profile, a.created FROM order_authorizations oa JOIN authorizations a ON "
     "a.id = oa.authz_id WHERE oa.order_id = ? ORDER BY oa.authz_id LIMIT ?";
+/* The order and its authorizations in one round trip: one row per authorization (one row with
+ * NULL authorization columns when it has none), the order's columns on each; its long ones
+ * (identifiers, error, replaces) on the first row only, so that an order of many names is not
+ * sent once per name. */
+static const char SQL_ORDER_VIEW[] =
+    "SELECT o.account_id, o.status, o.expires, "
+    "IF(ROW_NUMBER() OVER (ORDER BY oa.authz_id) = 1, o.identifiers, NULL), o.profile, "
+    "o.not_before, o.not_after, IF(ROW_NUMBER() OVER (ORDER BY oa.authz_id) = 1, o.error, NULL), "
+    "o.serial, IF(ROW_NUMBER() OVER (ORDER BY oa.authz_id) = 1, o.replaces, NULL), o.created, "
+    "a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard, a.status, "
+    "a.expires, a.profile, a.created FROM orders o LEFT JOIN (order_authorizations oa JOIN "
+    "authorizations a ON a.id = oa.authz_id) ON oa.order_id = o.id WHERE o.id = ? "
+    "ORDER BY oa.authz_id LIMIT ?";
 static const char SQL_ORDER_SET_STATUS[] =
     "UPDATE orders SET status = ?, error = ? WHERE id = ? AND status = ?";
 /* Finalize: the status to move from is a parameter (see db_order_finalize_from). */
 static const char SQL_ORDER_PROCESSING_FROM[] =
     "UPDATE orders SET status = 'processing', csr = ? WHERE id = ? AND status = ?";
+/* With the key's checks (db_key_check's) as conditions: no round trip of their own. */
+static const char SQL_ORDER_PROCESSING_KEY[] =
+    "UPDATE orders SET status = 'processing', csr = ? WHERE id = ? AND status = ? "
+    "AND NOT EXISTS (SELECT 1 FROM blocked_keys WHERE spki_sha256 = ?) "
+    "AND NOT EXISTS (SELECT 1 FROM accounts WHERE thumbprint = ?)";
 static const char SQL_JOB_FINALIZE[] =
     "INSERT INTO jobs (kind, ref_id, state, run_after, created) VALUES ('finalize', ?, "
     "'queued', ?, ?) ON DUPLICATE KEY UPDATE state = 'queued', run_after = VALUES(run_after), "
@@ -358,6 +377,95 @@ db_order_authz_list(struct db *db, int64_t order_id, struct db_authz *out, size_
 	return e == AE_TOOBIG ? AE_DB : e;
 }
 
+/* db_order_get_view's rows: the order from the first, an authorization from each that has one. */
+struct view_sink {
+	struct db_order *o, *scratch;
+	struct db_authz *authz, *ascratch;
+	size_t n, max, rows;
+	const char *ostatus, *type, *status;
+};
+
+static anvil_err
+view_row_add(void *arg, const struct db_val *c, size_t ncols)
+{
+	struct view_sink *s = arg;
+
+	(void)ncols;
+	if (s->rows++ == 0) {
+		*s->o = *s->scratch;
+		s->o->account_id = c[0].i;
+		s->o->status = (enum db_order_status)name_index(order_names, N(order_names),
+		    s->ostatus, DB_ORDER_INVALID);
+		s->o->expires = c[2].i;
+		s->o->not_before = c[5].i;
+		s->o->not_after = c[6].i;
+		s->o->created = c[10].i;
+	}
+	if (c[11].is_null)
+		return AE_OK;
+	if (s->n == s->max)
+		return AE_DB;   /* more links than an order can have: the stored data is wrong */
+	s->authz[s->n] = *s->ascratch;
+	authz_from_cols(c + 11, s->type, s->status, &s->authz[s->n]);
+	s->n++;
+	return AE_OK;
+}
+
+anvil_err
+db_order_get_view(struct db *db, int64_t id, struct db_order *o, struct db_authz *authz,
+    size_t max, size_t *n)
+{
+	char ostatus[16], type[8], status[16];
+	struct db_order *so;
+	struct db_authz sa;
+	struct db_val p[] = { DB_PARAM_I64(id), DB_PARAM_I64((int64_t)max + 1) };
+	struct view_sink s = { .o = o, .authz = authz, .ascratch = &sa, .max = max,
+		.ostatus = ostatus, .type = type, .status = status };
+	anvil_err e;
+
+	*n = 0;
+	/* The long columns come NULL (so "") after the first row: fetched apart from o. */
+	if ((so = calloc(1, sizeof(*so))) == NULL)
+		return AE_NOMEM;
+	memset(&sa, 0, sizeof(sa));
+	s.scratch = so;
+	{
+		struct db_val c[] = {
+			DB_COL_I64,
+			DB_COL_STR(ostatus, sizeof(ostatus)),
+			DB_COL_I64,
+			DB_COL_STR(so->identifiers, sizeof(so->identifiers)),
+			DB_COL_STR(so->profile, sizeof(so->profile)),
+			DB_COL_I64,
+			DB_COL_I64,
+			DB_COL_STR(so->error, sizeof(so->error)),
+			DB_COL_STR(so->serial, sizeof(so->serial)),
+			DB_COL_STR(so->replaces, sizeof(so->replaces)),
+			DB_COL_I64,
+			DB_COL_I64,
+			DB_COL_I64,
+			DB_COL_STR(type, sizeof(type)),
+			DB_COL_STR(sa.value, sizeof(sa.value)),
+			DB_COL_I64,
+			DB_COL_STR(status, sizeof(status)),
+			DB_COL_I64,
+			DB_COL_STR(sa.profile, sizeof(sa.profile)),
+			DB_COL_I64,
+		};
+		e = db_exec_rows(db, SQL_ORDER_VIEW, p, N(p), c, N(c), max, view_row_add, &s, NULL);
+	}
+	free(so);
+	if (e == AE_TOOBIG)
+		e = AE_DB;
+	if (e == AE_OK && s.rows == 0)
+		e = AE_NOTFOUND;
+	if (e != AE_OK)
+		return e;
+	o->id = id;
+	*n = s.n;
+	return AE_OK;
+}
+
 anvil_err
 db_order_set_status(struct db *db, int64_t id, enum db_order_status from,
     enum db_order_status to, const char *error, int *changed)
@@ -384,11 +492,12 @@ db_order_set_status(struct db *db, int64_t id, enum db_order_status from,
 
 anvil_err
 db_order_finalize_from(struct db *db, int64_t id, enum db_order_status from, const uint8_t *csr,
-    size_t csr_len, int64_t now, int64_t run_after, struct db_serial_new *serial)
+    size_t csr_len, int64_t now, int64_t run_after, struct db_serial_new *serial,
+    struct db_key_q *key)
 {
 	const char *f = db_order_status_name(from);
 	struct db_val up[] = { DB_PARAM_STR((const char *)csr, csr_len), DB_PARAM_I64(id),
-		DB_PARAM_STR(f, strlen(f)) };
+		DB_PARAM_STR(f, strlen(f)), DB_PARAM_NULL, DB_PARAM_NULL };
 	struct db_val job[] = { DB_PARAM_I64(id), DB_PARAM_I64(run_after), DB_PARAM_I64(now) };
 	struct db_result res;
 	anvil_err e;
@@ -397,10 +506,21 @@ db_order_finalize_from(struct db *db, int64_t id, enum db_order_status from, con
 		return AE_EXISTS;
 	if ((e = db_begin(db)) != AE_OK)
 		goto out;
-	if ((e = db_exec(db, SQL_ORDER_PROCESSING_FROM, up, N(up), NULL, 0, &res)) != AE_OK)
+	if (key != NULL) {
+		key->blocked = key->account_key = 0;
+		up[3] = (struct db_val)DB_PARAM_STR((const char *)key->spki_sha256,
+		    DB_SPKI_HASH_LEN);
+		up[4] = (struct db_val)DB_PARAM_STR(key->thumbprint, strlen(key->thumbprint));
+	}
+	if ((e = db_exec(db, key != NULL ? SQL_ORDER_PROCESSING_KEY : SQL_ORDER_PROCESSING_FROM,
+	    up, key != NULL ? 5 : 3, NULL, 0, &res)) != AE_OK)
 		goto out;
 	if (res.affected != 1) {
+		/* Moved on, or refused by a key check: which one, only on this rare path. */
 		e = AE_EXISTS;
+		if (key != NULL && (e = db_key_check(db, key->spki_sha256, key->thumbprint,
+		    &key->blocked, &key->account_key)) == AE_OK)
+			e = key->blocked || key->account_key ? AE_DENIED : AE_EXISTS;
 		goto out;
 	}
 	if ((e = db_exec(db, SQL_JOB_FINALIZE, job, N(job), NULL, 0, &res)) != AE_OK)
