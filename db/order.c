@@ -79,19 +79,22 @@ static const char SQL_ORDER_AUTHZ_LIST[] =
     "SELECT a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard, a.status, "
     "a.expires, a.profile, a.created FROM order_authorizations oa JOIN authorizations a ON "
     "a.id = oa.authz_id WHERE oa.order_id = ? ORDER BY oa.authz_id LIMIT ?";
-/* The order and its authorizations in one round trip: one row per authorization (one row with
- * NULL authorization columns when it has none), the order's columns on each; its long ones
- * (identifiers, error, replaces) on the first row only, so that an order of many names is not
- * sent once per name. */
+/* The order and its authorizations in one round trip: one row per authorization, the order's
+ * columns on each; its long ones (identifiers, error, replaces) on the first row only, so that
+ * an order of many names is not sent once per name. Inner joins, so that the primary keys give
+ * the order (a LEFT JOIN of the links made MariaDB sort in a temporary table, and a window
+ * function too); the subquery is a constant. An order without links (only ever a damaged one)
+ * has no row, and db_order_get_view reads it alone. */
+#define FIRST_ROW "oa.authz_id = (SELECT MIN(m.authz_id) FROM order_authorizations m " \
+    "WHERE m.order_id = o.id)"
 static const char SQL_ORDER_VIEW[] =
-    "SELECT o.account_id, o.status, o.expires, "
-    "IF(ROW_NUMBER() OVER (ORDER BY oa.authz_id) = 1, o.identifiers, NULL), o.profile, "
-    "o.not_before, o.not_after, IF(ROW_NUMBER() OVER (ORDER BY oa.authz_id) = 1, o.error, NULL), "
-    "o.serial, IF(ROW_NUMBER() OVER (ORDER BY oa.authz_id) = 1, o.replaces, NULL), o.created, "
-    "a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard, a.status, "
-    "a.expires, a.profile, a.created FROM orders o LEFT JOIN (order_authorizations oa JOIN "
-    "authorizations a ON a.id = oa.authz_id) ON oa.order_id = o.id WHERE o.id = ? "
-    "ORDER BY oa.authz_id LIMIT ?";
+    "SELECT o.account_id, o.status, o.expires, IF(" FIRST_ROW ", o.identifiers, NULL), "
+    "o.profile, o.not_before, o.not_after, IF(" FIRST_ROW ", o.error, NULL), o.serial, "
+    "IF(" FIRST_ROW ", o.replaces, NULL), o.created, a.id, a.account_id, a.identifier_type, "
+    "a.identifier_value, a.wildcard, a.status, a.expires, a.profile, a.created FROM orders o "
+    "JOIN order_authorizations oa ON oa.order_id = o.id JOIN authorizations a ON "
+    "a.id = oa.authz_id WHERE o.id = ? ORDER BY oa.authz_id LIMIT ?";
+#undef FIRST_ROW
 static const char SQL_ORDER_SET_STATUS[] =
     "UPDATE orders SET status = ?, error = ? WHERE id = ? AND status = ?";
 /* Finalize: the status to move from is a parameter (see db_order_finalize_from). */
@@ -377,7 +380,7 @@ db_order_authz_list(struct db *db, int64_t order_id, struct db_authz *out, size_
 	return e == AE_TOOBIG ? AE_DB : e;
 }
 
-/* db_order_get_view's rows: the order from the first, an authorization from each that has one. */
+/* db_order_get_view's rows: the order from the first, an authorization from each. */
 struct view_sink {
 	struct db_order *o, *scratch;
 	struct db_authz *authz, *ascratch;
@@ -401,8 +404,6 @@ view_row_add(void *arg, const struct db_val *c, size_t ncols)
 		s->o->not_after = c[6].i;
 		s->o->created = c[10].i;
 	}
-	if (c[11].is_null)
-		return AE_OK;
 	if (s->n == s->max)
 		return AE_DB;   /* more links than an order can have: the stored data is wrong */
 	s->authz[s->n] = *s->ascratch;
@@ -458,7 +459,7 @@ db_order_get_view(struct db *db, int64_t id, struct db_order *o, struct db_authz
 	if (e == AE_TOOBIG)
 		e = AE_DB;
 	if (e == AE_OK && s.rows == 0)
-		e = AE_NOTFOUND;
+		return db_order_get(db, id, o);
 	if (e != AE_OK)
 		return e;
 	o->id = id;
