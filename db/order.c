@@ -100,7 +100,8 @@ static const char SQL_ORDER_SET_STATUS[] =
 /* Finalize: the status to move from is a parameter (see db_order_finalize_from). */
 static const char SQL_ORDER_PROCESSING_FROM[] =
     "UPDATE orders SET status = 'processing', csr = ? WHERE id = ? AND status = ?";
-/* With the key's checks (db_key_check's) as conditions: no round trip of their own. */
+/* With the key's checks (db_key_check's) as conditions: no round trip of their own. InnoDB
+ * reads them with shared locks, held until this short transaction commits. */
 static const char SQL_ORDER_PROCESSING_KEY[] =
     "UPDATE orders SET status = 'processing', csr = ? WHERE id = ? AND status = ? "
     "AND NOT EXISTS (SELECT 1 FROM blocked_keys WHERE spki_sha256 = ?) "
