@@ -72,6 +72,21 @@ static const char SQL_ORDER_AUTHZ_INSERT[] =
     "INSERT INTO order_authorizations (order_id, authz_id) VALUES (?, ?)";
 static const char SQL_ORDER_DOMAIN_INSERT[] =
     "INSERT IGNORE INTO order_domains (domain, order_id, created) VALUES (?, ?, ?)";
+/* An order of several names: its links and domains LINK_ROWS to a statement, not one each.
+ * One text for any count: the places a chunk does not fill repeat its first row, which the
+ * duplicate key makes a no-op. */
+#define LINK_ROWS 16
+#define R2 "(?, ?), "
+#define R3 "(?, ?, ?), "
+static const char SQL_ORDER_AUTHZ_INSERT_N[] =
+    "INSERT INTO order_authorizations (order_id, authz_id) VALUES "
+    R2 R2 R2 R2 R2 R2 R2 R2 R2 R2 R2 R2 R2 R2 R2 "(?, ?) "
+    "ON DUPLICATE KEY UPDATE authz_id = authz_id";
+static const char SQL_ORDER_DOMAIN_INSERT_N[] =
+    "INSERT IGNORE INTO order_domains (domain, order_id, created) VALUES "
+    R3 R3 R3 R3 R3 R3 R3 R3 R3 R3 R3 R3 R3 R3 R3 "(?, ?, ?)";
+#undef R2
+#undef R3
 static const char SQL_ORDER_GET[] =
     "SELECT account_id, status, expires, identifiers, profile, not_before, not_after, error, "
     "serial, replaces, created FROM orders WHERE id = ?";
@@ -199,6 +214,55 @@ db_authz_create(struct db *db, int64_t account_id, const char *profile, int64_t 
 	return e;
 }
 
+/* The order's links to its authorizations and its registered domains (db_order_create). */
+static anvil_err
+order_links(struct db *db, const struct db_new_order *o, int64_t id, struct db_result *res)
+{
+	struct db_val p[3 * LINK_ROWS];
+	anvil_err e = AE_OK;
+
+	if (o->nauthz == 1) {
+		struct db_val q[] = { DB_PARAM_I64(id), DB_PARAM_I64(o->authz[0].id) };
+		/* The same reused authorization for two identifiers cannot happen (identifiers
+		 * are deduplicated), but a duplicate link is harmless. */
+		e = db_exec(db, SQL_ORDER_AUTHZ_INSERT, q, N(q), NULL, 0, res);
+		if (e != AE_OK && e != AE_DB_DUPLICATE)
+			return e;
+		e = AE_OK;
+	} else {
+		for (size_t i = 0; i < o->nauthz; i += LINK_ROWS) {
+			for (size_t k = 0; k < LINK_ROWS; k++) {
+				size_t j = i + k < o->nauthz ? i + k : i;
+				p[2 * k] = (struct db_val)DB_PARAM_I64(id);
+				p[2 * k + 1] = (struct db_val)DB_PARAM_I64(o->authz[j].id);
+			}
+			e = db_exec(db, SQL_ORDER_AUTHZ_INSERT_N, p, 2 * LINK_ROWS, NULL, 0, res);
+			if (e != AE_OK)
+				return e;
+		}
+	}
+	if (o->ndomains == 1) {
+		struct db_val q[] = {
+			DB_PARAM_STR(o->domains[0], strlen(o->domains[0])),
+			DB_PARAM_I64(id),
+			DB_PARAM_I64(o->now),
+		};
+		return db_exec(db, SQL_ORDER_DOMAIN_INSERT, q, N(q), NULL, 0, res);
+	}
+	for (size_t i = 0; i < o->ndomains; i += LINK_ROWS) {
+		for (size_t k = 0; k < LINK_ROWS; k++) {
+			size_t j = i + k < o->ndomains ? i + k : i;
+			p[3 * k] = (struct db_val)DB_PARAM_STR(o->domains[j], strlen(o->domains[j]));
+			p[3 * k + 1] = (struct db_val)DB_PARAM_I64(id);
+			p[3 * k + 2] = (struct db_val)DB_PARAM_I64(o->now);
+		}
+		if ((e = db_exec(db, SQL_ORDER_DOMAIN_INSERT_N, p, 3 * LINK_ROWS, NULL, 0, res)) !=
+		    AE_OK)
+			return e;
+	}
+	return e;
+}
+
 anvil_err
 db_order_create(struct db *db, struct db_new_order *o, int64_t *id)
 {
@@ -253,23 +317,8 @@ db_order_create(struct db *db, struct db_new_order *o, int64_t *id)
 			goto out;
 		*id = (int64_t)res.insert_id;
 	}
-	for (size_t i = 0; i < o->nauthz; i++) {
-		struct db_val p[] = { DB_PARAM_I64(*id), DB_PARAM_I64(o->authz[i].id) };
-		e = db_exec(db, SQL_ORDER_AUTHZ_INSERT, p, N(p), NULL, 0, &res);
-		/* The same reused authorization for two identifiers cannot happen (identifiers
-		 * are deduplicated), but a duplicate link is harmless. */
-		if (e != AE_OK && e != AE_DB_DUPLICATE)
-			goto out;
-	}
-	for (size_t i = 0; i < o->ndomains; i++) {
-		struct db_val p[] = {
-			DB_PARAM_STR(o->domains[i], strlen(o->domains[i])),
-			DB_PARAM_I64(*id),
-			DB_PARAM_I64(o->now),
-		};
-		if ((e = db_exec(db, SQL_ORDER_DOMAIN_INSERT, p, N(p), NULL, 0, &res)) != AE_OK)
-			goto out;
-	}
+	if ((e = order_links(db, o, *id, &res)) != AE_OK)
+		goto out;
 	e = db_commit(db);
 out:
 	if (e != AE_OK)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Round trips of the order requests (issue 15), from the server's general log: the order by
 POST-as-GET reads the order and its authorizations in one statement; newOrder reads the
-account's EAB profile scope with the account, not in a statement of its own; finalize reads the
+account's EAB profile scope with the account, not in a statement of its own, and writes an
+order's links and registered domains 16 to a statement; finalize reads the
 order once and checks the CSR key's blocked and account-key conditions inside its write (no
 key look-up on the way to a certificate), and still refuses a blocked key (badPublicKey) and an
 account's key (badCSR) with nothing written and no serial spent."""
@@ -58,6 +59,21 @@ def main():
     eab = reads(st, "eab_keys")
     tap.ok(len(eab) == 1 and " FROM accounts " in eab[0],
            "newOrder reads eab_keys once, joined to the account look-up")
+
+    # --- newOrder of 20 names: links and domains 16 to a statement ---
+    many = ["n%02d.example%02d.com" % (i, i) for i in range(20)]
+    r, st = logged(lambda: c.new_order(many))
+    tap.is_(r.status_code, 201, "newOrder of 20 names: 201")
+    links = [x for x in st if x.startswith("INSERT INTO order_authorizations")]
+    doms = [x for x in st if x.startswith("INSERT IGNORE INTO order_domains")]
+    tap.is_((len(links), len(doms)), (2, 2), "2 statements each for its links and its domains")
+    oid = int(r.headers["Location"].rsplit("/", 1)[1])
+    tap.is_(s.mysql_rows("SELECT COUNT(*) FROM order_authorizations WHERE order_id = %d" % oid),
+            [["20"]], "20 links stored")
+    tap.is_(s.mysql_rows("SELECT COUNT(*) FROM order_domains WHERE order_id = %d" % oid),
+            [["20"]], "20 registered domains stored")
+    r = c.post_as_get(order_url(s, oid))
+    tap.is_(len(r.json().get("authorizations", [])), 20, "the order lists 20 authorizations")
 
     # --- finalize: refusals by the key conditions of the write ---
     blocked_key = acme.generate_csr_key("ES256")
