@@ -20,6 +20,8 @@ struct db_account {
 	char jwk[DB_JWK_MAX + 1];
 	char contact[DB_CONTACT_MAX + 1];
 	enum db_account_status status;
+	int eab_scoped;                 /* its EAB key allows only eab_profiles */
+	char eab_profiles[DB_EAB_PROFILES_MAX + 1];
 };
 
 const char *db_account_status_name(enum db_account_status s);
@@ -77,10 +79,6 @@ typedef anvil_err (*db_eab_fn)(void *arg, const struct db_eab_key *k);
 anvil_err db_eab_list(struct db *db, db_eab_fn fn, void *arg);
 /* AE_NOTFOUND when there is no such key, AE_EXISTS when it is revoked already. */
 anvil_err db_eab_revoke(struct db *db, const char *kid, int64_t now);
-/* The profile scope of the EAB key account_id was bound with: *scoped 0 when the account has
- * no key or its key allows every profile, else 1 and profiles holds the comma-separated list. */
-anvil_err db_eab_scope_of_account(struct db *db, int64_t account_id, int *scoped,
-    char profiles[DB_EAB_PROFILES_MAX + 1]);
 /* 1 when name is one of the comma-separated profiles. */
 int db_eab_profile_in(const char *profiles, const char *name);
 

@@ -15,8 +15,6 @@ static const char SQL_EAB_ADD[] =
 static const char SQL_EAB_REVOKE[] =
     "UPDATE eab_keys SET revoked = ? WHERE kid = ? AND revoked IS NULL";
 static const char SQL_EAB_EXISTS[] = "SELECT 1 FROM eab_keys WHERE kid = ?";
-static const char SQL_EAB_SCOPE[] =
-    "SELECT k.profiles FROM accounts a JOIN eab_keys k ON k.kid = a.eab_kid WHERE a.id = ?";
 
 #define EAB_NCOLS 8
 #define EAB_LIST_MAX 1000000
@@ -143,26 +141,6 @@ db_eab_revoke(struct db *db, const char *kid, int64_t now)
 	if ((e = db_exec(db, SQL_EAB_EXISTS, q, 1, one, 1, &res)) != AE_OK)
 		return e;
 	return res.found ? AE_EXISTS : AE_NOTFOUND;
-}
-
-anvil_err
-db_eab_scope_of_account(struct db *db, int64_t account_id, int *scoped,
-    char profiles[DB_EAB_PROFILES_MAX + 1])
-{
-	struct db_val p[] = { DB_PARAM_I64(account_id) };
-	struct db_val cols[] = { DB_COL_STR(profiles, DB_EAB_PROFILES_MAX + 1) };
-	struct db_result res;
-	anvil_err e;
-
-	*scoped = 0;
-	profiles[0] = '\0';
-	if ((e = db_exec(db, SQL_EAB_SCOPE, p, 1, cols, 1, &res)) != AE_OK)
-		return e;
-	if (res.found && !cols[0].is_null && profiles[0] != '\0')
-		*scoped = 1;
-	else
-		profiles[0] = '\0';
-	return AE_OK;
 }
 
 int

@@ -1,5 +1,6 @@
 #include "config.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "db/issue.h"
 #include "db/order.h"
@@ -62,6 +63,21 @@ static const char SQL_ORDER_AUTHZ_INSERT[] =
     "INSERT INTO order_authorizations (order_id, authz_id) VALUES (?, ?)";
 static const char SQL_ORDER_DOMAIN_INSERT[] =
     "INSERT IGNORE INTO order_domains (domain, order_id, created) VALUES (?, ?, ?)";
+/* An order of several names: its links and domains LINK_ROWS to a statement, not one each.
+ * One text for any count: the places a chunk does not fill repeat its first row, which the
+ * duplicate key makes a no-op. */
+#define LINK_ROWS 16
+#define R2 "(?, ?), "
+#define R3 "(?, ?, ?), "
+static const char SQL_ORDER_AUTHZ_INSERT_N[] =
+    "INSERT INTO order_authorizations (order_id, authz_id) VALUES "
+    R2 R2 R2 R2 R2 R2 R2 R2 R2 R2 R2 R2 R2 R2 R2 "(?, ?) "
+    "ON DUPLICATE KEY UPDATE authz_id = authz_id";
+static const char SQL_ORDER_DOMAIN_INSERT_N[] =
+    "INSERT IGNORE INTO order_domains (domain, order_id, created) VALUES "
+    R3 R3 R3 R3 R3 R3 R3 R3 R3 R3 R3 R3 R3 R3 R3 "(?, ?, ?)";
+#undef R2
+#undef R3
 static const char SQL_ORDER_GET[] =
     "SELECT account_id, status, expires, identifiers, profile, not_before, not_after, error, "
     "serial, replaces, created FROM orders WHERE id = ?";
@@ -69,11 +85,33 @@ static const char SQL_ORDER_AUTHZ_LIST[] =
     "SELECT a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard, a.status, "
     "a.expires, a.profile, a.created FROM order_authorizations oa JOIN authorizations a ON "
     "a.id = oa.authz_id WHERE oa.order_id = ? ORDER BY oa.authz_id LIMIT ?";
+/* The order and its authorizations in one round trip: one row per authorization, the order's
+ * columns on each; its long ones (identifiers, error, replaces) on the first row only, so that
+ * an order of many names is not sent once per name. Inner joins, so that the primary keys give
+ * the order (a LEFT JOIN of the links made MariaDB sort in a temporary table, and a window
+ * function too); the subquery is a constant. An order without links (only ever a damaged one)
+ * has no row, and db_order_get_view reads it alone. */
+#define FIRST_ROW "oa.authz_id = (SELECT MIN(m.authz_id) FROM order_authorizations m " \
+    "WHERE m.order_id = o.id)"
+static const char SQL_ORDER_VIEW[] =
+    "SELECT o.account_id, o.status, o.expires, IF(" FIRST_ROW ", o.identifiers, NULL), "
+    "o.profile, o.not_before, o.not_after, IF(" FIRST_ROW ", o.error, NULL), o.serial, "
+    "IF(" FIRST_ROW ", o.replaces, NULL), o.created, a.id, a.account_id, a.identifier_type, "
+    "a.identifier_value, a.wildcard, a.status, a.expires, a.profile, a.created FROM orders o "
+    "JOIN order_authorizations oa ON oa.order_id = o.id JOIN authorizations a ON "
+    "a.id = oa.authz_id WHERE o.id = ? ORDER BY oa.authz_id LIMIT ?";
+#undef FIRST_ROW
 static const char SQL_ORDER_SET_STATUS[] =
     "UPDATE orders SET status = ?, error = ? WHERE id = ? AND status = ?";
 /* Finalize: the status to move from is a parameter (see db_order_finalize_from). */
 static const char SQL_ORDER_PROCESSING_FROM[] =
     "UPDATE orders SET status = 'processing', csr = ? WHERE id = ? AND status = ?";
+/* With the key's checks (db_key_check's) as conditions: no round trip of their own. InnoDB
+ * reads them with shared locks, held until this short transaction commits. */
+static const char SQL_ORDER_PROCESSING_KEY[] =
+    "UPDATE orders SET status = 'processing', csr = ? WHERE id = ? AND status = ? "
+    "AND NOT EXISTS (SELECT 1 FROM blocked_keys WHERE spki_sha256 = ?) "
+    "AND NOT EXISTS (SELECT 1 FROM accounts WHERE thumbprint = ?)";
 static const char SQL_JOB_FINALIZE[] =
     "INSERT INTO jobs (kind, ref_id, state, run_after, created) VALUES ('finalize', ?, "
     "'queued', ?, ?) ON DUPLICATE KEY UPDATE state = 'queued', run_after = VALUES(run_after), "
@@ -160,6 +198,55 @@ db_authz_create(struct db *db, int64_t account_id, const char *profile, int64_t 
 	return e;
 }
 
+/* The order's links to its authorizations and its registered domains (db_order_create). */
+static anvil_err
+order_links(struct db *db, const struct db_new_order *o, int64_t id, struct db_result *res)
+{
+	struct db_val p[3 * LINK_ROWS];
+	anvil_err e = AE_OK;
+
+	if (o->nauthz == 1) {
+		struct db_val q[] = { DB_PARAM_I64(id), DB_PARAM_I64(o->authz[0].id) };
+		/* The same reused authorization for two identifiers cannot happen (identifiers
+		 * are deduplicated), but a duplicate link is harmless. */
+		e = db_exec(db, SQL_ORDER_AUTHZ_INSERT, q, N(q), NULL, 0, res);
+		if (e != AE_OK && e != AE_DB_DUPLICATE)
+			return e;
+		e = AE_OK;
+	} else {
+		for (size_t i = 0; i < o->nauthz; i += LINK_ROWS) {
+			for (size_t k = 0; k < LINK_ROWS; k++) {
+				size_t j = i + k < o->nauthz ? i + k : i;
+				p[2 * k] = (struct db_val)DB_PARAM_I64(id);
+				p[2 * k + 1] = (struct db_val)DB_PARAM_I64(o->authz[j].id);
+			}
+			e = db_exec(db, SQL_ORDER_AUTHZ_INSERT_N, p, 2 * LINK_ROWS, NULL, 0, res);
+			if (e != AE_OK)
+				return e;
+		}
+	}
+	if (o->ndomains == 1) {
+		struct db_val q[] = {
+			DB_PARAM_STR(o->domains[0], strlen(o->domains[0])),
+			DB_PARAM_I64(id),
+			DB_PARAM_I64(o->now),
+		};
+		return db_exec(db, SQL_ORDER_DOMAIN_INSERT, q, N(q), NULL, 0, res);
+	}
+	for (size_t i = 0; i < o->ndomains; i += LINK_ROWS) {
+		for (size_t k = 0; k < LINK_ROWS; k++) {
+			size_t j = i + k < o->ndomains ? i + k : i;
+			p[3 * k] = (struct db_val)DB_PARAM_STR(o->domains[j], strlen(o->domains[j]));
+			p[3 * k + 1] = (struct db_val)DB_PARAM_I64(id);
+			p[3 * k + 2] = (struct db_val)DB_PARAM_I64(o->now);
+		}
+		if ((e = db_exec(db, SQL_ORDER_DOMAIN_INSERT_N, p, 3 * LINK_ROWS, NULL, 0, res)) !=
+		    AE_OK)
+			return e;
+	}
+	return e;
+}
+
 anvil_err
 db_order_create(struct db *db, struct db_new_order *o, int64_t *id)
 {
@@ -214,23 +301,8 @@ db_order_create(struct db *db, struct db_new_order *o, int64_t *id)
 			goto out;
 		*id = (int64_t)res.insert_id;
 	}
-	for (size_t i = 0; i < o->nauthz; i++) {
-		struct db_val p[] = { DB_PARAM_I64(*id), DB_PARAM_I64(o->authz[i].id) };
-		e = db_exec(db, SQL_ORDER_AUTHZ_INSERT, p, N(p), NULL, 0, &res);
-		/* The same reused authorization for two identifiers cannot happen (identifiers
-		 * are deduplicated), but a duplicate link is harmless. */
-		if (e != AE_OK && e != AE_DB_DUPLICATE)
-			goto out;
-	}
-	for (size_t i = 0; i < o->ndomains; i++) {
-		struct db_val p[] = {
-			DB_PARAM_STR(o->domains[i], strlen(o->domains[i])),
-			DB_PARAM_I64(*id),
-			DB_PARAM_I64(o->now),
-		};
-		if ((e = db_exec(db, SQL_ORDER_DOMAIN_INSERT, p, N(p), NULL, 0, &res)) != AE_OK)
-			goto out;
-	}
+	if ((e = order_links(db, o, *id, &res)) != AE_OK)
+		goto out;
 	e = db_commit(db);
 out:
 	if (e != AE_OK)
@@ -342,6 +414,93 @@ db_order_authz_list(struct db *db, int64_t order_id, struct db_authz *out, size_
 	return e == AE_TOOBIG ? AE_DB : e;
 }
 
+/* db_order_get_view's rows: the order from the first, an authorization from each. */
+struct view_sink {
+	struct db_order *o, *scratch;
+	struct db_authz *authz, *ascratch;
+	size_t n, max, rows;
+	const char *ostatus, *type, *status;
+};
+
+static anvil_err
+view_row_add(void *arg, const struct db_val *c, size_t ncols)
+{
+	struct view_sink *s = arg;
+
+	(void)ncols;
+	if (s->rows++ == 0) {
+		*s->o = *s->scratch;
+		s->o->account_id = c[0].i;
+		s->o->status = (enum db_order_status)name_index(order_names, N(order_names),
+		    s->ostatus, DB_ORDER_INVALID);
+		s->o->expires = c[2].i;
+		s->o->not_before = c[5].i;
+		s->o->not_after = c[6].i;
+		s->o->created = c[10].i;
+	}
+	if (s->n == s->max)
+		return AE_DB;   /* more links than an order can have: the stored data is wrong */
+	s->authz[s->n] = *s->ascratch;
+	authz_from_cols(c + 11, s->type, s->status, &s->authz[s->n]);
+	s->n++;
+	return AE_OK;
+}
+
+anvil_err
+db_order_get_view(struct db *db, int64_t id, struct db_order *o, struct db_authz *authz,
+    size_t max, size_t *n)
+{
+	char ostatus[16], type[8], status[16];
+	struct db_order *so;
+	struct db_authz sa;
+	struct db_val p[] = { DB_PARAM_I64(id), DB_PARAM_I64((int64_t)max + 1) };
+	struct view_sink s = { .o = o, .authz = authz, .ascratch = &sa, .max = max,
+		.ostatus = ostatus, .type = type, .status = status };
+	anvil_err e;
+
+	*n = 0;
+	/* The long columns come NULL (so "") after the first row: fetched apart from o. */
+	if ((so = calloc(1, sizeof(*so))) == NULL)
+		return AE_NOMEM;
+	memset(&sa, 0, sizeof(sa));
+	s.scratch = so;
+	{
+		struct db_val c[] = {
+			DB_COL_I64,
+			DB_COL_STR(ostatus, sizeof(ostatus)),
+			DB_COL_I64,
+			DB_COL_STR(so->identifiers, sizeof(so->identifiers)),
+			DB_COL_STR(so->profile, sizeof(so->profile)),
+			DB_COL_I64,
+			DB_COL_I64,
+			DB_COL_STR(so->error, sizeof(so->error)),
+			DB_COL_STR(so->serial, sizeof(so->serial)),
+			DB_COL_STR(so->replaces, sizeof(so->replaces)),
+			DB_COL_I64,
+			DB_COL_I64,
+			DB_COL_I64,
+			DB_COL_STR(type, sizeof(type)),
+			DB_COL_STR(sa.value, sizeof(sa.value)),
+			DB_COL_I64,
+			DB_COL_STR(status, sizeof(status)),
+			DB_COL_I64,
+			DB_COL_STR(sa.profile, sizeof(sa.profile)),
+			DB_COL_I64,
+		};
+		e = db_exec_rows(db, SQL_ORDER_VIEW, p, N(p), c, N(c), max, view_row_add, &s, NULL);
+	}
+	free(so);
+	if (e == AE_TOOBIG)
+		e = AE_DB;
+	if (e == AE_OK && s.rows == 0)
+		return db_order_get(db, id, o);
+	if (e != AE_OK)
+		return e;
+	o->id = id;
+	*n = s.n;
+	return AE_OK;
+}
+
 anvil_err
 db_order_set_status(struct db *db, int64_t id, enum db_order_status from,
     enum db_order_status to, const char *error, int *changed)
@@ -368,11 +527,12 @@ db_order_set_status(struct db *db, int64_t id, enum db_order_status from,
 
 anvil_err
 db_order_finalize_from(struct db *db, int64_t id, enum db_order_status from, const uint8_t *csr,
-    size_t csr_len, int64_t now, int64_t run_after, struct db_serial_new *serial)
+    size_t csr_len, int64_t now, int64_t run_after, struct db_serial_new *serial,
+    struct db_key_q *key)
 {
 	const char *f = db_order_status_name(from);
 	struct db_val up[] = { DB_PARAM_STR((const char *)csr, csr_len), DB_PARAM_I64(id),
-		DB_PARAM_STR(f, strlen(f)) };
+		DB_PARAM_STR(f, strlen(f)), DB_PARAM_NULL, DB_PARAM_NULL };
 	struct db_val job[] = { DB_PARAM_I64(id), DB_PARAM_I64(run_after), DB_PARAM_I64(now) };
 	struct db_result res;
 	anvil_err e;
@@ -381,10 +541,21 @@ db_order_finalize_from(struct db *db, int64_t id, enum db_order_status from, con
 		return AE_EXISTS;
 	if ((e = db_begin(db)) != AE_OK)
 		goto out;
-	if ((e = db_exec(db, SQL_ORDER_PROCESSING_FROM, up, N(up), NULL, 0, &res)) != AE_OK)
+	if (key != NULL) {
+		key->blocked = key->account_key = 0;
+		up[3] = (struct db_val)DB_PARAM_STR((const char *)key->spki_sha256,
+		    DB_SPKI_HASH_LEN);
+		up[4] = (struct db_val)DB_PARAM_STR(key->thumbprint, strlen(key->thumbprint));
+	}
+	if ((e = db_exec(db, key != NULL ? SQL_ORDER_PROCESSING_KEY : SQL_ORDER_PROCESSING_FROM,
+	    up, key != NULL ? 5 : 3, NULL, 0, &res)) != AE_OK)
 		goto out;
 	if (res.affected != 1) {
+		/* Moved on, or refused by a key check: which one, only on this rare path. */
 		e = AE_EXISTS;
+		if (key != NULL && (e = db_key_check(db, key->spki_sha256, key->thumbprint,
+		    &key->blocked, &key->account_key)) == AE_OK)
+			e = key->blocked || key->account_key ? AE_DENIED : AE_EXISTS;
 		goto out;
 	}
 	if ((e = db_exec(db, SQL_JOB_FINALIZE, job, N(job), NULL, 0, &res)) != AE_OK)

@@ -130,6 +130,10 @@ anvil_err db_order_get(struct db *db, int64_t id, struct db_order *out);
 /* The order's authorizations in authz id order, into out[0..*n); more than max is AE_TOOBIG. */
 anvil_err db_order_authz_list(struct db *db, int64_t order_id, struct db_authz *out, size_t max,
     size_t *n);
+/* db_order_get and db_order_authz_list in one statement: the order into *o, its authorizations
+ * into authz[0..*n) in authz id order; more than max is AE_DB (stored data wrong). */
+anvil_err db_order_get_view(struct db *db, int64_t id, struct db_order *o, struct db_authz *authz,
+    size_t max, size_t *n);
 /* Moves a pending order to ready, or a pending/ready order to invalid with error (JSON):
  * only from `from`, so a concurrent change wins. *changed tells whether it moved. */
 anvil_err db_order_set_status(struct db *db, int64_t id, enum db_order_status from,
@@ -139,11 +143,18 @@ anvil_err db_order_set_status(struct db *db, int64_t id, enum db_order_status fr
  * `from` the caller read: ready, or pending when the caller found every authorization valid
  * (the order turns ready and processing in one write). With serial (db/issue.h), the order's
  * serial is recorded in the same transaction (its commit precedes any signature: DESIGN.md
- * invariant 2). AE_EXISTS when the order is no longer in `from`. */
+ * invariant 2). AE_EXISTS when the order is no longer in `from`. With key (NULL: none), the
+ * CSR key's database checks (db_key_check) are conditions of the same write: AE_DENIED with
+ * key->blocked or key->account_key set when one of them refuses it. */
 struct db_serial_new;
+struct db_key_q {
+	const uint8_t *spki_sha256;     /* DB_SPKI_HASH_LEN bytes */
+	const char *thumbprint;         /* its RFC 7638 JWK thumbprint */
+	int blocked, account_key;       /* out: why AE_DENIED */
+};
 anvil_err db_order_finalize_from(struct db *db, int64_t id, enum db_order_status from,
     const uint8_t *csr, size_t csr_len, int64_t now, int64_t run_after,
-    struct db_serial_new *serial);
+    struct db_serial_new *serial, struct db_key_q *key);
 /* Up to max of the account's order ids after `after`, ascending, into ids[0..*n): invalid
  * orders left out (RFC 8555 §7.1.2.1), a pending or ready one past its expiry too (it is
  * invalid once read). */

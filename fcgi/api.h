@@ -38,6 +38,6 @@ const char *contact_check(struct req *r, json_object *contact);
  * JWS's jwk; on success *kid is the EAB key id (in the arena). -1 with the problem set. */
 int eab_check(struct req *r, json_object *eab, json_object *outer_jwk, const char **kid);
 /* newOrder: -1 with the problem set when the account's EAB key does not allow the profile. */
-int eab_scope_check(struct req *r, int64_t account_id, const char *profile);
+int eab_scope_check(struct req *r, const struct db_account *acct, const char *profile);
 
 #endif

@@ -101,26 +101,14 @@ out:
 	return rc;
 }
 
-/* The profile scope of the account's EAB key (anvilctl eab add --profiles): a newOrder for
- * another profile is refused, naming it. */
+/* The profile scope of the account's EAB key (anvilctl eab add --profiles), read with the
+ * account (db/account.c): a newOrder for another profile is refused, naming it. */
 int
-eab_scope_check(struct req *r, int64_t account_id, const char *profile)
+eab_scope_check(struct req *r, const struct db_account *acct, const char *profile)
 {
-	char *profiles = arena_alloc(&r->arena, DB_EAB_PROFILES_MAX + 1);
-	int scoped;
-	anvil_err e;
-
-	if (profiles == NULL) {
-		req_fail(r, AE_NOMEM, "eab scope");
-		return -1;
-	}
-	if ((e = db_eab_scope_of_account(r->db, account_id, &scoped, profiles)) != AE_OK) {
-		req_fail(r, e, "eab scope");
-		return -1;
-	}
-	if (scoped && !db_eab_profile_in(profiles, profile)) {
+	if (acct->eab_scoped && !db_eab_profile_in(acct->eab_profiles, profile)) {
 		req_problem(r, PROB_UNAUTHORIZED, "this account's externalAccountBinding key does "
-		    "not allow the profile %s (it allows %s)", profile, profiles);
+		    "not allow the profile %s (it allows %s)", profile, acct->eab_profiles);
 		return -1;
 	}
 	return 0;

@@ -115,7 +115,7 @@ finalize_retry(struct req *r, struct order_view *v, struct db_order_fin *o,
 	if ((strcmp(o->status, "processing") != 0 && strcmp(o->status, "valid") != 0) ||
 	    o->csr_len != len || memcmp(o->csr, der, len) != 0)
 		return 0;
-	if (v->nauthz == 0 && order_view_authz(r, v) != 0)
+	if (order_view_authz(r, v) != 0)
 		return 1;
 	respond(r, o, v);
 	return 1;
@@ -136,6 +136,8 @@ api_finalize(struct req *r, int64_t id)
 	size_t der_len = 0;
 	int64_t budget;
 	struct db_serial_new serial = { .make = issue_serial_make, .arg = r->issue }, *sn;
+	struct db_key_q key;
+	char tp[JWK_THUMBPRINT_LEN + 1];
 	anvil_err e;
 
 	memset(&ci, 0, sizeof(ci));
@@ -161,7 +163,6 @@ api_finalize(struct req *r, int64_t id)
 	/* Clients such as certbot finalize as soon as the authorizations are valid, without
 	 * reading the order: it turns ready here (fcgi/order.c), and a pending order moves on to
 	 * processing in the one write below. */
-	v->nauthz = 0;
 	if ((v->o.status == DB_ORDER_PENDING || v->o.status == DB_ORDER_READY) &&
 	    order_view_authz(r, v) != 0)
 		goto out;
@@ -195,8 +196,8 @@ api_finalize(struct req *r, int64_t id)
 	}
 	/* The CSR and key policy (issue/policy.c), which anvil-jobs applies again if it is the
 	 * one to finish the order. */
-	e = issue_csr_policy(r->issue, der, der_len, v->o.identifiers, prof, &ci, &verdict,
-	    detail);
+	e = issue_csr_policy_local(r->issue, der, der_len, v->o.identifiers, prof, &ci, &verdict,
+	    detail, tp);
 	if (e == AE_DENIED) {
 		req_problem(r, verdict == CSR_BAD_KEY ? PROB_BAD_PUBLIC_KEY : PROB_BAD_CSR, "%s",
 		    detail);
@@ -211,8 +212,17 @@ api_finalize(struct req *r, int64_t id)
 	 * signature (DESIGN.md invariant 2) without a commit of its own; a retry by anvil-jobs
 	 * finds it (issue_finish). */
 	sn = issue_profile_signs(r->issue, v->o.profile) ? &serial : NULL;
+	/* The blocked and account keys are checked by the write itself (one round trip less). */
+	key.spki_sha256 = ci.spki_sha256;
+	key.thumbprint = tp;
 	e = db_order_finalize_from(r->db, id, v->stored, der, der_len, r->now,
-	    r->now + budget / 1000 + 1, sn);
+	    r->now + budget / 1000 + 1, sn, &key);
+	if (e == AE_DENIED) {
+		(void)issue_key_verdict(key.blocked, key.account_key, &verdict, detail);
+		req_problem(r, verdict == CSR_BAD_KEY ? PROB_BAD_PUBLIC_KEY : PROB_BAD_CSR, "%s",
+		    detail);
+		goto out;
+	}
 	if (e == AE_EXISTS) {
 		/* A concurrent attempt (the client's own retry) moved it on first. */
 		if (finalize_retry(r, v, o, &a) != 0)

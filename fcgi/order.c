@@ -171,7 +171,7 @@ api_new_order(struct req *r)
 	}
 	json_object_object_get_ex(pl, "identifiers", &arr);
 	if ((p = orders_profile(r, prof ? json_object_get_string(prof) : NULL)) == NULL ||
-	    eab_scope_check(r, au.acct->id, p->name) != 0 ||
+	    eab_scope_check(r, au.acct, p->name) != 0 ||
 	    ident_parse_list(r, arr, p, &ids, &n) != 0 ||
 	    (no = arena_alloc(&r->arena, sizeof(*no))) == NULL ||
 	    (v = arena_alloc(&r->arena, sizeof(*v))) == NULL ||

@@ -16,8 +16,17 @@
 int
 order_view_load(struct req *r, int64_t id, int64_t acct_id, struct order_view *v)
 {
-	anvil_err e = db_order_get(r->db, id, &v->o);
+	anvil_err e;
 
+	v->nauthz = 0;
+	v->authz_state = 0;
+	if ((v->authz = arena_alloc(&r->arena, DB_ORDER_AUTHZ_MAX * sizeof(*v->authz))) == NULL) {
+		req_fail(r, AE_NOMEM, "order");
+		return -1;
+	}
+	/* The authorizations come along (one statement): GET needs them, and finalize too unless
+	 * the order is past ready. */
+	e = db_order_get_view(r->db, id, &v->o, v->authz, DB_ORDER_AUTHZ_MAX, &v->nauthz);
 	if (e == AE_NOTFOUND) {
 		req_problem(r, PROB_NOT_FOUND, "no such order");
 		return -1;
@@ -30,6 +39,7 @@ order_view_load(struct req *r, int64_t id, int64_t acct_id, struct order_view *v
 		req_problem(r, PROB_UNAUTHORIZED, "this order belongs to another account");
 		return -1;
 	}
+	v->authz_state = 1;
 	return 0;
 }
 
@@ -38,18 +48,24 @@ order_view_authz(struct req *r, struct order_view *v)
 {
 	anvil_err e;
 
-	v->nauthz = 0;
-	if ((v->authz = arena_alloc(&r->arena, DB_ORDER_AUTHZ_MAX * sizeof(*v->authz))) == NULL) {
-		req_fail(r, AE_NOMEM, "order authorizations");
-		return -1;
-	}
-	if ((e = db_order_authz_list(r->db, v->o.id, v->authz, DB_ORDER_AUTHZ_MAX,
-	    &v->nauthz)) != AE_OK) {
-		req_fail(r, e, "order authorizations");
-		return -1;
+	if (v->authz_state == 2)
+		return 0;
+	if (v->authz_state == 0) {
+		v->nauthz = 0;
+		if ((v->authz = arena_alloc(&r->arena, DB_ORDER_AUTHZ_MAX *
+		    sizeof(*v->authz))) == NULL) {
+			req_fail(r, AE_NOMEM, "order authorizations");
+			return -1;
+		}
+		if ((e = db_order_authz_list(r->db, v->o.id, v->authz, DB_ORDER_AUTHZ_MAX,
+		    &v->nauthz)) != AE_OK) {
+			req_fail(r, e, "order authorizations");
+			return -1;
+		}
 	}
 	for (size_t i = 0; i < v->nauthz; i++)
 		authz_refresh(r, &v->authz[i]);
+	v->authz_state = 2;
 	return 0;
 }
 

@@ -13,13 +13,15 @@ struct order_view {
 	enum db_order_status stored;  /* the status the database holds (o.status may be ahead) */
 	struct db_authz *authz;       /* in authorization id order, as the object lists them */
 	size_t nauthz;
+	int authz_state;              /* 0 unread, 1 read with the order, 2 refreshed */
 };
 
-/* Reads order id of account acct_id into v->o. 0, or -1 with the problem set: notFound,
+/* Reads order id of account acct_id into v->o, and its authorizations into v (in the arena)
+ * in the same statement, for order_view_authz. 0, or -1 with the problem set: notFound,
  * unauthorized for another account's order, or the database's failure. */
 int order_view_load(struct req *r, int64_t id, int64_t acct_id, struct order_view *v);
-/* Reads the order's authorizations into v (in the arena), a pending or valid one past its
- * expiry turned expired (authz_refresh). 0, or -1 with the problem set. */
+/* The order's authorizations in v (read by order_view_load, else now), a pending or valid one
+ * past its expiry turned expired (authz_refresh), once. 0, or -1 with the problem set. */
 int order_view_authz(struct req *r, struct order_view *v);
 /* Brings a pending or ready order's status up to date from v's authorizations: ready, or
  * invalid with an error, stored from the status read so that a concurrent change wins (then v

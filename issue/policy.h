@@ -10,6 +10,7 @@
 #include "ca/profile.h"
 #include "issue/csr.h"
 #include "issue/issue.h"
+#include "lib/jwk.h"
 
 /* The whole policy for the CSR der of an order with these identifiers (its stored JSON array)
  * in profile prof: csr_check (DER, signature, names exactly the order's, the CN rule, key
@@ -23,5 +24,14 @@
 anvil_err issue_csr_policy(struct issue_ctx *ic, const uint8_t *der, size_t len,
     const char *identifiers, const struct profile *prof, struct csr_info *ci,
     enum csr_verdict *verdict, char detail[CSR_DETAIL_MAX]);
+/* issue_csr_policy without its database look-ups (blocked and account keys), for a caller that
+ * makes them in its own write (finalize: db_order_finalize_from); tp is the key's JWK
+ * thumbprint for them. Returns as issue_csr_policy. */
+anvil_err issue_csr_policy_local(struct issue_ctx *ic, const uint8_t *der, size_t len,
+    const char *identifiers, const struct profile *prof, struct csr_info *ci,
+    enum csr_verdict *verdict, char detail[CSR_DETAIL_MAX], char tp[JWK_THUMBPRINT_LEN + 1]);
+/* The refusal for a blocked or account key (AE_DENIED with *verdict and detail), or AE_OK. */
+anvil_err issue_key_verdict(int blocked, int account_key, enum csr_verdict *verdict,
+    char detail[CSR_DETAIL_MAX]);
 
 #endif
