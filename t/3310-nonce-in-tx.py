@@ -44,15 +44,9 @@ def main():
     def logged(send):
         """send(), with the server's general log on: (its response, the statement each nonce
         INSERT followed on its connection)."""
-        s.mysql("TRUNCATE TABLE mysql.general_log; SET GLOBAL log_output = 'TABLE'; "
-                "SET GLOBAL general_log = 1")
-        try:
-            r = send()
-        finally:
-            s.mysql("SET GLOBAL general_log = 0")
+        r, rows = s.general_log(send)
         last, before = {}, []
-        for row in s.mysql_rows("SELECT thread_id, argument FROM mysql.general_log WHERE "
-                                "command_type IN ('Query', 'Execute')"):
+        for row in rows:
             tid, arg = row[0], row[-1]
             if arg.startswith("INSERT INTO nonces"):
                 before.append(last.get(tid))

@@ -27,14 +27,7 @@ def main():
     def logged(send):
         """send(), with the general log on: (its response, the statements of the worker's
         session that redeemed the request's nonce, in order)."""
-        s.mysql("TRUNCATE TABLE mysql.general_log; SET GLOBAL log_output = 'TABLE'; "
-                "SET GLOBAL general_log = 1")
-        try:
-            r = send()
-        finally:
-            s.mysql("SET GLOBAL general_log = 0")
-        rows = s.mysql_rows("SELECT thread_id, argument FROM mysql.general_log WHERE "
-                            "command_type IN ('Query', 'Execute') ORDER BY event_time")
+        r, rows = s.general_log(send)
         tids = {row[0] for row in rows if row[-1].startswith("INSERT INTO nonces")}
         return r, [row[-1] for row in rows if row[0] in tids]
 

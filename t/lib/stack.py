@@ -1048,6 +1048,20 @@ class Stack:
         """Rows as lists of strings ("NULL" for NULL)."""
         return [ln.split("\t") for ln in self.mysql(sql, database).splitlines()]
 
+    def general_log(self, send):
+        """send() with MariaDB's general log on: (its result, the (thread id, statement) of
+        every text query and prepared execution meanwhile, in the order the server logged
+        them)."""
+        self.mysql("TRUNCATE TABLE mysql.general_log; SET GLOBAL log_output = 'TABLE'; "
+                   "SET GLOBAL general_log = 1")
+        try:
+            r = send()
+        finally:
+            self.mysql("SET GLOBAL general_log = 0")
+        return r, [(row[0], row[-1]) for row in self.mysql_rows(
+            "SELECT thread_id, argument FROM mysql.general_log WHERE "
+            "command_type IN ('Query', 'Execute')")]
+
     def mysql_session(self, database=None):
         """A held-open client session: s.query("LOCK TABLES accounts WRITE"); ...; s.close()."""
         return MysqlSession(self.db, database or self.config["database"].get("name", DB_NAME))
