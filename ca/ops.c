@@ -12,6 +12,7 @@
 #include "ca/spki.h"
 #include "ca/tbs.h"
 #include "lib/clock.h"
+#include "lib/hex.h"
 #include "lib/log.h"
 
 static int
@@ -98,19 +99,6 @@ op_name(int op)
 	}
 }
 
-static void
-hex(char *out, size_t outsz, const uint8_t *p, size_t n)
-{
-	static const char d[] = "0123456789abcdef";
-	size_t o = 0;
-
-	for (size_t i = 0; i < n && o + 2 < outsz; i++) {
-		out[o++] = d[p[i] >> 4];
-		out[o++] = d[p[i] & 15];
-	}
-	out[o] = '\0';
-}
-
 /* Every operation, refused ones included, becomes a record of the audit chain before its
  * answer leaves: a signature the chain cannot hold is not handed out (the caller's retry gets
  * the journaled bytes once the file is writable again). The log line repeats the record with
@@ -120,7 +108,8 @@ audit(struct signer *s, const struct peer *peer, const struct request *req,
     const char *profile, const char *issuer, const uint8_t *serial, size_t slen, anvil_err e,
     const struct job *j, uint64_t t0, int replay)
 {
-	char sh[48], pn[PROTO_NAME_MAX * 4 + 1], ossl[256], text[AUDIT_TEXT_MAX];
+	char sh[2 * PROTO_SERIAL_MAX + 1], pn[PROTO_NAME_MAX * 4 + 1], ossl[256];
+	char text[AUDIT_TEXT_MAX];
 	char hash[AUDIT_HASH_HEX] = "-";
 	unsigned long oe;
 	uint64_t seq = 0;
@@ -132,7 +121,7 @@ audit(struct signer *s, const struct peer *peer, const struct request *req,
 			ERR_error_string_n(oe, ossl, sizeof(ossl));
 			log_err("event=openssl_error error=\"%s\"", ossl);
 		}
-	hex(sh, sizeof(sh), serial, slen);
+	hex_encode(serial, slen, sh);
 	log_escape(pn, sizeof(pn), profile, strlen(profile));
 	snprintf(text, sizeof(text), "event=sign what=%s serial=%s profile=\"%s\" issuer=%s "
 	    "requester_uid=%u requester_pid=%ld request_id=%u result=%s%s code=%d duration_us=%llu "

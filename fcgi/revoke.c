@@ -17,6 +17,7 @@
 #include <openssl/x509v3.h>
 #include "db/issue.h"
 #include "fcgi/api.h"
+#include "lib/hex.h"
 #include "fcgi/auth.h"
 #include "issue/csr.h"
 #include "issue/revoke.h"
@@ -43,7 +44,6 @@ reason_allowed(int64_t reason)
 static int
 serial_hex(X509 *x, char out[DB_SERIAL_HEX_MAX + 1])
 {
-	static const char hx[] = "0123456789abcdef";
 	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
 	unsigned char b[DB_SERIAL_HEX_MAX / 2];
 	int n, rc = -1;
@@ -52,11 +52,7 @@ serial_hex(X509 *x, char out[DB_SERIAL_HEX_MAX + 1])
 	    n > (int)sizeof(b))
 		goto out;
 	BN_bn2bin(bn, b);
-	for (int i = 0; i < n; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
-	out[2 * n] = '\0';
+	hex_encode(b, (size_t)n, out);
 	rc = 0;
 out:
 	BN_free(bn);
