@@ -431,7 +431,8 @@ class MariaDB:
                  "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M"]) + [
                 "--skip-innodb-adaptive-hash-index", "--max-connections=300",
                 "--character-set-server=utf8mb4", "--collation-server=utf8mb4_bin",
-                "--lock-wait-timeout=60", "--innodb-lock-wait-timeout=50"]
+                "--lock-wait-timeout=60", "--innodb-lock-wait-timeout=50"] + \
+            os.environ.get("ANVIL_DB_ARGS", "").split()
 
     def running(self):
         if self.proc is None:
