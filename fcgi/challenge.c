@@ -17,7 +17,7 @@ challenge_wake(const char *path)
 {
 	anvil_err e;
 
-	if (path != NULL && (e = wake_send(path)) != AE_OK)
+	if (path != NULL && (e = wake_send_job(path)) != AE_OK)
 		log_warn("wake anvil-jobs at jobs.wake_socket: %s", anvil_strerror(e));
 }
 
@@ -44,7 +44,7 @@ wait_result(struct req *r, struct db_chall *ch, int fd)
 		if (fd >= 0) {
 			struct pollfd pfd = { .fd = fd, .events = POLLIN };
 			if (poll(&pfd, 1, (int)(until - now)) > 0) {
-				wake_drain(fd);
+				wake_drain(fd, NULL);
 				woken = 1;
 			}
 		} else {
@@ -105,7 +105,7 @@ api_challenge(struct req *r, int64_t id)
 		 * after that answer) must not be taken for this one's, and this one's cannot be
 		 * here yet. */
 		if (fd >= 0)
-			wake_drain(fd);
+			wake_drain(fd, NULL);
 		if ((e = db_chall_respond(r->db, id, au.acct->id, r->now, worker_wake_path(),
 		    &queued)) != AE_OK) {
 			req_fail(r, e, "challenge response");

@@ -249,7 +249,7 @@ api_finalize(struct req *r, int64_t id)
 		log_info("order %lld: issuance continues in the background (%s)", (long long)id,
 		    anvil_strerror(e));
 		if (r->conf->orders.wake_socket != NULL)
-			(void)wake_send(r->conf->orders.wake_socket);
+			(void)wake_send_job(r->conf->orders.wake_socket);
 	}
 	/* Valid: o says so. Anything else (processing, invalid, finished by anvil-jobs): the
 	 * order as stored. */

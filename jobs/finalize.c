@@ -146,7 +146,7 @@ lane_main(void *arg)
 		l->state = LANE_FINISHED;
 		pthread_cond_broadcast(&f->ended);
 		if (f->wake != NULL)
-			(void)wake_send(f->wake);
+			(void)wake_send_job(f->wake);
 	}
 	pthread_mutex_unlock(&f->mu);
 	return NULL;

@@ -497,9 +497,11 @@ runner_run(struct runner_env *env)
 			break;
 		}
 		if (woken) {
-			wake_drain(env->wake_fd);
+			int publish = 0;
+
+			wake_drain(env->wake_fd, &publish);
 			if (env->on_wake != NULL)
-				env->on_wake(env->on_wake_arg);
+				env->on_wake(env->on_wake_arg, publish);
 		}
 	}
 	/* Attempts on the lanes end within their budget: their results are recorded, not

@@ -19,7 +19,7 @@ struct runner_env {
 	int wake_fd;                /* -1 without jobs.wake_socket */
 	/* Told of each wake-up too (work queued elsewhere than the jobs table: a revocation to
 	 * publish), from the loop's thread; NULL: nobody. */
-	void (*on_wake)(void *arg);
+	void (*on_wake)(void *arg, int publish); /* publish: see wake_drain */
 	void *on_wake_arg;
 	volatile sig_atomic_t *stop;
 };

@@ -22,8 +22,11 @@ wake_addr(const char *path, struct sockaddr_un *sun)
 	return 0;
 }
 
-anvil_err
-wake_send(const char *path)
+#define WAKE_JOB 'j'    /* wake_send_job */
+#define WAKE_ALL 'w'    /* wake_send */
+
+static anvil_err
+send_kind(const char *path, char kind)
 {
 	struct sockaddr_un sun;
 	anvil_err e = AE_IO;
@@ -35,7 +38,7 @@ wake_send(const char *path)
 		goto out;
 	/* Not running, restarting, or already flooded with wake-ups: the job waits in the table
 	 * for the next poll either way, so none of these is the caller's problem. */
-	if (sendto(fd, "w", 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sun,
+	if (sendto(fd, &kind, 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sun,
 	    sizeof(sun)) != 1 && errno != ENOENT && errno != ECONNREFUSED && errno != EAGAIN &&
 	    errno != EWOULDBLOCK && errno != ENOBUFS && errno != ENOTDIR && errno != EACCES)
 		goto out;
@@ -44,6 +47,18 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return e;
+}
+
+anvil_err
+wake_send(const char *path)
+{
+	return send_kind(path, WAKE_ALL);
+}
+
+anvil_err
+wake_send_job(const char *path)
+{
+	return send_kind(path, WAKE_JOB);
 }
 
 int
@@ -71,13 +86,19 @@ fail:
 }
 
 int
-wake_drain(int fd)
+wake_drain(int fd, int *publish)
 {
 	char b[64];
+	ssize_t len;
 	int n = 0;
 
-	while (n < 100000 && recv(fd, b, sizeof(b), MSG_DONTWAIT) >= 0)
+	if (publish != NULL)
+		*publish = 0;
+	while (n < 100000 && (len = recv(fd, b, sizeof(b), MSG_DONTWAIT)) >= 0) {
+		if (publish != NULL && (len != 1 || b[0] != WAKE_JOB))
+			*publish = 1;
 		n++;
+	}
 	return n;
 }
 

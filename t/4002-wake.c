@@ -8,7 +8,9 @@
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include "lib/usock.h"
 #include "lib/wake.h"
 #include "t/tap.h"
@@ -17,7 +19,7 @@ int
 main(void)
 {
 	char dir[] = "/tmp/anvil-wake-XXXXXX", path[256], file[256];
-	int fd, fd2, n;
+	int fd, fd2, n, pub = -1;
 	FILE *f;
 
 	if (mkdtemp(dir) == NULL)
@@ -28,16 +30,37 @@ main(void)
 	ok(wake_send("/nonexistent-dir/jobs.wake") == AE_OK, "missing directory: AE_OK");
 	ok(wake_send("") == AE_IO, "empty path: AE_IO");
 	ok((fd = wake_listen(path, 0660)) >= 0, "listen");
-	ok(wake_drain(fd) == 0, "nothing pending");
+	ok(wake_drain(fd, NULL) == 0, "nothing pending");
 	for (int i = 0; i < 3; i++)
 		wake_send(path);
-	ok(wake_drain(fd) == 3, "three wake-ups, three datagrams");
+	ok(wake_drain(fd, &pub) == 3 && pub == 1, "three wake-ups, three datagrams, publish asked");
+	/* A job queued is not work for the OCSP and CRL publishers (jobs/main.c on_wake). */
+	wake_send_job(path);
+	wake_send_job(path);
+	ok(wake_drain(fd, &pub) == 2 && pub == 0, "job wake-ups only: publishers left alone");
+	wake_send_job(path);
+	wake_send(path);
+	wake_send_job(path);
+	ok(wake_drain(fd, &pub) == 3 && pub == 1, "one full wake-up among job ones: publish");
+	/* An older sender's datagram, whatever it holds, means everything. */
+	{
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+		ok(s >= 0 && sendto(s, "xy", 2, 0, (struct sockaddr *)&sun, sizeof(sun)) == 2 &&
+		    sendto(s, "", 0, 0, (struct sockaddr *)&sun, sizeof(sun)) == 0,
+		    "two unknown datagrams sent");
+		if (s >= 0)
+			close(s);
+		ok(wake_drain(fd, &pub) == 2 && pub == 1, "unknown datagrams: publish");
+	}
 	/* Far more than the socket buffer holds: the sender must neither block nor fail. */
 	n = 0;
 	for (int i = 0; i < 100000; i++)
 		n += wake_send(path) == AE_OK;
 	ok(n == 100000, "a flooded listener: every send AE_OK, none blocked");
-	ok(wake_drain(fd) > 0, "the listener still reads");
+	ok(wake_drain(fd, NULL) > 0, "the listener still reads");
 	close(fd);
 	ok((fd2 = wake_listen(path, 0600)) >= 0, "a stale socket file is replaced");
 	if (fd2 >= 0)
