@@ -10,6 +10,9 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509.h>
+#include <time.h>
 #include "lib/buf.h"
 #include "lib/jwk.h"
 
@@ -23,6 +26,7 @@
 #define ACMEB_RETRIES_MAX 10        /* 503/429/badNonce retries of one flow before it fails */
 #define ACMEB_CONNECT_TO_MAX 8      /* --connect-to targets (front-end sets of one base_url) */
 #define ACMEB_CONNECT_TO_LEN 255
+#define ACMEB_OCSP_MAX (16 * 1024)  /* an OCSP response (Anvil's are about 500 bytes) */
 
 /* The timed steps of a flow, in order; STEP_FLOW is the whole flow. */
 enum step {
@@ -34,6 +38,7 @@ enum step {
 	STEP_FINALIZE,
 	STEP_ORDER_POLL,  /* finalize response to order valid, sleeps included */
 	STEP_CERT,        /* download, parse and check */
+	STEP_OCSP,        /* --ocsp: GET of the leaf's AIA OCSP URL, response checked */
 	STEP_FLOW,
 	STEP_COUNT
 };
@@ -45,6 +50,7 @@ struct opts {
 	const char *pids;       /* name=pid[+pid...],... */
 	const char *label;      /* free text copied into the report (e.g. "anvil") */
 	int insecure;
+	int ocsp;               /* a flow ends with a good OCSP response for its certificate */
 	int64_t concurrency;
 	int64_t seconds;
 	int64_t burst;          /* > 0: burst mode */
@@ -150,8 +156,21 @@ EVP_PKEY *key_gen_p256(void);
 /* base64url DER CSR for one DNS name (malloc'd). */
 char *csr_b64(EVP_PKEY *key, const char *name);
 /* 0 when pem parses as a chain whose leaf carries exactly the SAN name and key's public key and
- * (with an issuer in the chain) verifies with the next certificate's key; else a static reason. */
-const char *chain_check(const char *pem, size_t len, const char *name, EVP_PKEY *key);
+ * (with an issuer in the chain) verifies with the next certificate's key; else a static reason.
+ * On success, when leaf_out/issuer_out are not NULL, the leaf and the issuer (NULL when the
+ * chain has none) are handed over: the caller frees them. */
+const char *chain_check(const char *pem, size_t len, const char *name, EVP_PKEY *key,
+    X509 **leaf_out, X509 **issuer_out);
+
+/* --- acmeb_ocsp.c --- */
+/* The RFC 5019 GET URL (AIA OCSP URL + percent-encoded base64 request) for leaf, and its
+ * SHA-1 CertID (*id_out, freed by the caller); NULL, or a static reason. */
+const char *ocsp_request_url(X509 *leaf, X509 *issuer, char *url, size_t urlsz,
+    OCSP_CERTID **id_out);
+/* NULL when der is a successful OCSP response, verified with issuer, saying id is good with
+ * thisUpdate <= now + a small skew and now < nextUpdate; else a static reason. */
+const char *ocsp_check(const unsigned char *der, size_t len, X509 *issuer, OCSP_CERTID *id,
+    time_t now);
 
 /* --- acmeb_report.c --- */
 void stats_init(struct stats *s);

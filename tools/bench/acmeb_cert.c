@@ -189,10 +189,11 @@ issuer_of(const char *rest, size_t len)
 }
 
 const char *
-chain_check(const char *pem, size_t len, const char *name, EVP_PKEY *key)
+chain_check(const char *pem, size_t len, const char *name, EVP_PKEY *key, X509 **leaf_out,
+    X509 **issuer_out)
 {
 	static const char end_marker[] = "-----END CERTIFICATE-----";
-	X509 *leaf = NULL, *ik;
+	X509 *leaf = NULL, *ik = NULL;
 	const char *why = NULL, *end;
 	size_t leaf_len;
 	BIO *b = NULL;
@@ -223,6 +224,15 @@ chain_check(const char *pem, size_t len, const char *name, EVP_PKEY *key)
 			why = "check: chain does not parse";
 		else if (X509_verify(leaf, X509_get0_pubkey(ik)) != 1)
 			why = "check: leaf does not verify with the chain's issuer";
+	}
+	if (why == NULL && leaf_out != NULL && issuer_out != NULL) {
+		if (ik != NULL && X509_up_ref(ik) != 1) {
+			why = "local: X509_up_ref";
+			goto out;
+		}
+		*leaf_out = leaf;
+		*issuer_out = ik;
+		leaf = NULL;
 	}
 out:
 	X509_free(leaf);

@@ -1,14 +1,18 @@
 /* anvil-bench: one complete ACME flow as a state machine driven by the event loop of
  * acmeb_main.c: newOrder, authorization, http-01 challenge, authorization poll, finalize, order
- * poll, certificate download and check. Every signed request carries the Replay-Nonce of the
- * slot's previous answer (a newNonce only when there is none). Polls honour Retry-After up to
- * --poll-cap-ms; 503 and 429 are retried after their Retry-After (up to --retry-cap-ms),
- * badNonce at once with the nonce of the error answer, each up to ACMEB_RETRIES_MAX times. Like
- * lego, a challenge answer that is already `valid` ends the authorization step without a poll. */
+ * poll, certificate download and check, and with --ocsp a GET of the certificate's OCSP
+ * response from its AIA URL, checked as a relying party would (acmeb_ocsp.c). Every signed
+ * request carries the Replay-Nonce of the slot's previous answer (a newNonce only when there
+ * is none). Polls honour Retry-After up to --poll-cap-ms; 503 and 429 are retried after their
+ * Retry-After (up to --retry-cap-ms), badNonce at once with the nonce of the error answer, each
+ * up to ACMEB_RETRIES_MAX times. Like lego, a challenge answer that is already `valid` ends the
+ * authorization step without a poll. */
 #include "config.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include "tools/bench/acmeb.h"
 #include "tools/bench/acmeb_xfer.h"
 
@@ -42,7 +46,20 @@ struct flow {
 	char token[ACMEB_TOKEN_MAX];
 	size_t token_len;
 	char keyauth[ACMEB_KEYAUTH_MAX];
+	/* --ocsp: from the certificate check to the OCSP response's */
+	X509 *leaf, *issuer;
+	OCSP_CERTID *ocsp_id;
 };
+
+static void
+ocsp_clear(struct flow *f)
+{
+	X509_free(f->leaf);
+	X509_free(f->issuer);
+	OCSP_CERTID_free(f->ocsp_id);
+	f->leaf = f->issuer = NULL;
+	f->ocsp_id = NULL;
+}
 
 struct flow *
 flow_new(struct run *r, size_t slot)
@@ -72,6 +89,7 @@ flow_free(struct flow *f)
 		curl_multi_remove_handle(f->r->multi, f->x.h);
 	xfer_free(&f->x);
 	free(f->req_payload);
+	ocsp_clear(f);
 	free(f);
 }
 
@@ -206,6 +224,7 @@ fail(struct flow *f, double now)
 	f->token_len = 0;
 	f->next_start = now + 0.05;
 	f->r->st.failed++;
+	ocsp_clear(f);
 }
 
 static void
@@ -227,6 +246,7 @@ flow_abandon(struct flow *f)
 	f->active = 0;
 	f->sleeping = 0;
 	f->token_len = 0;
+	ocsp_clear(f);
 }
 
 void
@@ -343,6 +363,70 @@ pick_http01(struct flow *f, json_object *authz)
 	return -1;
 }
 
+/* The flow counts: its certificate checked (and with --ocsp its OCSP response). */
+static void
+finish(struct flow *f, double now)
+{
+	struct run *r = f->r;
+	stats_add(&r->st, STEP_FLOW, now - f->t_flow);
+	r->st.completed++;
+	r->t_last_ok = now;
+	if (now <= r->t_end)
+		r->st.completed_in_window++;
+	f->active = 0;
+	f->token_len = 0;
+	f->next_start = now;
+}
+
+/* --ocsp: right after the download, as a relying party that gets the certificate at once
+ * would; the same connection pool as the ACME requests (the AIA URL is the plain-HTTP
+ * server, so it is a connection of its own per slot). */
+static void
+do_ocsp(struct flow *f, double now)
+{
+	const char *why;
+
+	begin(f, STEP_OCSP, now);
+	if (f->issuer == NULL) {
+		fail_reason(f, 200, "ocsp: chain without an issuer", now);
+		return;
+	}
+	why = ocsp_request_url(f->leaf, f->issuer, f->req_url, sizeof(f->req_url), &f->ocsp_id);
+	if (why != NULL) {
+		fail_reason(f, 200, why, now);
+		return;
+	}
+	f->fetching_nonce = 0;
+	xfer_get(&f->x, f->req_url);
+	f->r->st.requests++;
+	f->t_req = now_s();
+	multi_add(f);
+}
+
+static void
+ocsp_done(struct flow *f, long code, double now)
+{
+	const char *why;
+
+	if (code != 200) {
+		fail_reason(f, code, "ocsp: HTTP status not 200", now);
+		return;
+	}
+	if (strncasecmp(f->x.ctype, "application/ocsp-response", 25) != 0) {
+		fail_reason(f, code, "ocsp: Content-Type is not application/ocsp-response", now);
+		return;
+	}
+	why = ocsp_check(f->x.body.data, f->x.body.len, f->issuer, f->ocsp_id, time(NULL));
+	if (why != NULL) {
+		fail_reason(f, code, why, now);
+		return;
+	}
+	stats_add(&f->r->st, STEP_OCSP, now - f->t_step);
+	ocsp_clear(f);
+	finish(f, now);
+}
+
+/* The certificate download's answer. */
 static void
 complete(struct flow *f, double now)
 {
@@ -352,20 +436,18 @@ complete(struct flow *f, double now)
 		fail_reason(f, 200, "local: certificate body", now);
 		return;
 	}
-	why = chain_check((const char *)f->x.body.data, f->x.body.len, f->name, f->key);
+	ocsp_clear(f);
+	why = chain_check((const char *)f->x.body.data, f->x.body.len, f->name, f->key,
+	    r->o->ocsp ? &f->leaf : NULL, r->o->ocsp ? &f->issuer : NULL);
 	if (why != NULL) {
 		fail_reason(f, 200, why, now);
 		return;
 	}
 	stats_add(&r->st, STEP_CERT, now - f->t_step);
-	stats_add(&r->st, STEP_FLOW, now - f->t_flow);
-	r->st.completed++;
-	r->t_last_ok = now;
-	if (now <= r->t_end)
-		r->st.completed_in_window++;
-	f->active = 0;
-	f->token_len = 0;
-	f->next_start = now;
+	if (r->o->ocsp)
+		do_ocsp(f, now);
+	else
+		finish(f, now);
 }
 
 /* A 2xx answer of the step in progress, with its parsed body. */
@@ -527,6 +609,10 @@ flow_on_done(struct flow *f, CURLcode result, double now)
 		return;
 	}
 	curl_easy_getinfo(f->x.h, CURLINFO_RESPONSE_CODE, &code);
+	if (f->step == STEP_OCSP) {
+		ocsp_done(f, code, now);
+		return;
+	}
 	if (f->fetching_nonce) {
 		if (code / 100 != 2 || f->x.nonce[0] == '\0') {
 			stats_error(&f->r->st, STEP_NONCE, code, "newNonce without a nonce");

@@ -29,10 +29,12 @@ usage(void)
 	    "         [--accounts N] [--keys N] [--connections N] [--drain-seconds S]\n"
 	    "         [--timeout S]\n"
 	    "         [--pids name=pid[+pid...],...] [--label TEXT] [--json FILE]\n"
-	    "         [--connect-to HOST:PORT:ADDR:PORT ...]\n"
+	    "         [--connect-to HOST:PORT:ADDR:PORT ...] [--ocsp]\n"
 	    "--insecure skips TLS verification (for Pebble's test certificate only).\n"
 	    "--connect-to (up to %d): flow slot i connects to the (i mod n)-th ADDR:PORT for the\n"
-	    "URLs of HOST:PORT, as behind a load balancer (URLs, SNI, certificate unchanged).\n",
+	    "URLs of HOST:PORT, as behind a load balancer (URLs, SNI, certificate unchanged).\n"
+	    "--ocsp: a flow ends with a good OCSP response for its certificate from the leaf's\n"
+	    "AIA URL (RFC 5019 GET), verified with the chain's issuer (step \"ocsp\").\n",
 	    ACMEB_CONNECT_TO_MAX);
 	exit(2);
 }
@@ -97,6 +99,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "label", required_argument, NULL, 'l' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "connect-to", required_argument, NULL, 'C' },
+		{ "ocsp", no_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -132,6 +135,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'l': o->label = optarg; break;
 		case 'j': o->json_path = optarg; break;
 		case 'C': connect_to_opt(optarg, o); break;
+		case 'O': o->ocsp = 1; break;
 		default: usage();
 		}
 	}
@@ -169,7 +173,10 @@ setup(struct run *r, size_t nflows)
 	if (conns > nflows)
 		conns = nflows;
 	curl_multi_setopt(r->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)conns);
-	curl_multi_setopt(r->multi, CURLMOPT_MAXCONNECTS, (long)conns + 8);
+	/* With --ocsp each slot also keeps a connection to the OCSP server: a cache sized for
+	 * the ACME connections alone would close them in turn, and the ACME side would pay TLS
+	 * handshakes a real client does not. */
+	curl_multi_setopt(r->multi, CURLMOPT_MAXCONNECTS, (long)(o->ocsp ? 2 * conns : conns) + 8);
 	for (size_t i = 0; i < nflows; i++) {
 		if ((r->flows[i] = flow_new(r, i)) == NULL)
 			return -1;

@@ -16,7 +16,7 @@
 
 static const char *const names[STEP_COUNT] = {
 	"nonce", "new_order", "authz", "challenge", "authz_poll", "finalize", "order_poll",
-	"cert", "flow",
+	"cert", "ocsp", "flow",
 };
 
 const char *
@@ -246,6 +246,8 @@ report_write(struct run *r, struct cpuset *cpu, double elapsed, double window,
 	json_object_object_add(j, "seconds", jdouble(window, 3));
 	json_object_object_add(j, "elapsed", jdouble(elapsed, 3));
 	json_object_object_add(j, "poll_cap_ms", json_object_new_int64(o->poll_cap_ms));
+	/* Whether a flow counted only with a good OCSP response (step "ocsp"). */
+	json_object_object_add(j, "ocsp", json_object_new_boolean(o->ocsp));
 	json_object_object_add(j, "started", json_object_new_int64(st->started));
 	json_object_object_add(j, "completed", json_object_new_int64(st->completed));
 	json_object_object_add(j, "completed_in_window",
@@ -300,11 +302,12 @@ report_write(struct run *r, struct cpuset *cpu, double elapsed, double window,
 	if (jf != stdout)
 		fclose(jf);
 
-	fprintf(tf, "%s%s %s, %lld flows%s: %ld completed (%ld in the window), %ld failed, "
+	fprintf(tf, "%s%s %s%s, %lld flows%s: %ld completed (%ld in the window), %ld failed, "
 	    "%ld unfinished, %.2f certificates/s over %.2f s (last completion at %.2f s)\n",
 	    o->label != NULL ? o->label : "", o->label != NULL ? ":" : "",
-	    o->burst > 0 ? "burst" : "closed loop", (long long)(o->burst > 0 ? o->burst :
-	    o->concurrency), o->burst > 0 ? "" : " at once", st->completed,
+	    o->burst > 0 ? "burst" : "closed loop", o->ocsp ? " with OCSP" : "",
+	    (long long)(o->burst > 0 ? o->burst : o->concurrency), o->burst > 0 ? "" : " at once",
+	    st->completed,
 	    st->completed_in_window, st->failed, st->unfinished, rate, span, last_ok);
 	fprintf(tf, "%-11s %8s %9s %9s %9s %9s\n", "step", "n", "p50 ms", "p90 ms", "p99 ms",
 	    "max ms");
