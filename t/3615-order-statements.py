@@ -57,6 +57,15 @@ def main():
     tap.is_(len(reads(st, "authorizations")), 1, "the order's authorizations come in that read")
     two(st, "orders", "2 statements: the account with the order, the nonce")
 
+    # An order without links (only ever a damaged one) is still answered whole.
+    bare = ready_order(s, c, ["bare.example.com"])
+    s.mysql("DELETE FROM order_authorizations WHERE order_id = %d" % bare)
+    r, st = logged(lambda: c.post_as_get(order_url(s, bare)))
+    tap.is_((r.status_code, r.json().get("identifiers"), r.json().get("authorizations")),
+            (200, [{"type": "dns", "value": "bare.example.com"}], []),
+            "an order without links: 200, its identifiers, no authorizations")
+    tap.is_(len(st), 2, "... after 2 statements")
+
     # --- authorization and challenge by POST-as-GET ---
     r, st = logged(lambda: c.get_authz(azs[0]))
     tap.is_((r.status_code, r.json().get("status")), (200, "valid"), "authz POST-as-GET: 200")
