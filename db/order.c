@@ -104,8 +104,8 @@ static const char SQL_ORDER_VIEW[] =
 /* The same driven by the signing account (db/acme.h), so that a missing order is a row with
  * NULL for o.id, and an order without links one with NULL for a.id. Not sorted by the server:
  * ORDER BY on the outer-joined links made MariaDB sort in a temporary table, which the long
- * columns put on disk (3x the time of the statement without it); db/order.c sorts the few
- * rows. So the row with the long columns, the account's too, says so (column 22). */
+ * columns put on disk (2-4x the statement's time: doc/benchmarks.md); order_view_read sorts
+ * the few rows. So the row with the long columns, the account's too, says so (column 22). */
 #define ONE_ROW "(oa.authz_id IS NULL OR " FIRST_ROW ")"
 static const char SQL_ORDER_VIEW_ACCT[] =
     "SELECT o.account_id, o.status, o.expires, IF(" ONE_ROW ", o.identifiers, NULL), "
