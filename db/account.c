@@ -15,11 +15,9 @@ db_account_status_name(enum db_account_status s)
 /* With the profile scope of the account's EAB key, which newOrder checks: read here, with the
  * lookup every request makes, rather than in a round trip of its own. */
 static const char SQL_ACCT_BY_ID[] =
-    "SELECT a.id, a.thumbprint, a.jwk, a.contact, a.status, k.profiles FROM accounts a "
-    "LEFT JOIN eab_keys k ON k.kid = a.eab_kid WHERE a.id = ?";
+    "SELECT " DB_ACCOUNT_SELECT " FROM " DB_ACCOUNT_FROM " WHERE ac.id = ?";
 static const char SQL_ACCT_BY_THUMB[] =
-    "SELECT a.id, a.thumbprint, a.jwk, a.contact, a.status, k.profiles FROM accounts a "
-    "LEFT JOIN eab_keys k ON k.kid = a.eab_kid WHERE a.thumbprint = ?";
+    "SELECT " DB_ACCOUNT_SELECT " FROM " DB_ACCOUNT_FROM " WHERE ac.thumbprint = ?";
 static const char SQL_ACCT_INSERT[] =
     "INSERT INTO accounts (thumbprint, jwk, contact, eab_kid, created_net) VALUES (?, ?, ?, ?, ?)";
 /* The count and its checks in one statement: the row lock it takes makes parallel
@@ -39,26 +37,24 @@ static const char SQL_ACCT_SET_KEY[] =
     "UPDATE accounts SET thumbprint = ?, jwk = ? WHERE id = ? AND thumbprint = ? "
     "AND status = 'valid'";
 
-static anvil_err
-account_fetch(struct db *db, const char *sql, const struct db_val *param, struct db_account *a)
+void
+db_account_bind(struct db_account *a, char *status, struct db_val *cols)
 {
-	char status[16];
-	struct db_val cols[] = {
+	const struct db_val c[DB_ACCOUNT_NCOLS] = {
 		DB_COL_I64,
 		DB_COL_STR(a->thumbprint, sizeof(a->thumbprint)),
 		DB_COL_STR(a->jwk, sizeof(a->jwk)),
 		DB_COL_STR(a->contact, sizeof(a->contact)),
-		DB_COL_STR(status, sizeof(status)),
+		DB_COL_STR(status, 16),
 		DB_COL_STR(a->eab_profiles, sizeof(a->eab_profiles)),
 	};
-	struct db_result res;
-	anvil_err e;
 
-	e = db_exec(db, sql, param, 1, cols, sizeof(cols) / sizeof(cols[0]), &res);
-	if (e != AE_OK)
-		return e;
-	if (!res.found)
-		return AE_NOTFOUND;
+	memcpy(cols, c, sizeof(c));
+}
+
+void
+db_account_fill(struct db_account *a, const char *status, const struct db_val *cols)
+{
 	a->id = cols[0].i;
 	a->eab_scoped = !cols[5].is_null && a->eab_profiles[0] != '\0';
 	if (!a->eab_scoped)
@@ -67,6 +63,23 @@ account_fetch(struct db *db, const char *sql, const struct db_val *param, struct
 	for (size_t i = 0; i < sizeof(status_names) / sizeof(status_names[0]); i++)
 		if (strcmp(status, status_names[i]) == 0)
 			a->status = (enum db_account_status)i;
+}
+
+static anvil_err
+account_fetch(struct db *db, const char *sql, const struct db_val *param, struct db_account *a)
+{
+	char status[16];
+	struct db_val cols[DB_ACCOUNT_NCOLS];
+	struct db_result res;
+	anvil_err e;
+
+	db_account_bind(a, status, cols);
+	e = db_exec(db, sql, param, 1, cols, DB_ACCOUNT_NCOLS, &res);
+	if (e != AE_OK)
+		return e;
+	if (!res.found)
+		return AE_NOTFOUND;
+	db_account_fill(a, status, cols);
 	return AE_OK;
 }
 

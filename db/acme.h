@@ -82,6 +82,16 @@ anvil_err db_eab_revoke(struct db *db, const char *kid, int64_t now);
 /* 1 when name is one of the comma-separated profiles. */
 int db_eab_profile_in(const char *profiles, const char *name);
 
+/* Internal to db/: the account's columns, as SQL_ACCT_BY_ID selects them, for a statement of
+ * another table that brings the account along (the aliases are ac and ek). db_account_bind
+ * points cols[0..DB_ACCOUNT_NCOLS) at a and status (16 bytes); db_account_fill completes a from
+ * them after the fetch. */
+#define DB_ACCOUNT_SELECT "ac.id, ac.thumbprint, ac.jwk, ac.contact, ac.status, ek.profiles"
+#define DB_ACCOUNT_FROM "accounts ac LEFT JOIN eab_keys ek ON ek.kid = ac.eab_kid"
+#define DB_ACCOUNT_NCOLS 6
+void db_account_bind(struct db_account *a, char *status, struct db_val *cols);
+void db_account_fill(struct db_account *a, const char *status, const struct db_val *cols);
+
 /* Redeems a nonce: AE_OK the first time, AE_NONCE_USED after. */
 anvil_err db_nonce_redeem(struct db *db, const uint8_t *id, size_t id_len, int64_t expires);
 /* The same INSERT, deferred into the next transaction on db (db_defer_first): a replay makes

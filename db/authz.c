@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "db/acme.h"
 #include "db/jobs.h"
 #include "db/order.h"
 
@@ -23,6 +24,14 @@ static const char SQL_AUTHZ_CHALLS_GET[] =
     "SELECT id, account_id, identifier_type, identifier_value, wildcard, status, expires, "
     "profile, created, token_http01, token_dns01, token_tlsalpn01, chall_attempted, "
     "chall_status, chall_validated, chall_error, chall_record FROM authorizations WHERE id = ?";
+/* The same with the signing account (db/acme.h's DB_ACCOUNT_SELECT) in one statement: the
+ * account drives it, so that a missing authorization is a row of NULLs (id 0), not no row. */
+static const char SQL_AUTHZ_CHALLS_ACCT[] =
+    "SELECT az.id, az.account_id, az.identifier_type, az.identifier_value, az.wildcard, "
+    "az.status, az.expires, az.profile, az.created, az.token_http01, az.token_dns01, "
+    "az.token_tlsalpn01, az.chall_attempted, az.chall_status, az.chall_validated, "
+    "az.chall_error, az.chall_record, " DB_ACCOUNT_SELECT " FROM " DB_ACCOUNT_FROM
+    " LEFT JOIN authorizations az ON az.id = ? WHERE ac.id = ?";
 /* An id of the challenges table (before migration 0009): its authorization and type. */
 static const char SQL_CHALL_LEGACY[] =
     "SELECT authz_id, type FROM challenges WHERE id = ?";
@@ -63,11 +72,16 @@ struct authz_challs {
 	char record[DB_RECORD_MAX + 1];
 };
 
+/* Authorization id into a and x; with acct (NULL: none), account acct_id into *acct in the same
+ * statement, and AE_NOTFOUND then means no such account (a->id 0: no such authorization, as
+ * authorization ids start at 1). */
 static anvil_err
-authz_challs_read(struct db *db, int64_t id, struct db_authz *a, struct authz_challs *x)
+authz_challs_read(struct db *db, int64_t id, struct db_authz *a, struct authz_challs *x,
+    int64_t acct_id, struct db_account *acct)
 {
-	struct db_val p[] = { DB_PARAM_I64(id) };
-	struct db_val c[] = {
+	char acct_status[16];
+	struct db_val p[] = { DB_PARAM_I64(id), DB_PARAM_I64(acct_id) };
+	struct db_val c[8 + DB_ACCOUNT_NCOLS] = {
 		DB_COL_STR(x->token[0], sizeof(x->token[0])),
 		DB_COL_STR(x->token[1], sizeof(x->token[1])),
 		DB_COL_STR(x->token[2], sizeof(x->token[2])),
@@ -77,10 +91,16 @@ authz_challs_read(struct db *db, int64_t id, struct db_authz *a, struct authz_ch
 		DB_COL_STR(x->error, sizeof(x->error)),
 		DB_COL_STR(x->record, sizeof(x->record)),
 	};
-	anvil_err e = db_authz_row_ext(db, SQL_AUTHZ_CHALLS_GET, p, N(p), a, c, N(c));
+	anvil_err e;
 
+	if (acct != NULL)
+		db_account_bind(acct, acct_status, c + 8);
+	e = db_authz_row_ext(db, acct != NULL ? SQL_AUTHZ_CHALLS_ACCT : SQL_AUTHZ_CHALLS_GET, p,
+	    acct != NULL ? 2 : 1, a, c, acct != NULL ? N(c) : 8);
 	if (e == AE_OK)
 		x->validated = c[5].i;
+	if (e == AE_OK && acct != NULL)
+		db_account_fill(acct, acct_status, c + 8);
 	return e;
 }
 
@@ -131,27 +151,51 @@ chall_resolve(struct db *db, int64_t id, int64_t *authz_id, int *t)
 	return AE_OK;
 }
 
-anvil_err
-db_chall_authz_get(struct db *db, int64_t id, struct db_chall *ch, struct db_authz *a)
+/* db_chall_authz_get, with the account as authz_challs_read reads it; *found 0 when there is
+ * no such challenge. */
+static anvil_err
+chall_authz_read(struct db *db, int64_t id, struct db_chall *ch, struct db_authz *a,
+    int64_t acct_id, struct db_account *acct, int *found)
 {
 	struct authz_challs *x = malloc(sizeof(*x));
 	int64_t authz_id;
 	int t;
 	anvil_err e = AE_NOMEM;
 
+	*found = 0;
 	if (x == NULL)
 		return e;
-	if ((e = chall_resolve(db, id, &authz_id, &t)) == AE_OK &&
-	    (e = authz_challs_read(db, authz_id, a, x)) == AE_OK) {
-		if (x->token[t][0] == '\0') {
-			e = AE_NOTFOUND;        /* the type was not offered */
-		} else {
-			chall_fill(a, x, t, ch);
-			ch->id = id;            /* a legacy id answers as itself */
-		}
+	e = chall_resolve(db, id, &authz_id, &t);
+	if (e == AE_NOTFOUND && acct != NULL) {
+		/* No authorization to read: the account alone. */
+		e = db_account_by_id(db, acct_id, acct);
+		goto out;
 	}
+	if (e != AE_OK || (e = authz_challs_read(db, authz_id, a, x, acct_id, acct)) != AE_OK ||
+	    a->id == 0 || x->token[t][0] == '\0')
+		goto out;               /* a missing authorization, or the type was not offered */
+	chall_fill(a, x, t, ch);
+	ch->id = id;                    /* a legacy id answers as itself */
+	*found = 1;
+out:
 	free(x);
 	return e;
+}
+
+anvil_err
+db_chall_authz_get(struct db *db, int64_t id, struct db_chall *ch, struct db_authz *a)
+{
+	int found;
+	anvil_err e = chall_authz_read(db, id, ch, a, 0, NULL, &found);
+
+	return e == AE_OK && !found ? AE_NOTFOUND : e;
+}
+
+anvil_err
+db_chall_authz_get_acct(struct db *db, int64_t acct_id, struct db_account *acct, int64_t id,
+    struct db_chall *ch, struct db_authz *a, int *found)
+{
+	return chall_authz_read(db, id, ch, a, acct_id, acct, found);
 }
 
 anvil_err
@@ -162,9 +206,9 @@ db_chall_get(struct db *db, int64_t id, struct db_chall *out)
 	return db_chall_authz_get(db, id, out, &a);
 }
 
-anvil_err
-db_authz_get_challs(struct db *db, int64_t id, struct db_authz *a, struct db_chall *out,
-    size_t max, size_t *n)
+static anvil_err
+authz_get_challs(struct db *db, int64_t id, struct db_authz *a, struct db_chall *out,
+    size_t max, size_t *n, int64_t acct_id, struct db_account *acct)
 {
 	struct authz_challs *x = malloc(sizeof(*x));
 	anvil_err e = AE_NOMEM;
@@ -172,7 +216,7 @@ db_authz_get_challs(struct db *db, int64_t id, struct db_authz *a, struct db_cha
 	*n = 0;
 	if (x == NULL)
 		return e;
-	if ((e = authz_challs_read(db, id, a, x)) == AE_OK) {
+	if ((e = authz_challs_read(db, id, a, x, acct_id, acct)) == AE_OK && a->id != 0) {
 		for (int t = 0; t < DB_AUTHZ_CHALL_MAX && e == AE_OK; t++) {
 			if (x->token[t][0] == '\0')
 				continue;
@@ -183,6 +227,23 @@ db_authz_get_challs(struct db *db, int64_t id, struct db_authz *a, struct db_cha
 		}
 	}
 	free(x);
+	return e;
+}
+
+anvil_err
+db_authz_get_challs(struct db *db, int64_t id, struct db_authz *a, struct db_chall *out,
+    size_t max, size_t *n)
+{
+	return authz_get_challs(db, id, a, out, max, n, 0, NULL);
+}
+
+anvil_err
+db_authz_get_challs_acct(struct db *db, int64_t acct_id, struct db_account *acct, int64_t id,
+    struct db_authz *a, struct db_chall *out, size_t max, size_t *n, int *found)
+{
+	anvil_err e = authz_get_challs(db, id, a, out, max, n, acct_id, acct);
+
+	*found = e == AE_OK && a->id != 0;
 	return e;
 }
 

@@ -1,10 +1,13 @@
 #include "config.h"
 #include <stdio.h>
 #include <string.h>
+#include "db/acme.h"
 #include "db/ctfinal.h"
 #include "db/issue.h"
 #include "db/status.h"
 #include "lib/log.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char SQL_CERT_INSERT[] =
     "INSERT INTO certificates (serial, account_id, order_id, issuer, profile, not_before, "
@@ -18,6 +21,13 @@ static const char SQL_ORDER_VALID[] =
 static const char SQL_CERT_GET[] =
     "SELECT serial, account_id, order_id, issuer, profile, not_before, not_after, der, "
     "spki_sha256, status, revoked_at, revoked_reason, created FROM certificates WHERE serial = ?";
+/* The same with the signing account (db/acme.h), which drives it: a missing certificate is a
+ * row with NULL for c.serial. */
+static const char SQL_CERT_GET_ACCT[] =
+    "SELECT c.serial, c.account_id, c.order_id, c.issuer, c.profile, c.not_before, "
+    "c.not_after, c.der, c.spki_sha256, c.status, c.revoked_at, c.revoked_reason, c.created, "
+    DB_ACCOUNT_SELECT " FROM " DB_ACCOUNT_FROM " LEFT JOIN certificates c ON c.serial = ? "
+    "WHERE ac.id = ?";
 static const char SQL_CERT_REVOKE[] =
     "UPDATE certificates SET status = 'revoked', revoked_at = ?, revoked_reason = ? "
     "WHERE serial = ? AND status = 'good'";
@@ -79,12 +89,14 @@ out:
 	return e;
 }
 
-anvil_err
-db_cert_get(struct db *db, const char *serial, struct db_cert *c)
+/* db_cert_get, and with acct (NULL: none) db_cert_get_acct. */
+static anvil_err
+cert_read(struct db *db, const char *serial, struct db_cert *c, int64_t acct_id,
+    struct db_account *acct, int *found)
 {
-	char status[16], spki[DB_SPKI_HASH_LEN + 1];
-	struct db_val p[] = { DB_PARAM_STR(serial, strlen(serial)) };
-	struct db_val cols[] = {
+	char status[16], spki[DB_SPKI_HASH_LEN + 1], acstatus[16];
+	struct db_val p[] = { DB_PARAM_STR(serial, strlen(serial)), DB_PARAM_I64(acct_id) };
+	struct db_val cols[13 + DB_ACCOUNT_NCOLS] = {
 		DB_COL_STR(c->serial, sizeof(c->serial)),
 		DB_COL_I64, DB_COL_I64,
 		DB_COL_STR(c->issuer, sizeof(c->issuer)),
@@ -98,11 +110,21 @@ db_cert_get(struct db *db, const char *serial, struct db_cert *c)
 	struct db_result res;
 	anvil_err e;
 
-	e = db_exec(db, SQL_CERT_GET, p, 1, cols, sizeof(cols) / sizeof(cols[0]), &res);
+	*found = 0;
+	if (acct != NULL) {
+		db_account_bind(acct, acstatus, cols + 13);
+		e = db_exec(db, SQL_CERT_GET_ACCT, p, 2, cols, N(cols), &res);
+	} else {
+		e = db_exec(db, SQL_CERT_GET, p, 1, cols, 13, &res);
+	}
 	if (e != AE_OK)
 		return e;
 	if (!res.found)
 		return AE_NOTFOUND;
+	if (acct != NULL)
+		db_account_fill(acct, acstatus, cols + 13);
+	if (cols[0].is_null)
+		return AE_OK;           /* with acct: no such certificate */
 	if (cols[8].len != DB_SPKI_HASH_LEN)
 		return AE_DB;
 	c->account_id = cols[1].i;
@@ -115,7 +137,23 @@ db_cert_get(struct db *db, const char *serial, struct db_cert *c)
 	c->revoked_at = cols[10].i;
 	c->revoked_reason = cols[11].is_null ? -1 : (int)cols[11].i;
 	c->created = cols[12].i;
+	*found = 1;
 	return AE_OK;
+}
+
+anvil_err
+db_cert_get(struct db *db, const char *serial, struct db_cert *c)
+{
+	int found;
+
+	return cert_read(db, serial, c, 0, NULL, &found);
+}
+
+anvil_err
+db_cert_get_acct(struct db *db, int64_t acct_id, struct db_account *acct, const char *serial,
+    struct db_cert *c, int *found)
+{
+	return cert_read(db, serial, c, acct_id, acct, found);
 }
 
 anvil_err

@@ -12,7 +12,7 @@
 
 #define DB_STMT_MAX 128   /* distinct statements one process prepares */
 #define DB_PARAMS_MAX 66  /* db/status.c leases 64 rows per statement */
-#define DB_COLS_MAX 24  /* db/order.c reads an order with its authorizations: 20 */
+#define DB_COLS_MAX 32  /* db/order.c reads an order with its authorizations and account: 26 */
 
 struct db_stmt {
 	const char *sql;

@@ -98,6 +98,12 @@ anvil_err db_cert_issued(struct db *db, const struct db_cert *c, const struct db
     uint64_t ct_final_logs);
 /* AE_NOTFOUND when there is no such certificate. */
 anvil_err db_cert_get(struct db *db, const char *serial, struct db_cert *out);
+/* With the signing account, as db/order.h's _acct reads: account acct_id into *acct and, in
+ * the same statement, the certificate (whoever it belongs to); *found 0 when there is none.
+ * AE_NOTFOUND when there is no such account. */
+struct db_account;
+anvil_err db_cert_get_acct(struct db *db, int64_t acct_id, struct db_account *acct,
+    const char *serial, struct db_cert *out, int *found);
 /* Marks a good certificate revoked; with block, its key goes into blocked_keys in the same
  * transaction, and so does the publishing of the revocation (db_status_revoke: its OCSP
  * response and CRL shard due at once). AE_EXISTS when it was revoked already. */

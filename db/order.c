@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "db/acme.h"
 #include "db/issue.h"
 #include "db/order.h"
 
@@ -100,6 +101,22 @@ static const char SQL_ORDER_VIEW[] =
     "a.identifier_value, a.wildcard, a.status, a.expires, a.profile, a.created FROM orders o "
     "JOIN order_authorizations oa ON oa.order_id = o.id JOIN authorizations a ON "
     "a.id = oa.authz_id WHERE o.id = ? ORDER BY oa.authz_id LIMIT ?";
+/* The same driven by the signing account (db/acme.h), so that a missing order is a row with
+ * NULL for o.id, and an order without links one with NULL for a.id. Not sorted by the server:
+ * ORDER BY on the outer-joined links made MariaDB sort in a temporary table, which the long
+ * columns put on disk (2-4x the statement's time: doc/benchmarks.md); order_view_read sorts
+ * the few rows. So the row with the long columns, the account's too, says so (column 22). */
+#define ONE_ROW "(oa.authz_id IS NULL OR " FIRST_ROW ")"
+static const char SQL_ORDER_VIEW_ACCT[] =
+    "SELECT o.account_id, o.status, o.expires, IF(" ONE_ROW ", o.identifiers, NULL), "
+    "o.profile, o.not_before, o.not_after, IF(" ONE_ROW ", o.error, NULL), o.serial, "
+    "IF(" ONE_ROW ", o.replaces, NULL), o.created, a.id, a.account_id, a.identifier_type, "
+    "a.identifier_value, a.wildcard, a.status, a.expires, a.profile, a.created, o.id, "
+    ONE_ROW ", ac.id, ac.thumbprint, IF(" ONE_ROW ", ac.jwk, NULL), "
+    "IF(" ONE_ROW ", ac.contact, NULL), ac.status, ek.profiles FROM " DB_ACCOUNT_FROM
+    " LEFT JOIN orders o ON o.id = ? LEFT JOIN (order_authorizations oa JOIN authorizations a "
+    "ON a.id = oa.authz_id) ON oa.order_id = o.id WHERE ac.id = ? LIMIT ?";
+#undef ONE_ROW
 #undef FIRST_ROW
 static const char SQL_ORDER_SET_STATUS[] =
     "UPDATE orders SET status = ?, error = ? WHERE id = ? AND status = ?";
@@ -414,21 +431,34 @@ db_order_authz_list(struct db *db, int64_t order_id, struct db_authz *out, size_
 	return e == AE_TOOBIG ? AE_DB : e;
 }
 
-/* db_order_get_view's rows: the order from the first, an authorization from each. */
+/* db_order_get_view's rows: the order from the first, an authorization from each; with acct,
+ * the account from the first too. */
 struct view_sink {
 	struct db_order *o, *scratch;
 	struct db_authz *authz, *ascratch;
+	struct db_account *acct, *acscratch;
 	size_t n, max, rows;
-	const char *ostatus, *type, *status;
+	int found, marked;
+	const char *ostatus, *type, *status, *acstatus;
 };
 
 static anvil_err
 view_row_add(void *arg, const struct db_val *c, size_t ncols)
 {
 	struct view_sink *s = arg;
+	/* The row with the long columns: the first of SQL_ORDER_VIEW (sorted), the one
+	 * SQL_ORDER_VIEW_ACCT marks. */
+	int first = s->acct != NULL ? c[21].i != 0 : s->rows == 0;
 
 	(void)ncols;
-	if (s->rows++ == 0) {
+	s->rows++;
+	s->marked |= first;
+	if (first && s->acct != NULL) {
+		*s->acct = *s->acscratch;
+		db_account_fill(s->acct, s->acstatus, c + 22);
+	}
+	if (first && (s->acct == NULL || !c[20].is_null)) {
+		s->found = 1;
 		*s->o = *s->scratch;
 		s->o->account_id = c[0].i;
 		s->o->status = (enum db_order_status)name_index(order_names, N(order_names),
@@ -438,6 +468,8 @@ view_row_add(void *arg, const struct db_val *c, size_t ncols)
 		s->o->not_after = c[6].i;
 		s->o->created = c[10].i;
 	}
+	if (c[11].is_null)
+		return AE_OK;   /* no order, or one without links (SQL_ORDER_VIEW_ACCT only) */
 	if (s->n == s->max)
 		return AE_DB;   /* more links than an order can have: the stored data is wrong */
 	s->authz[s->n] = *s->ascratch;
@@ -446,26 +478,43 @@ view_row_add(void *arg, const struct db_val *c, size_t ncols)
 	return AE_OK;
 }
 
-anvil_err
-db_order_get_view(struct db *db, int64_t id, struct db_order *o, struct db_authz *authz,
-    size_t max, size_t *n)
+static int
+authz_id_cmp(const void *x, const void *y)
 {
-	char ostatus[16], type[8], status[16];
+	int64_t a = ((const struct db_authz *)x)->id, b = ((const struct db_authz *)y)->id;
+
+	return (a > b) - (a < b);
+}
+
+/* db_order_get_view, and with acct (NULL: none) db_order_get_view_acct. */
+static anvil_err
+order_view_read(struct db *db, int64_t id, struct db_order *o, struct db_authz *authz,
+    size_t max, size_t *n, int64_t acct_id, struct db_account *acct, int *found)
+{
+	char ostatus[16], type[8], status[16], acstatus[16];
 	struct db_order *so;
+	struct db_account *sac = NULL;
 	struct db_authz sa;
 	struct db_val p[] = { DB_PARAM_I64(id), DB_PARAM_I64((int64_t)max + 1) };
+	struct db_val pa[] = { DB_PARAM_I64(id), DB_PARAM_I64(acct_id),
+		DB_PARAM_I64((int64_t)max + 1) };
 	struct view_sink s = { .o = o, .authz = authz, .ascratch = &sa, .max = max,
-		.ostatus = ostatus, .type = type, .status = status };
-	anvil_err e;
+		.ostatus = ostatus, .type = type, .status = status, .acstatus = acstatus };
+	anvil_err e = AE_NOMEM;
 
 	*n = 0;
-	/* The long columns come NULL (so "") after the first row: fetched apart from o. */
-	if ((so = calloc(1, sizeof(*so))) == NULL)
-		return AE_NOMEM;
+	*found = 0;
+	/* The long columns come on one row only, NULL (so "") on the others: fetched apart from
+	 * o (and from acct), copied from that row. */
+	if ((so = calloc(1, sizeof(*so))) == NULL ||
+	    (acct != NULL && (sac = calloc(1, sizeof(*sac))) == NULL))
+		goto out;
 	memset(&sa, 0, sizeof(sa));
 	s.scratch = so;
+	s.acct = acct;
+	s.acscratch = sac;
 	{
-		struct db_val c[] = {
+		struct db_val c[20 + 2 + DB_ACCOUNT_NCOLS] = {
 			DB_COL_I64,
 			DB_COL_STR(ostatus, sizeof(ostatus)),
 			DB_COL_I64,
@@ -486,19 +535,60 @@ db_order_get_view(struct db *db, int64_t id, struct db_order *o, struct db_authz
 			DB_COL_I64,
 			DB_COL_STR(sa.profile, sizeof(sa.profile)),
 			DB_COL_I64,
+			DB_COL_I64,
+			DB_COL_I64,
 		};
-		e = db_exec_rows(db, SQL_ORDER_VIEW, p, N(p), c, N(c), max, view_row_add, &s, NULL);
+		if (acct != NULL) {
+			db_account_bind(sac, acstatus, c + 22);
+			e = db_exec_rows(db, SQL_ORDER_VIEW_ACCT, pa, N(pa), c, N(c), max,
+			    view_row_add, &s, NULL);
+		} else {
+			e = db_exec_rows(db, SQL_ORDER_VIEW, p, N(p), c, 20, max, view_row_add, &s,
+			    NULL);
+		}
 	}
-	free(so);
 	if (e == AE_TOOBIG)
 		e = AE_DB;
-	if (e == AE_OK && s.rows == 0)
-		return db_order_get(db, id, o);
+	if (e == AE_OK && s.rows == 0) {
+		/* SQL_ORDER_VIEW: no order, or one without links; SQL_ORDER_VIEW_ACCT: no
+		 * account. */
+		if (acct != NULL)
+			e = AE_NOTFOUND;
+		else if ((e = db_order_get(db, id, o)) == AE_OK)
+			*found = 1;
+		goto out;
+	}
+	if (e == AE_OK && !s.marked)
+		e = AE_DB;      /* rows, none with the long columns: never the statement's result */
 	if (e != AE_OK)
-		return e;
-	o->id = id;
-	*n = s.n;
-	return AE_OK;
+		goto out;
+	*found = s.found;
+	if (s.found) {
+		o->id = id;
+		*n = s.n;
+		if (acct != NULL)
+			qsort(authz, s.n, sizeof(*authz), authz_id_cmp);
+	}
+out:
+	free(so);
+	free(sac);
+	return e;
+}
+
+anvil_err
+db_order_get_view(struct db *db, int64_t id, struct db_order *o, struct db_authz *authz,
+    size_t max, size_t *n)
+{
+	int found;
+
+	return order_view_read(db, id, o, authz, max, n, 0, NULL, &found);
+}
+
+anvil_err
+db_order_get_view_acct(struct db *db, int64_t acct_id, struct db_account *acct, int64_t id,
+    struct db_order *o, struct db_authz *authz, size_t max, size_t *n, int *found)
+{
+	return order_view_read(db, id, o, authz, max, n, acct_id, acct, found);
 }
 
 anvil_err

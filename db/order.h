@@ -134,6 +134,17 @@ anvil_err db_order_authz_list(struct db *db, int64_t order_id, struct db_authz *
  * into authz[0..*n) in authz id order; more than max is AE_DB (stored data wrong). */
 anvil_err db_order_get_view(struct db *db, int64_t id, struct db_order *o, struct db_authz *authz,
     size_t max, size_t *n);
+/* Reads with the signing account (POST-as-GET of an order, an authorization or a challenge):
+ * account acct_id into *acct as db_account_by_id reads it and, in the same statement, the
+ * resource with the given id as the function without _acct reads it, whoever it belongs to;
+ * *found 0 when there is no such resource. AE_NOTFOUND when there is no such account. */
+struct db_account;
+anvil_err db_order_get_view_acct(struct db *db, int64_t acct_id, struct db_account *acct,
+    int64_t id, struct db_order *o, struct db_authz *authz, size_t max, size_t *n, int *found);
+anvil_err db_authz_get_challs_acct(struct db *db, int64_t acct_id, struct db_account *acct,
+    int64_t id, struct db_authz *a, struct db_chall *out, size_t max, size_t *n, int *found);
+anvil_err db_chall_authz_get_acct(struct db *db, int64_t acct_id, struct db_account *acct,
+    int64_t id, struct db_chall *ch, struct db_authz *a, int *found);
 /* Moves a pending order to ready, or a pending/ready order to invalid with error (JSON):
  * only from `from`, so a concurrent change wins. *changed tells whether it moved. */
 anvil_err db_order_set_status(struct db *db, int64_t id, enum db_order_status from,

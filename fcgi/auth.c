@@ -40,9 +40,11 @@ auth_account_id(struct req *r, const char *url)
 	return id;
 }
 
-/* The signing account and its key; *ver (may stay NULL) is the cached verifier of the key. */
+/* The signing account (through read when given) and its key; *ver (may stay NULL) is the
+ * cached verifier of the key. */
 static int
-load_account_key(struct req *r, struct auth *a, struct jws_verifier **ver)
+load_account_key(struct req *r, struct auth *a, struct jws_verifier **ver, auth_read_fn read,
+    void *arg)
 {
 	int64_t id = auth_account_id(r, a->jws->kid);
 	const char *detail = NULL;
@@ -57,7 +59,9 @@ load_account_key(struct req *r, struct auth *a, struct jws_verifier **ver)
 		req_fail(r, AE_NOMEM, "account lookup");
 		goto out;
 	}
-	if ((e = db_account_by_id(r->db, id, a->acct)) == AE_NOTFOUND) {
+	e = read != NULL ? read(r, a->jws, id, a->acct, arg) :
+	    db_account_by_id(r->db, id, a->acct);
+	if (e == AE_NOTFOUND) {
 		req_problem(r, PROB_ACCOUNT_DOES_NOT_EXIST, "no account with this kid");
 		goto out;
 	}
@@ -104,6 +108,13 @@ nonce_rides_tx(const struct req *r)
 
 int
 auth_request(struct req *r, enum auth_mode mode, struct auth *a)
+{
+	return auth_request_with(r, mode, a, NULL, NULL);
+}
+
+int
+auth_request_with(struct req *r, enum auth_mode mode, struct auth *a, auth_read_fn read,
+    void *arg)
 {
 	const struct fcgi_conf *c = r->conf;
 	struct jws_verifier *ver = NULL;
@@ -179,7 +190,7 @@ auth_request(struct req *r, enum auth_mode mode, struct auth *a)
 			req_problem(r, PROB_BAD_PUBLIC_KEY, "the jwk is not an acceptable key");
 			goto out;
 		}
-	} else if (load_account_key(r, a, &ver) != 0) {
+	} else if (load_account_key(r, a, &ver, read, arg) != 0) {
 		goto out;
 	}
 	e = ver != NULL ? jws_verify_with(a->jws, ver) : jws_verify(a->jws, a->key);

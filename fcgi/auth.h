@@ -27,6 +27,18 @@ struct auth {
  * it if none committed, and answers badNonce for a replay whatever the handler answered);
  * otherwise -1 with the response set. Everything in *a is released with the request's arena. */
 int auth_request(struct req *r, enum auth_mode mode, struct auth *a);
+/* A read the handler supplies (AUTH_KID): the signing account acct_id into *acct (AE_NOTFOUND
+ * when there is none) and, in the same statement (db/), the resource the request names, kept
+ * in arg for the handler; jws tells whether the request is a POST-as-GET. So a POST-as-GET
+ * costs the account's read, the nonce and nothing else. It runs where the account was read,
+ * before the signature is verified and the nonce spent: what it read is the handler's to use
+ * only once auth_request_with returned 0. Any error but AE_NOTFOUND fails the request as a
+ * failed account read does. */
+typedef anvil_err (*auth_read_fn)(struct req *r, const struct jws *jws, int64_t acct_id,
+    struct db_account *acct, void *arg);
+/* auth_request with read (NULL: the account alone) as the account's read. */
+int auth_request_with(struct req *r, enum auth_mode mode, struct auth *a, auth_read_fn read,
+    void *arg);
 /* Account id from an account URL of this server (base_url/acme/acct/ID), or -1. */
 int64_t auth_account_id(struct req *r, const char *url);
 

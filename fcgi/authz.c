@@ -131,11 +131,35 @@ respond_authz(struct req *r, int status, const struct db_authz *a, const struct 
 		req_retry_after(r);
 }
 
+/* What api_authz reads with the signing account. */
+struct authz_read {
+	int64_t id;
+	struct db_authz *a;
+	struct db_chall *ch;
+	size_t nch;
+	int found;
+};
+
+/* The authorization and its challenges are one row (db/authz.c), read with the account. */
+static anvil_err
+authz_read(struct req *r, const struct jws *jws, int64_t acct_id, struct db_account *acct,
+    void *arg)
+{
+	struct authz_read *x = arg;
+	anvil_err e;
+
+	(void)jws;
+	e = db_authz_get_challs_acct(r->db, acct_id, acct, x->id, x->a, x->ch,
+	    DB_AUTHZ_CHALL_MAX, &x->nch, &x->found);
+	return e == AE_TOOBIG ? AE_DB : e;
+}
+
 /* RFC 8555 §7.5 (POST-as-GET) and §7.5.2 (deactivation). */
 void
 api_authz(struct req *r, int64_t id)
 {
 	struct auth au;
+	struct authz_read rd = { .id = id };
 	struct db_authz *a = NULL;
 	struct db_chall *ch = NULL;
 	size_t nch = 0;
@@ -143,25 +167,20 @@ api_authz(struct req *r, int64_t id)
 	int changed = 0;
 	anvil_err e;
 
-	if (auth_request(r, AUTH_KID, &au) != 0)
-		goto out;
 	if ((a = arena_alloc(&r->arena, sizeof(*a))) == NULL ||
 	    (ch = arena_alloc(&r->arena, DB_AUTHZ_CHALL_MAX * sizeof(*ch))) == NULL) {
 		req_fail(r, AE_NOMEM, "authorization");
 		goto out;
 	}
-	/* The authorization and its challenges are one row (db/authz.c): one read. */
-	e = db_authz_get_challs(r->db, id, a, ch, DB_AUTHZ_CHALL_MAX, &nch);
-	if (e == AE_TOOBIG)
-		e = AE_DB;
-	if (e == AE_NOTFOUND) {
+	rd.a = a;
+	rd.ch = ch;
+	if (auth_request_with(r, AUTH_KID, &au, authz_read, &rd) != 0)
+		goto out;
+	if (!rd.found) {
 		req_problem(r, PROB_NOT_FOUND, "no such authorization");
 		goto out;
 	}
-	if (e != AE_OK) {
-		req_fail(r, e, "authorization lookup");
-		goto out;
-	}
+	nch = rd.nch;
 	if (a->account_id != au.acct->id) {
 		req_problem(r, PROB_UNAUTHORIZED, "this authorization belongs to another account");
 		goto out;

@@ -52,22 +52,44 @@ cert_path(const char *rest, char serial[DB_SERIAL_HEX_MAX + 1], size_t *chain)
 	return 0;
 }
 
+/* What api_cert reads with the signing account. */
+struct cert_read {
+	const char *serial;
+	struct db_cert *c;
+	int found;
+};
+
+static anvil_err
+cert_read(struct req *r, const struct jws *jws, int64_t acct_id, struct db_account *acct,
+    void *arg)
+{
+	struct cert_read *x = arg;
+
+	(void)jws;
+	return db_cert_get_acct(r->db, acct_id, acct, x->serial, x->c, &x->found);
+}
+
 void
 api_cert(struct req *r, const char *rest)
 {
 	char serial[DB_SERIAL_HEX_MAX + 1];
 	struct auth a;
+	struct cert_read rd = { .serial = serial };
 	struct db_cert *c = NULL;
 	const char *chain;
 	char *body;
 	size_t n = 0, len = 0, nchains;
-	anvil_err e;
 
 	if (cert_path(rest, serial, &n) != 0) {
 		req_problem(r, PROB_NOT_FOUND, "no such certificate");
 		goto out;
 	}
-	if (auth_request(r, AUTH_KID, &a) != 0)
+	if ((c = arena_alloc(&r->arena, sizeof(*c))) == NULL) {
+		req_fail(r, AE_NOMEM, "certificate");
+		goto out;
+	}
+	rd.c = c;
+	if (auth_request_with(r, AUTH_KID, &a, cert_read, &rd) != 0)
 		goto out;
 	if (!a.jws->post_as_get) {
 		req_problem(r, PROB_MALFORMED, "a certificate is read with POST-as-GET (an empty "
@@ -78,16 +100,8 @@ api_cert(struct req *r, const char *rest)
 		req_problem(r, PROB_UNAVAILABLE, "issuance is not available (see the log)");
 		goto out;
 	}
-	if ((c = arena_alloc(&r->arena, sizeof(*c))) == NULL) {
-		req_fail(r, AE_NOMEM, "certificate");
-		goto out;
-	}
-	if ((e = db_cert_get(r->db, serial, c)) == AE_NOTFOUND) {
+	if (!rd.found) {
 		req_problem(r, PROB_NOT_FOUND, "no such certificate");
-		goto out;
-	}
-	if (e != AE_OK) {
-		req_fail(r, e, "certificate lookup");
 		goto out;
 	}
 	if (c->account_id != a.acct->id) {

@@ -80,6 +80,27 @@ respond_chall(struct req *r, const struct db_chall *ch)
 		req_retry_after(r);
 }
 
+/* What api_challenge reads with the signing account: for a POST-as-GET, the challenge and its
+ * authorization (read 1); a response reads them after its write, so the account alone. */
+struct chall_read {
+	int64_t id;
+	struct db_chall *ch;
+	struct db_authz *a;
+	int read, found;
+};
+
+static anvil_err
+chall_read(struct req *r, const struct jws *jws, int64_t acct_id, struct db_account *acct,
+    void *arg)
+{
+	struct chall_read *x = arg;
+
+	if (!jws->post_as_get)
+		return db_account_by_id(r->db, acct_id, acct);
+	x->read = 1;
+	return db_chall_authz_get_acct(r->db, acct_id, acct, x->id, x->ch, x->a, &x->found);
+}
+
 /* RFC 8555 §7.5.1: responding to a challenge ({}), or reading it (POST-as-GET). A response
  * writes first (db_chall_respond checks the account and the state in its UPDATE) and reads the
  * row once, when the result is there; anything but a queued validation is answered from a read,
@@ -88,18 +109,21 @@ void
 api_challenge(struct req *r, int64_t id)
 {
 	struct auth au;
+	struct chall_read rd = { .id = id };
 	struct db_chall *ch = NULL;
 	struct db_authz *a = NULL;
 	int queued = 0, fd = worker_wake_fd();
 	anvil_err e;
 
-	if (auth_request(r, AUTH_KID, &au) != 0)
-		goto out;
 	if ((ch = arena_alloc(&r->arena, sizeof(*ch))) == NULL ||
 	    (a = arena_alloc(&r->arena, sizeof(*a))) == NULL) {
 		req_fail(r, AE_NOMEM, "challenge");
 		goto out;
 	}
+	rd.ch = ch;
+	rd.a = a;
+	if (auth_request_with(r, AUTH_KID, &au, chall_read, &rd) != 0)
+		goto out;
 	if (!au.jws->post_as_get && json_object_is_type(au.jws->payload_json, json_type_object)) {
 		/* Before the job exists: a datagram left from an earlier wait (its result came
 		 * after that answer) must not be taken for this one's, and this one's cannot be
@@ -128,7 +152,11 @@ api_challenge(struct req *r, int64_t id)
 		respond_chall(r, ch);
 		goto out;
 	}
-	if ((e = db_chall_authz_get(r->db, id, ch, a)) == AE_NOTFOUND) {
+	if (rd.read)
+		e = rd.found ? AE_OK : AE_NOTFOUND;
+	else
+		e = db_chall_authz_get(r->db, id, ch, a);
+	if (e == AE_NOTFOUND) {
 		req_problem(r, PROB_NOT_FOUND, "no such challenge");
 		goto out;
 	}

@@ -13,20 +13,22 @@
 
 #define ACME_ERR "urn:ietf:params:acme:error:"
 
-int
-order_view_load(struct req *r, int64_t id, int64_t acct_id, struct order_view *v)
+static int
+view_alloc(struct req *r, struct order_view *v)
 {
-	anvil_err e;
-
 	v->nauthz = 0;
 	v->authz_state = 0;
 	if ((v->authz = arena_alloc(&r->arena, DB_ORDER_AUTHZ_MAX * sizeof(*v->authz))) == NULL) {
 		req_fail(r, AE_NOMEM, "order");
 		return -1;
 	}
-	/* The authorizations come along (one statement): GET needs them, and finalize too unless
-	 * the order is past ready. */
-	e = db_order_get_view(r->db, id, &v->o, v->authz, DB_ORDER_AUTHZ_MAX, &v->nauthz);
+	return 0;
+}
+
+/* The answer to v's read (e: AE_NOTFOUND when there is no such order) for account acct_id. */
+static int
+view_loaded(struct req *r, anvil_err e, int64_t acct_id, struct order_view *v)
+{
 	if (e == AE_NOTFOUND) {
 		req_problem(r, PROB_NOT_FOUND, "no such order");
 		return -1;
@@ -41,6 +43,17 @@ order_view_load(struct req *r, int64_t id, int64_t acct_id, struct order_view *v
 	}
 	v->authz_state = 1;
 	return 0;
+}
+
+int
+order_view_load(struct req *r, int64_t id, int64_t acct_id, struct order_view *v)
+{
+	if (view_alloc(r, v) != 0)
+		return -1;
+	/* The authorizations come along (one statement): GET needs them, and finalize too unless
+	 * the order is past ready. */
+	return view_loaded(r, db_order_get_view(r->db, id, &v->o, v->authz, DB_ORDER_AUTHZ_MAX,
+	    &v->nauthz), acct_id, v);
 }
 
 int
@@ -239,26 +252,48 @@ order_view_respond(struct req *r, int status, int location, const struct order_v
 		req_retry_after(r);
 }
 
+/* What api_order reads with the signing account: the order and its authorizations. */
+struct order_read {
+	int64_t id;
+	struct order_view *v;
+	int found;
+};
+
+static anvil_err
+order_read(struct req *r, const struct jws *jws, int64_t acct_id, struct db_account *acct,
+    void *arg)
+{
+	struct order_read *x = arg;
+
+	(void)jws;
+	return db_order_get_view_acct(r->db, acct_id, acct, x->id, &x->v->o, x->v->authz,
+	    DB_ORDER_AUTHZ_MAX, &x->v->nauthz, &x->found);
+}
+
 /* RFC 8555 §7.1.3 and §7.4: the order, by POST-as-GET. */
 void
 api_order(struct req *r, int64_t id)
 {
 	struct auth au;
+	struct order_read rd = { .id = id };
 	struct order_view *v = NULL;
 
-	if (auth_request(r, AUTH_KID, &au) != 0)
+	if ((v = arena_alloc(&r->arena, sizeof(*v))) == NULL) {
+		req_fail(r, AE_NOMEM, "order");
+		goto out;
+	}
+	if (view_alloc(r, v) != 0)
+		goto out;
+	rd.v = v;
+	if (auth_request_with(r, AUTH_KID, &au, order_read, &rd) != 0)
 		goto out;
 	if (!au.jws->post_as_get) {
 		req_problem(r, PROB_MALFORMED, "an order is read with POST-as-GET (an empty "
 		    "payload)");
 		goto out;
 	}
-	if ((v = arena_alloc(&r->arena, sizeof(*v))) == NULL) {
-		req_fail(r, AE_NOMEM, "order");
-		goto out;
-	}
-	if (order_view_load(r, id, au.acct->id, v) != 0 || order_view_authz(r, v) != 0 ||
-	    order_view_refresh(r, v, 1) != 0)
+	if (view_loaded(r, rd.found ? AE_OK : AE_NOTFOUND, au.acct->id, v) != 0 ||
+	    order_view_authz(r, v) != 0 || order_view_refresh(r, v, 1) != 0)
 		goto out;
 	order_view_respond(r, 200, 0, v);
 out:

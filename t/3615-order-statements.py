@@ -1,6 +1,9 @@
 #!/usr/bin/python3
-"""Round trips of the order requests (issue 15), from the server's general log: the order by
-POST-as-GET reads the order and its authorizations in one statement; newOrder reads the
+"""Round trips of the order requests (issue 15), from the server's general log: every
+POST-as-GET (order, authorization, challenge, certificate) is two statements, the signing
+account read with the resource (the order with its authorizations) and the nonce, and answers
+an unknown account, a deactivated one, a bad signature, url or nonce, a missing resource and
+another account's as it did with the account read alone; newOrder reads the
 account's EAB profile scope with the account, not in a statement of its own, and writes an
 order's links and registered domains 16 to a statement; finalize reads the
 order once and checks the CSR key's blocked and account-key conditions inside its write (no
@@ -35,16 +38,81 @@ def main():
         return [x for x in stmts if x.startswith("SELECT") and
                 (" FROM %s " % table in x or " JOIN %s " % table in x)]
 
-    # --- the order by POST-as-GET: account, nonce, one read of order and authorizations ---
-    names = ["one.example.com", "two.example.com"]
+    def two(st, table, name):
+        """st is the account read joined with table's, and the nonce."""
+        one = reads(st, table)
+        ok = len(st) == 2 and len(one) == 1 and " FROM accounts " in one[0] and \
+            any(x.startswith("INSERT INTO nonces") for x in st)
+        if not tap.ok(ok, name):
+            tap.diag("\n".join(st))
+
+    # --- the order by POST-as-GET: one read of account, order and authorizations, nonce ---
+    names = ["one.example.com", "two.example.com", "three.example.com"]
     oid = ready_order(s, c, names)
     r, st = logged(lambda: c.post_as_get(order_url(s, oid)))
     tap.is_(r.status_code, 200, "order POST-as-GET: 200")
-    tap.is_(len(r.json().get("authorizations", [])), 2, "it lists both authorizations")
-    tap.is_(len(reads(st, "orders")), 1, "the order is read in one statement")
-    tap.is_(len(reads(st, "authorizations")), 1, "... which reads its authorizations too")
-    if not tap.is_(len(st), 3, "3 statements: account, nonce, order with authorizations"):
-        tap.diag("\n".join(st))
+    azs = r.json().get("authorizations", [])
+    tap.is_((len(azs), azs), (3, sorted(azs, key=lambda u: int(u.rsplit("/", 1)[1]))),
+            "it lists the 3 authorizations in id order")
+    tap.is_(len(reads(st, "authorizations")), 1, "the order's authorizations come in that read")
+    two(st, "orders", "2 statements: the account with the order, the nonce")
+
+    # An order without links (only ever a damaged one) is still answered whole.
+    bare = ready_order(s, c, ["bare.example.com"])
+    s.mysql("DELETE FROM order_authorizations WHERE order_id = %d" % bare)
+    r, st = logged(lambda: c.post_as_get(order_url(s, bare)))
+    tap.is_((r.status_code, r.json().get("identifiers"), r.json().get("authorizations")),
+            (200, [{"type": "dns", "value": "bare.example.com"}], []),
+            "an order without links: 200, its identifiers, no authorizations")
+    tap.is_(len(st), 2, "... after 2 statements")
+
+    # --- authorization and challenge by POST-as-GET ---
+    r, st = logged(lambda: c.get_authz(azs[0]))
+    tap.is_((r.status_code, r.json().get("status")), (200, "valid"), "authz POST-as-GET: 200")
+    two(st, "authorizations", "2 statements: the account with the authorization, the nonce")
+    curl = r.json()["challenges"][0]["url"]
+    r, st = logged(lambda: c.post_as_get(curl))
+    tap.is_((r.status_code, r.json().get("status")), (200, "valid"),
+            "challenge POST-as-GET: 200")
+    tap.ok('<%s>;rel="up"' % azs[0] in r.headers.get("Link", ""), "with its Link rel=up")
+    two(st, "authorizations", "2 statements: the account with the challenge's row, the nonce")
+
+    # --- the same answers as with the account read alone ---
+    other = issuance.account(s)
+    # (A challenge id below 2^60 is one of the old challenges table: looked up there first.)
+    for what, url, missing in (("order", order_url(s, oid), 999999999),
+                               ("authorization", azs[0], 999999999),
+                               ("challenge", curl, (1 << 60) + 4 * 999999999)):
+        r, st = logged(lambda: other.post_as_get(url))
+        tap.ok(problem(r, 403, "unauthorized") and "another account" in r.json()["detail"],
+               "another account's %s: 403 unauthorized" % what)
+        tap.is_(len(st), 2, "... after 2 statements")
+        gone = url[:url.rindex("/") + 1] + str(missing)
+        r, st = logged(lambda: c.post_as_get(gone))
+        tap.is_((r.status_code, r.json().get("detail")), (404, "no such %s" % what),
+                "a missing %s: 404" % what)
+        tap.is_(len(st), 2, "... after 2 statements")
+    r = c.post_as_get(azs[0], kid=c.kid.rsplit("/", 1)[0] + "/999999999")
+    tap.ok(problem(r, 400, "accountDoesNotExist"), "an unknown kid: accountDoesNotExist")
+    r = c.post_as_get(azs[0], signature=b"\x01" * 64)
+    tap.ok(problem(r, 400, "malformed") and "signature" in r.json()["detail"],
+           "a bad signature: malformed")
+    r = c.post_as_get(azs[0], url_override=azs[1])
+    tap.ok(problem(r, 403, "unauthorized") and "url" in r.json()["detail"],
+           "another url in the JWS: unauthorized")
+    r = c.post_as_get(azs[0], nonce="AAAA")
+    tap.ok(problem(r, 400, "badNonce"), "a bad nonce: badNonce")
+    n = c.nonce()
+    tap.is_(c.post_as_get(azs[0], nonce=n).status_code, 200, "a nonce once")
+    tap.ok(problem(c.post_as_get(azs[0], nonce=n), 400, "badNonce"), "... and not twice")
+    d = issuance.account(s)
+    doid = ready_order(s, d, ["deact.example.com"])
+    daz = d.get_order(order_url(s, doid)).json()["authorizations"][0]
+    tap.is_(d.post(d.kid, {"status": "deactivated"}).status_code, 200, "an account deactivated")
+    for what, url in (("order", order_url(s, doid)), ("authorization", daz)):
+        r = d.post_as_get(url)
+        tap.ok(problem(r, 403, "unauthorized") and "deactivated" in r.json()["detail"],
+               "its %s: 403 unauthorized, the account is deactivated" % what)
 
     # --- newOrder: the EAB scope comes with the account ---
     r, st = logged(lambda: c.new_order(["new.example.com"]))
@@ -94,6 +162,20 @@ def main():
     tap.is_(reads(st, "blocked_keys"), [], "no separate key look-up")
     tap.ok(any(x.startswith("UPDATE orders SET status = 'processing'") and "blocked_keys" in x
                for x in st), "the key conditions ride the order's move to processing")
+
+    # --- the certificate by POST-as-GET ---
+    cert = r.json()["certificate"]
+    r, st = logged(lambda: c.download(cert))
+    tap.ok(r.status_code == 200 and r.text.startswith("-----BEGIN CERTIFICATE-----"),
+           "certificate POST-as-GET: 200, PEM")
+    two(st, "certificates", "2 statements: the account with the certificate, the nonce")
+    r, st = logged(lambda: other.download(cert))
+    tap.ok(problem(r, 403, "unauthorized"), "another account's certificate: 403 unauthorized")
+    tap.is_(len(st), 2, "... after 2 statements")
+    r, st = logged(lambda: c.download(cert[:cert.rindex("/") + 1] + "ab"))
+    tap.is_((r.status_code, r.json().get("detail")), (404, "no such certificate"),
+            "a missing certificate: 404")
+    tap.is_(len(st), 2, "... after 2 statements")
     issuance.check_sanitizers(s)
     s.stop()
 

@@ -1,7 +1,8 @@
 /* anvil-bench-api: request rate of the ACME front door through nginx, for one request type at a
  * time: `nonce` (HEAD newNonce, no database), `account` (a signed POST-as-GET of an account:
- * JWS verification, nonce redemption, one account lookup), or `static` (GET --url, e.g. a small
- * file nginx serves itself: the reference the other two are compared with in the same run). Every POST carries the Replay-Nonce of
+ * JWS verification, nonce redemption, one account lookup), `order` (a signed POST-as-GET of
+ * a pending order of one name, the poll clients repeat), or `static` (GET --url, e.g. a small
+ * file nginx serves itself: the reference the others are compared with in the same run). Every POST carries the Replay-Nonce of
  * the connection's previous response, as a real client would. One thread drives all connections
  * with libcurl multi, so the client's own CPU stays small next to the server's. */
 #include "config.h"
@@ -113,12 +114,13 @@ out:
 	return rc;
 }
 
-enum mode { MODE_NONCE, MODE_ACCOUNT, MODE_STATIC };
+enum mode { MODE_NONCE, MODE_ACCOUNT, MODE_ORDER, MODE_STATIC };
 
 struct run {
 	enum mode mode;
 	const char *nonce_url;
 	const char *account_url;
+	const char *order_url;
 	const char *static_url;
 	EVP_PKEY *key;
 };
@@ -133,6 +135,9 @@ start_next(struct conn *c, const struct run *run)
 		break;
 	case MODE_ACCOUNT:
 		conn_request(c, run->account_url, run->key, run->account_url, "");
+		break;
+	case MODE_ORDER:
+		conn_request(c, run->order_url, run->key, run->account_url, "");
 		break;
 	case MODE_STATIC:
 		buf_reset(&c->body);
@@ -194,7 +199,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: anvil-bench-api --directory URL [--cacert FILE] [--connections N]\n"
-	    "           [--seconds S] [--http2] [--url URL] nonce|account|static\n");
+	    "           [--seconds S] [--http2] [--url URL] nonce|account|order|static\n");
 	exit(2);
 }
 
@@ -234,17 +239,18 @@ parse_opts(int argc, char **argv, struct opts *o)
 		usage();
 	o->mode = argv[optind];
 	if (strcmp(o->mode, "nonce") != 0 && strcmp(o->mode, "account") != 0 &&
-	    strcmp(o->mode, "static") != 0)
+	    strcmp(o->mode, "order") != 0 && strcmp(o->mode, "static") != 0)
 		usage();
 	if ((strcmp(o->mode, "static") == 0) != (o->url != NULL))
 		usage();
 	return 0;
 }
 
-/* Reads the directory and, in account mode, creates the account the run will fetch. */
+/* Reads the directory and, in account and order mode, creates the account the run will fetch
+ * or sign with, and in order mode its order. */
 static int
 prepare(const struct opts *o, struct conn *c, EVP_PKEY *key, char *nonce_url,
-    char *account_url)
+    char *account_url, char *order_url)
 {
 	json_object *dir = NULL, *v = NULL;
 	int rc = -1;
@@ -258,7 +264,7 @@ prepare(const struct opts *o, struct conn *c, EVP_PKEY *key, char *nonce_url,
 	if (!json_object_object_get_ex(dir, "newNonce", &v))
 		goto out;
 	snprintf(nonce_url, URL_MAX, "%s", json_object_get_string(v));
-	if (strcmp(o->mode, "account") == 0) {
+	if (strcmp(o->mode, "account") == 0 || strcmp(o->mode, "order") == 0) {
 		char new_account[URL_MAX];
 		if (!json_object_object_get_ex(dir, "newAccount", &v))
 			goto out;
@@ -275,6 +281,22 @@ prepare(const struct opts *o, struct conn *c, EVP_PKEY *key, char *nonce_url,
 		}
 		snprintf(account_url, URL_MAX, "%s", c->location);
 	}
+	if (strcmp(o->mode, "order") == 0) {
+		char new_order[URL_MAX];
+		long code;
+		if (!json_object_object_get_ex(dir, "newOrder", &v))
+			goto out;
+		snprintf(new_order, sizeof(new_order), "%s", json_object_get_string(v));
+		c->location[0] = '\0';
+		if (conn_request(c, new_order, key, account_url, "{\"identifiers\":[{\"type\":"
+		    "\"dns\",\"value\":\"bench-order.example.com\"}]}") != 0)
+			goto out;
+		if ((code = perform(c)) != 201 || c->location[0] == '\0') {
+			fprintf(stderr, "anvil-bench-api: newOrder answered %ld\n", code);
+			goto out;
+		}
+		snprintf(order_url, URL_MAX, "%s", c->location);
+	}
 	rc = 0;
 out:
 	json_object_put(dir);
@@ -290,14 +312,13 @@ main(int argc, char **argv)
 	struct conn *conns = NULL;
 	EVP_PKEY *key = NULL;
 	CURLM *multi = NULL;
-	char nonce_url[URL_MAX] = "", account_url[URL_MAX] = "";
-	int account_mode, rc = 1;
+	char nonce_url[URL_MAX] = "", account_url[URL_MAX] = "", order_url[URL_MAX] = "";
+	int rc = 1;
 	double t0, t_end, elapsed;
 
 	memset(&o, 0, sizeof(o));
 	memset(&st, 0, sizeof(st));
 	parse_opts(argc, argv, &o);
-	account_mode = strcmp(o.mode, "account") == 0;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if ((key = EVP_EC_gen("P-256")) == NULL || (multi = curl_multi_init()) == NULL ||
 	    (conns = calloc((size_t)o.connections, sizeof(*conns))) == NULL)
@@ -310,7 +331,7 @@ main(int argc, char **argv)
 		c->hdrs = curl_slist_append(NULL, "Content-Type: application/jose+json");
 		conn_setup(c, &o);
 	}
-	if (prepare(&o, &conns[0], key, nonce_url, account_url) != 0)
+	if (prepare(&o, &conns[0], key, nonce_url, account_url, order_url) != 0)
 		goto out;
 	/* Warm every connection (TLS handshake, first nonce) before the clock starts. */
 	for (int64_t i = 0; i < o.connections; i++) {
@@ -321,10 +342,12 @@ main(int argc, char **argv)
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o.connections);
 	t0 = now_s();
 	t_end = t0 + (double)o.seconds;
-	run.mode = account_mode ? MODE_ACCOUNT :
+	run.mode = strcmp(o.mode, "account") == 0 ? MODE_ACCOUNT :
+	    strcmp(o.mode, "order") == 0 ? MODE_ORDER :
 	    strcmp(o.mode, "static") == 0 ? MODE_STATIC : MODE_NONCE;
 	run.nonce_url = nonce_url;
 	run.account_url = account_url;
+	run.order_url = order_url;
 	run.static_url = o.url;
 	run.key = key;
 	for (int64_t i = 0; i < o.connections; i++) {
