@@ -141,7 +141,12 @@ api_finalize(struct req *r, int64_t id)
 	anvil_err e;
 
 	memset(&ci, 0, sizeof(ci));
-	if (auth_request(r, AUTH_KID, &a) != 0)
+	if ((v = arena_alloc(&r->arena, sizeof(*v))) == NULL ||
+	    (o = arena_alloc(&r->arena, sizeof(*o))) == NULL) {
+		req_fail(r, AE_NOMEM, "finalize");
+		goto out;
+	}
+	if (order_view_auth(r, id, &a, v) != 0)
 		goto out;
 	if (r->issue == NULL) {
 		req_problem(r, PROB_UNAVAILABLE, "issuance is not available (see the log)");
@@ -153,12 +158,7 @@ api_finalize(struct req *r, int64_t id)
 		req_problem(r, PROB_UNAVAILABLE, "issuance is not available (no signer)");
 		goto out;
 	}
-	if ((v = arena_alloc(&r->arena, sizeof(*v))) == NULL ||
-	    (o = arena_alloc(&r->arena, sizeof(*o))) == NULL) {
-		req_fail(r, AE_NOMEM, "finalize");
-		goto out;
-	}
-	if (order_view_load(r, id, a.acct->id, v) != 0)
+	if (order_view_loaded(r, &a, v) != 0)
 		goto out;
 	/* Clients such as certbot finalize as soon as the authorizations are valid, without
 	 * reading the order: it turns ready here (fcgi/order.c), and a pending order moves on to

@@ -45,16 +45,6 @@ view_loaded(struct req *r, anvil_err e, int64_t acct_id, struct order_view *v)
 	return 0;
 }
 
-int
-order_view_load(struct req *r, int64_t id, int64_t acct_id, struct order_view *v)
-{
-	if (view_alloc(r, v) != 0)
-		return -1;
-	/* The authorizations come along (one statement): GET needs them, and finalize too unless
-	 * the order is past ready. */
-	return view_loaded(r, db_order_get_view(r->db, id, &v->o, v->authz, DB_ORDER_AUTHZ_MAX,
-	    &v->nauthz), acct_id, v);
-}
 
 int
 order_view_authz(struct req *r, struct order_view *v)
@@ -252,11 +242,11 @@ order_view_respond(struct req *r, int status, int location, const struct order_v
 		req_retry_after(r);
 }
 
-/* What api_order reads with the signing account: the order and its authorizations. */
+/* What is read with the signing account: the order and its authorizations (GET needs them,
+ * and finalize too unless the order is past ready). */
 struct order_read {
 	int64_t id;
 	struct order_view *v;
-	int found;
 };
 
 static anvil_err
@@ -267,7 +257,24 @@ order_read(struct req *r, const struct jws *jws, int64_t acct_id, struct db_acco
 
 	(void)jws;
 	return db_order_get_view_acct(r->db, acct_id, acct, x->id, &x->v->o, x->v->authz,
-	    DB_ORDER_AUTHZ_MAX, &x->v->nauthz, &x->found);
+	    DB_ORDER_AUTHZ_MAX, &x->v->nauthz, &x->v->found);
+}
+
+int
+order_view_auth(struct req *r, int64_t id, struct auth *au, struct order_view *v)
+{
+	struct order_read rd = { .id = id, .v = v };
+
+	v->found = 0;
+	if (view_alloc(r, v) != 0)
+		return -1;
+	return auth_request_with(r, AUTH_KID, au, order_read, &rd);
+}
+
+int
+order_view_loaded(struct req *r, const struct auth *au, struct order_view *v)
+{
+	return view_loaded(r, v->found ? AE_OK : AE_NOTFOUND, au->acct->id, v);
 }
 
 /* RFC 8555 §7.1.3 and §7.4: the order, by POST-as-GET. */
@@ -275,24 +282,20 @@ void
 api_order(struct req *r, int64_t id)
 {
 	struct auth au;
-	struct order_read rd = { .id = id };
 	struct order_view *v = NULL;
 
 	if ((v = arena_alloc(&r->arena, sizeof(*v))) == NULL) {
 		req_fail(r, AE_NOMEM, "order");
 		goto out;
 	}
-	if (view_alloc(r, v) != 0)
-		goto out;
-	rd.v = v;
-	if (auth_request_with(r, AUTH_KID, &au, order_read, &rd) != 0)
+	if (order_view_auth(r, id, &au, v) != 0)
 		goto out;
 	if (!au.jws->post_as_get) {
 		req_problem(r, PROB_MALFORMED, "an order is read with POST-as-GET (an empty "
 		    "payload)");
 		goto out;
 	}
-	if (view_loaded(r, rd.found ? AE_OK : AE_NOTFOUND, au.acct->id, v) != 0 ||
+	if (order_view_loaded(r, &au, v) != 0 ||
 	    order_view_authz(r, v) != 0 || order_view_refresh(r, v, 1) != 0)
 		goto out;
 	order_view_respond(r, 200, 0, v);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <json-c/json.h>
 #include "db/order.h"
+#include "fcgi/auth.h"
 #include "fcgi/request.h"
 
 struct order_view {
@@ -14,13 +15,19 @@ struct order_view {
 	struct db_authz *authz;       /* in authorization id order, as the object lists them */
 	size_t nauthz;
 	int authz_state;              /* 0 unread, 1 read with the order, 2 refreshed */
+	int found;                    /* order_view_auth read an order */
 };
 
-/* Reads order id of account acct_id into v->o, and its authorizations into v (in the arena)
- * in the same statement, for order_view_authz. 0, or -1 with the problem set: notFound,
- * unauthorized for another account's order, or the database's failure. */
-int order_view_load(struct req *r, int64_t id, int64_t acct_id, struct order_view *v);
-/* The order's authorizations in v (read by order_view_load, else now), a pending or valid one
+/* auth_request_with (AUTH_KID) for a request on order id, POST-as-GET or finalize: the signing
+ * account, the order and its authorizations in one statement, into *au and v (in the arena).
+ * 0 when the request is authentic (its nonce as auth_request says); order_view_loaded then
+ * answers for the order. -1 with the problem set. */
+int order_view_auth(struct req *r, int64_t id, struct auth *au, struct order_view *v);
+/* After order_view_auth: 0, or -1 with notFound, or unauthorized for another account's order.
+ * Separate so that a handler's own refusals (finalize without a signer) come first, as they
+ * did when the order was read after them. */
+int order_view_loaded(struct req *r, const struct auth *au, struct order_view *v);
+/* The order's authorizations in v (read by order_view_auth, else now), a pending or valid one
  * past its expiry turned expired (authz_refresh), once. 0, or -1 with the problem set. */
 int order_view_authz(struct req *r, struct order_view *v);
 /* Brings a pending or ready order's status up to date from v's authorizations: ready, or
