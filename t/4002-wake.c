@@ -47,8 +47,11 @@ main(void)
 		struct sockaddr_un sun = { .sun_family = AF_UNIX };
 		int s = socket(AF_UNIX, SOCK_DGRAM, 0);
 
-		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-		ok(s >= 0 && sendto(s, "xy", 2, 0, (struct sockaddr *)&sun, sizeof(sun)) == 2 &&
+		size_t len = strlen(path);
+
+		if (len < sizeof(sun.sun_path))
+			memcpy(sun.sun_path, path, len + 1);
+		ok(s >= 0 && len < sizeof(sun.sun_path) && sendto(s, "xy", 2, 0, (struct sockaddr *)&sun, sizeof(sun)) == 2 &&
 		    sendto(s, "", 0, 0, (struct sockaddr *)&sun, sizeof(sun)) == 0,
 		    "two unknown datagrams sent");
 		if (s >= 0)
