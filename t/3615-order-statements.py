@@ -159,6 +159,8 @@ def main():
     r, st = logged(lambda: c.finalize(finalize_url(s, oid), acme.make_csr(fin)[1]))
     tap.is_((r.status_code, r.json().get("status")), (200, "valid"), "finalize: 200 valid")
     tap.is_(len(reads(st, "orders")), 1, "finalize reads the order once")
+    tap.ok(len(reads(st, "orders")) == 1 and " FROM accounts " in reads(st, "orders")[0] and
+           len(reads(st, "accounts")) == 1, "... together with the signing account (one read)")
     tap.is_(reads(st, "blocked_keys"), [], "no separate key look-up")
     tap.ok(any(x.startswith("UPDATE orders SET status = 'processing'") and "blocked_keys" in x
                for x in st), "the key conditions ride the order's move to processing")
