@@ -92,6 +92,23 @@ anvil_err db_begin(struct db *db);
 anvil_err db_commit(struct db *db);
 void db_rollback(struct db *db);
 
+/* Attempts of a transaction (or of a statement outside one) that InnoDB keeps choosing as its
+ * deadlock victim, before the failure (AE_DB_DOWN: 503) stands. */
+#define DB_DEADLOCK_TRIES 4
+
+/* For a function that begins a transaction, and commits it or rolls it back before it returns,
+ * and can run again from the start (its results reset, nothing done outside the database in
+ * between):
+ *	int tries = 0;
+ *	while ((e = tx(db, ...)) != AE_OK && db_deadlock_retry(db, e, &tries))
+ *		;
+ * 1 when e came from the server choosing that transaction as a deadlock victim (rolled back
+ * whole, and with it a db_defer_first write, pending again for the next db_begin) and fewer than
+ * DB_DEADLOCK_TRIES attempts were made: it has paused a few jittered milliseconds. 0 otherwise.
+ * db_exec and db_exec_rows do this themselves for a statement outside a transaction. Until the
+ * caller's db_rollback, a deadlocked transaction's db_exec and db_commit fail. */
+int db_deadlock_retry(struct db *db, anvil_err e, int *tries);
+
 /* A write that must happen exactly once, preferably inside the next transaction begun on this
  * handle, where it costs no durable commit of its own (the API spends a request's nonce this
  * way: fcgi/auth.c). db_begin runs it right after START TRANSACTION; if it meets a duplicate

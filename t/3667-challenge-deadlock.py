@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""A challenge response chosen by InnoDB as a deadlock victim is run again inside the request
+(db_deadlock_retry), not answered 503: the transaction is idempotent and InnoDB rolled it back
+whole, the nonce INSERT with it, so the retry spends the nonce once more and only once.
+
+The deadlock is made, not waited for: a side session is made the heavier transaction (InnoDB
+rolls back the one that changed fewer rows) by inserting ballast rows, then inserts the very job
+row the response will queue (jobs_kind_ref), so the response, having updated its authorization,
+waits on it; the side session then asks for the authorization's row, which the response holds.
+The side session must win (its client would die on a deadlock error) and the server must count
+one deadlock; the response still answers 200, the challenge ends valid, its validation was queued
+once, and the nonce, replayed, is badNonce."""
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import proc  # noqa: E402
+import tap  # noqa: E402
+from acme import Client  # noqa: E402
+from challsrv import HTTPTarget  # noqa: E402
+from stack import start_or_skip  # noqa: E402
+
+BALLAST = 3000
+
+
+def main():
+    proc.alarm(90)
+    web = HTTPTarget()
+    s = start_or_skip(workers=2, signer=True, jobs={"validation": {"http01_port": web.port}},
+                      config={"acme": {"validation_wait_ms": 5000, "authz_reuse": 0,
+                                       "default_profile": "rsa"}})
+    c = Client(s.directory_url, s.ca_file)
+    tap.is_(c.new_account().status_code, 201, "account")
+    s.mysql("CREATE TABLE IF NOT EXISTS t_ballast (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB")
+
+    r = c.new_order(["deadlock.example.test"])
+    tap.is_(r.status_code, 201, "order")
+    authz_url = r.json()["authorizations"][0]
+    aid = int(authz_url.rsplit("/", 1)[1])
+    ch = c.challenge_of(c.get_authz(authz_url).json(), "http-01")
+    cid = int(ch["url"].rsplit("/", 1)[1])
+    web.challenge(ch["token"], c.key_authorization(ch["token"]).encode())
+
+    def deadlocks():
+        return int(s.mysql_rows("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'")[0][1])
+
+    def lock_waits():
+        return int(s.mysql("SELECT COUNT(*) FROM information_schema.INNODB_LOCK_WAITS").strip())
+
+    before = deadlocks()
+    sess = s.mysql_session()
+    sess.query("START TRANSACTION; INSERT INTO t_ballast SELECT seq FROM seq_1_to_%d; "
+               "INSERT INTO jobs (kind, ref_id, state, run_after, created) "
+               "VALUES ('validate', %d, 'queued', 0, 0)" % (BALLAST, cid))
+
+    nonce = c.nonce()
+    out = []
+
+    def respond():
+        r = c.respond_challenge(ch["url"], nonce=nonce)
+        out.append((r.status_code, r.json() if r.headers.get("Content-Type", "").endswith(
+            "json") else r.text[:300]))
+    th = threading.Thread(target=respond)
+    th.start()
+    # The response is in its transaction, its authorization updated, waiting for our job row.
+    deadline = time.time() + 10
+    while lock_waits() == 0 and time.time() < deadline and th.is_alive():
+        time.sleep(0.05)
+    tap.ok(lock_waits() >= 1 and th.is_alive(),
+           "the response waits for the side session's job row (%s)" % out)
+    try:
+        sess.query("SELECT id FROM authorizations WHERE id = %d FOR UPDATE" % aid, timeout=15)
+        won = True
+    except (RuntimeError, TimeoutError) as e:
+        won = False
+        tap.diag("side session: %s" % e)
+    tap.ok(won, "the heavier side session got the authorization: the response was the victim")
+    tap.ok(deadlocks() > before, "InnoDB detected a deadlock (Innodb_deadlocks %d -> %d)"
+           % (before, deadlocks()))
+    if won:
+        sess.query("ROLLBACK")
+    sess.close()
+    th.join(30)
+
+    st, body = out[0] if out else (0, None)
+    if not tap.is_(st, 200, "the deadlock victim's response is run again: 200, not 503"):
+        tap.diag("%s" % (body,))
+    status = body.get("status") if isinstance(body, dict) else None
+    if status == "processing":
+        status = c.poll(ch["url"], timeout=20).json().get("status")
+    tap.is_(status, "valid", "the challenge ends valid")
+    tap.is_(s.mysql_rows("SELECT COUNT(*), MAX(state) FROM jobs WHERE kind = 'validate' AND "
+                         "ref_id = %d" % cid), [["1", "done"]], "one validation job, done")
+
+    r = c.respond_challenge(ch["url"], nonce=nonce)
+    tap.ok(r.status_code == 400 and r.json().get("type", "").endswith(":badNonce"),
+           "the nonce was spent, once: replayed, badNonce (%d %s)" % (r.status_code,
+                                                                       r.text[:200]))
+    log = open(os.path.join(s.dir, "run", "anvil-fcgi.log")).read()
+    tap.ok("deadlock victim" in log, "the worker logged the retry")
+    s.mysql("DROP TABLE t_ballast")
+
+
+tap.run(main)
