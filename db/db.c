@@ -47,6 +47,8 @@ struct db {
 	int in_tx;
 	struct db_first first;
 	int deadlocked;       /* the server rolled back our transaction: db_deadlock_retry */
+	int64_t attempt_ms;   /* when the last transaction (or lone statement) began */
+	int64_t series_ms;    /* when the first attempt of the one db_deadlock_retry repeats began */
 	time_t last_fail;
 	struct db_stmt stmts[DB_STMT_MAX];
 	size_t nstmts;
@@ -123,6 +125,15 @@ const char *
 db_error(struct db *db)
 {
 	return db->err;
+}
+
+static int64_t
+db_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -308,8 +319,10 @@ db_run(struct db *db, const char *sql, const struct db_val *params, size_t npara
 
 	*errnum = 0;
 	/* Outside a transaction the flag describes this statement only. */
-	if (!db->in_tx)
+	if (!db->in_tx) {
 		db->deadlocked = 0;
+		db->attempt_ms = db_now_ms();
+	}
 	if (nparams > DB_PARAMS_MAX || ncols > DB_COLS_MAX) {
 		e = AE_INTERNAL;
 		goto out;
@@ -442,7 +455,11 @@ db_deadlock_retry(struct db *db, anvil_err e, int *tries)
 	if (e != AE_DB_DOWN || !db->deadlocked || db->in_tx)
 		return 0;
 	db->deadlocked = 0;
-	if (++*tries >= DB_DEADLOCK_TRIES)
+	if (*tries == 0)
+		db->series_ms = db->attempt_ms;
+	/* A victim that had waited long for its locks already spent the lock wait the request's
+	 * budget allows for (database.lock_wait_timeout): the next attempt may wait that long. */
+	if (++*tries >= DB_DEADLOCK_TRIES || db_now_ms() - db->series_ms > DB_DEADLOCK_WITHIN_MS)
 		return 0;
 	/* Jittered and growing (1..4, 1..8, 1..16 ms): the winner usually commits within
 	 * that, and two victims of one another do not come back in step. */
@@ -452,8 +469,8 @@ db_deadlock_retry(struct db *db, anvil_err e, int *tries)
 	    (unsigned long)range);
 	ts.tv_sec = 0;
 	ts.tv_nsec = ms * 1000000L;
-	log_info("db: deadlock victim, attempt %d of %d again in %ld ms", *tries + 1,
-	    DB_DEADLOCK_TRIES, ms);
+	log_info("db: deadlock victim %lld ms after its begin, attempt %d of %d in %ld ms",
+	    (long long)(db_now_ms() - db->attempt_ms), *tries + 1, DB_DEADLOCK_TRIES, ms);
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 	return 1;
@@ -546,6 +563,7 @@ db_begin(struct db *db)
 	if (db->first.state == DB_FIRST_REFUSED)
 		return db->first.on_duplicate;
 	db->deadlocked = 0;
+	db->attempt_ms = db_now_ms();
 	if ((e = db_connect(db)) != AE_OK)
 		return e;
 	e = db_query_simple(db, "START TRANSACTION");
