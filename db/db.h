@@ -108,9 +108,10 @@ void db_rollback(struct db *db);
  *		;
  * 1 when e came from the server choosing that transaction as a deadlock victim (rolled back
  * whole, and with it a db_defer_first write, pending again for the next db_begin) and fewer than
- * DB_DEADLOCK_TRIES attempts were made within DB_DEADLOCK_WITHIN_MS: it has paused a few jittered milliseconds. 0 otherwise.
- * db_exec and db_exec_rows do this themselves for a statement outside a transaction. Until the
- * caller's db_rollback, a deadlocked transaction's db_exec and db_commit fail. */
+ * DB_DEADLOCK_TRIES attempts were made within DB_DEADLOCK_WITHIN_MS: it has paused a few
+ * jittered milliseconds. 0 otherwise. db_exec and db_exec_rows do this themselves for a
+ * statement outside a transaction. Until the caller's db_rollback, a deadlocked transaction's
+ * db_exec and db_commit fail. */
 int db_deadlock_retry(struct db *db, anvil_err e, int *tries);
 
 /* A write that must happen exactly once, preferably inside the next transaction begun on this
