@@ -9,7 +9,13 @@ row the response will queue (jobs_kind_ref), so the response, having updated its
 waits on it; the side session then asks for the authorization's row, which the response holds.
 The side session must win (its client would die on a deadlock error) and the server must count
 one deadlock; the response still answers 200, the challenge ends valid, its validation was queued
-once, and the nonce, replayed, is badNonce."""
+once, and the nonce, replayed, is badNonce.
+
+The same for finalize's second transaction, the one after the signature (db_cert_issued): the
+side session holds every gap of cert_status, the request inserts its certificate and waits there;
+the side session then reads the certificates for update. Only that transaction runs again: the
+finalize answers valid at once (not processing, left to anvil-jobs), with one certificate and one
+certificate signature."""
 import os
 import sys
 import threading
@@ -18,11 +24,30 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import proc  # noqa: E402
 import tap  # noqa: E402
-from acme import Client  # noqa: E402
+from acme import Client, make_csr  # noqa: E402
+from issuance import finalize_url, ready_order  # noqa: E402
 from challsrv import HTTPTarget  # noqa: E402
 from stack import start_or_skip  # noqa: E402
 
 BALLAST = 3000
+# The side session's wait, from the server itself (an anonymous block, no procedure is stored;
+# the processlist, not the lock tables, which are a cache refreshed only after 0.1 s without a
+# read): until another connection runs the statement starting with %s.
+AWAIT = ("DELIMITER //\nBEGIN NOT ATOMIC DECLARE n INT DEFAULT 0; WHILE n < 2000 AND NOT EXISTS "
+         "(SELECT 1 FROM information_schema.PROCESSLIST WHERE id <> CONNECTION_ID() AND info "
+         "LIKE CONCAT(%s, '%%')) DO DO SLEEP(0.002); SET n = n + 1; END WHILE; END //\n"
+         "DELIMITER ;\n")
+
+
+def side_closes_cycle(sess, wait_for, then):
+    """sess waits for a statement of the request (which then waits for sess), then runs then,
+    a locking read of what the request holds: True when sess got it (the request the victim)."""
+    try:
+        sess.query(AWAIT % ("'" + wait_for + "'") + then, timeout=25)
+        return True
+    except (RuntimeError, TimeoutError) as e:
+        tap.diag("side session: %s" % e)
+        return False
 
 
 def main():
@@ -61,22 +86,12 @@ def main():
             "json") else r.text[:300]))
     th = threading.Thread(target=respond)
     th.start()
-    # The response is in its transaction, its authorization updated, at the job row we hold:
-    # seen from the server itself (an anonymous block, no procedure is stored; the processlist,
-    # not the lock tables, which are a cache refreshed only after 0.1 s without a read) so that
-    # the deadlock follows within milliseconds, as one with anvil-jobs does
-    # (DB_DEADLOCK_WITHIN_MS). Whichever of the two waits second closes the cycle.
-    try:
-        sess.query("DELIMITER //\nBEGIN NOT ATOMIC DECLARE n INT DEFAULT 0; "
-                   "WHILE n < 2000 AND NOT EXISTS (SELECT 1 FROM information_schema.PROCESSLIST "
-                   "WHERE id <> CONNECTION_ID() AND info LIKE 'INSERT INTO jobs (kind, ref_id, "
-                   "state, run_after, attempts, created, waiter)%%') DO DO SLEEP(0.002); "
-                   "SET n = n + 1; END WHILE; END //\nDELIMITER ;\n"
-                   "SELECT id FROM authorizations WHERE id = %d FOR UPDATE" % aid, timeout=25)
-        won = True
-    except (RuntimeError, TimeoutError) as e:
-        won = False
-        tap.diag("side session: %s" % e)
+    # The response is in its transaction, its authorization updated, at the job row we hold.
+    # Whichever of the two waits second closes the cycle, within milliseconds, as one with
+    # anvil-jobs does (DB_DEADLOCK_WITHIN_MS).
+    won = side_closes_cycle(sess, "INSERT INTO jobs (kind, ref_id, state, run_after, attempts, "
+                            "created, waiter)", "SELECT id FROM authorizations WHERE id = %d "
+                            "FOR UPDATE" % aid)
     tap.ok(won, "the heavier side session got the authorization: the response was the victim")
     tap.ok(deadlocks() > before, "InnoDB detected a deadlock (Innodb_deadlocks %d -> %d)"
            % (before, deadlocks()))
@@ -103,6 +118,42 @@ def main():
     lines = [ln for ln in log.splitlines() if "deadlock victim" in ln]
     if tap.ok(lines, "the worker logged the retry"):
         tap.diag(lines[0])
+
+    # --- finalize: the transaction after the signature ---
+    def signatures():
+        log = open(os.path.join(s.dir, "run", "anvil-signer.log")).read()
+        return log.count("event=sign what=cert ")
+
+    oid = ready_order(s, c, ["fin-deadlock.example.test"])
+    _, csr = make_csr(["fin-deadlock.example.test"])
+    before, signed = deadlocks(), signatures()
+    sess = s.mysql_session()
+    sess.query("START TRANSACTION; INSERT INTO t_ballast SELECT seq FROM seq_1_to_%d; "
+               "SELECT COUNT(*) FROM cert_status FOR UPDATE" % BALLAST)
+    out = []
+
+    def finalize():
+        r = c.finalize(finalize_url(s, oid), csr)
+        out.append((r.status_code, r.json() if r.headers.get("Content-Type", "").endswith(
+            "json") else r.text[:300]))
+    th = threading.Thread(target=finalize)
+    th.start()
+    won = side_closes_cycle(sess, "INSERT INTO cert_status", "SELECT COUNT(*) FROM certificates "
+                            "FOR UPDATE")
+    tap.ok(won, "finalize: the heavier side session got the certificates: the request was the "
+           "victim")
+    tap.ok(deadlocks() > before, "finalize: InnoDB detected a deadlock")
+    if won:
+        sess.query("ROLLBACK")
+    sess.close()
+    th.join(30)
+    st, body = out[0] if out else (0, None)
+    if not tap.is_((st, body.get("status") if isinstance(body, dict) else body), (200, "valid"),
+                   "finalize: the transaction after the signature ran again: valid at once"):
+        tap.diag("%s" % (body,))
+    tap.is_(s.mysql_rows("SELECT COUNT(*) FROM certificates WHERE order_id = %d" % oid),
+            [["1"]], "finalize: one certificate")
+    tap.is_(signatures() - signed, 1, "finalize: signed once")
     s.mysql("DROP TABLE t_ballast")
 
 
