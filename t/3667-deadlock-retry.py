@@ -15,7 +15,12 @@ The same for finalize's second transaction, the one after the signature (db_cert
 side session holds every gap of cert_status, the request inserts its certificate and waits there;
 the side session then reads the certificates for update. Only that transaction runs again: the
 finalize answers valid at once (not processing, left to anvil-jobs), with one certificate and one
-certificate signature."""
+certificate signature.
+
+And for anvil-jobs' finish of a validation (db_va_finish, one statement outside a transaction,
+which db_exec runs again): the side session holds the job's row while the target holds its
+answer, then asks for the authorization once the finish waits: the challenge turns valid on its
+first attempt, the target asked once (not a second attempt after jobs.retry_backoff)."""
 import os
 import sys
 import threading
@@ -154,6 +159,41 @@ def main():
     tap.is_(s.mysql_rows("SELECT COUNT(*) FROM certificates WHERE order_id = %d" % oid),
             [["1"]], "finalize: one certificate")
     tap.is_(signatures() - signed, 1, "finalize: signed once")
+
+    # --- anvil-jobs: the validation's finish, one statement ---
+    r = c.new_order(["finish-deadlock.example.test"])
+    authz_url = r.json()["authorizations"][0]
+    aid = int(authz_url.rsplit("/", 1)[1])
+    ch = c.challenge_of(c.get_authz(authz_url).json(), "http-01")
+    cid = int(ch["url"].rsplit("/", 1)[1])
+    path = web.challenge(ch["token"], c.key_authorization(ch["token"]).encode())
+    ev = threading.Event()
+    web.delay[path] = ev
+    th = threading.Thread(target=lambda: c.respond_challenge(ch["url"]))
+    th.start()
+    proc.wait_for(lambda: web.count(path) >= 1, 20, 0.05, "validation at the target")
+    before = deadlocks()
+    sess = s.mysql_session()
+    sess.query("START TRANSACTION; INSERT INTO t_ballast SELECT seq FROM seq_1_to_%d; "
+               "SELECT id FROM jobs WHERE kind = 'validate' AND ref_id = %d FOR UPDATE"
+               % (BALLAST, cid))
+    ev.set()
+    # The job is the statement's constant table, read (and locked) first.
+    won = side_closes_cycle(sess, "UPDATE authorizations a JOIN jobs j", "SELECT id FROM "
+                            "authorizations WHERE id = %d FOR UPDATE" % aid)
+    tap.ok(won, "finish: the heavier side session got the authorization: the finish was the "
+           "victim")
+    tap.ok(deadlocks() > before, "finish: InnoDB detected a deadlock")
+    if won:
+        sess.query("ROLLBACK")
+    sess.close()
+    th.join(30)
+    row = s.jobs.wait_challenge(cid, timeout=20)
+    tap.is_(row["status"], "valid", "finish: the challenge is valid")
+    tap.is_((s.jobs.job_row(cid)[:2], web.count(path)), (["done", "1"], 1),
+            "finish: run again at once: one attempt, the target asked once")
+    jlog = open(s.jobs.log_path()).read()
+    tap.ok("deadlock victim" in jlog, "finish: anvil-jobs logged the retry")
     s.mysql("DROP TABLE t_ballast")
 
 
