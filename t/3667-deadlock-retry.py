@@ -24,7 +24,6 @@ first attempt, the target asked once (not a second attempt after jobs.retry_back
 import os
 import sys
 import threading
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import proc  # noqa: E402
