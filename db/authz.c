@@ -285,39 +285,30 @@ db_chall_list(struct db *db, int64_t authz_id, struct db_chall *out, size_t max,
 	return e == AE_TOOBIG ? AE_DB : e;
 }
 
-anvil_err
-db_chall_respond(struct db *db, int64_t id, int64_t account_id, int64_t now,
+/* The respond transaction; runs again whole after a deadlock (db_chall_respond). */
+static anvil_err
+chall_respond_tx(struct db *db, int64_t authz_id, int t, int64_t account_id, int64_t now,
     const char *waiter, int *queued)
 {
-	int64_t authz_id;
-	int t;
+	struct db_val up[] = {
+		DB_PARAM_STR(chall_types[t], strlen(chall_types[t])),
+		DB_PARAM_I64(authz_id),
+		DB_PARAM_I64(account_id),
+		DB_PARAM_I64(now),
+		DB_PARAM_I64(t + 1),
+	};
+	struct db_result res;
 	anvil_err e;
 
 	*queued = 0;
-	/* A legacy id costs its lookup (outside the transaction); a computed one nothing. */
-	if ((e = chall_resolve(db, id, &authz_id, &t)) == AE_NOTFOUND)
-		return AE_OK;
-	if (e != AE_OK)
+	if ((e = db_begin(db)) != AE_OK)
 		return e;
-	{
-		struct db_val up[] = {
-			DB_PARAM_STR(chall_types[t], strlen(chall_types[t])),
-			DB_PARAM_I64(authz_id),
-			DB_PARAM_I64(account_id),
-			DB_PARAM_I64(now),
-			DB_PARAM_I64(t + 1),
-		};
-		struct db_result res;
-
-		if ((e = db_begin(db)) != AE_OK)
-			return e;
-		if ((e = db_exec(db, SQL_CHALL_PROCESSING, up, N(up), NULL, 0, &res)) != AE_OK)
-			goto out;
-		if (res.affected != 1) {
-			/* Nothing to do: the caller answers with the current state. */
-			e = db_commit(db);
-			goto out;
-		}
+	if ((e = db_exec(db, SQL_CHALL_PROCESSING, up, N(up), NULL, 0, &res)) != AE_OK)
+		goto out;
+	if (res.affected != 1) {
+		/* Nothing to do: the caller answers with the current state. */
+		e = db_commit(db);
+		goto out;
 	}
 	/* The job table's one way in (db/jobs.c), inside this transaction: the challenge is
 	 * processing exactly when its validation is queued. */
@@ -331,5 +322,27 @@ out:
 		db_rollback(db);
 		*queued = 0;
 	}
+	return e;
+}
+
+anvil_err
+db_chall_respond(struct db *db, int64_t id, int64_t account_id, int64_t now,
+    const char *waiter, int *queued)
+{
+	int64_t authz_id;
+	int t, tries = 0;
+	anvil_err e;
+
+	*queued = 0;
+	/* A legacy id costs its lookup (outside the transaction); a computed one nothing. */
+	if ((e = chall_resolve(db, id, &authz_id, &t)) == AE_NOTFOUND)
+		return AE_OK;
+	if (e != AE_OK)
+		return e;
+	/* anvil-jobs claims and finishes validate jobs in the same table: a deadlock with it is
+	 * rare under load, and no reason for a 503. */
+	while ((e = chall_respond_tx(db, authz_id, t, account_id, now, waiter, queued)) != AE_OK &&
+	    db_deadlock_retry(db, e, &tries))
+		;
 	return e;
 }

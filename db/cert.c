@@ -43,8 +43,8 @@ static const char SQL_AUTHZ_VALID[] =
 static const char SQL_ORDER_REPLACING[] =
     "SELECT id FROM orders WHERE replaces = ?";
 
-anvil_err
-db_cert_issued(struct db *db, const struct db_cert *c, const struct db_status *st,
+static anvil_err
+cert_issued_tx(struct db *db, const struct db_cert *c, const struct db_status *st,
     uint64_t ct_final_logs)
 {
 	struct db_val ins[] = {
@@ -86,6 +86,20 @@ db_cert_issued(struct db *db, const struct db_cert *c, const struct db_status *s
 out:
 	if (e != AE_OK)
 		db_rollback(db);
+	return e;
+}
+
+anvil_err
+db_cert_issued(struct db *db, const struct db_cert *c, const struct db_status *st,
+    uint64_t ct_final_logs)
+{
+	int tries = 0;
+	anvil_err e;
+
+	/* After the signature, which stays outside: only these rows are written again. */
+	while ((e = cert_issued_tx(db, c, st, ct_final_logs)) != AE_OK &&
+	    db_deadlock_retry(db, e, &tries))
+		;
 	return e;
 }
 

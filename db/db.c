@@ -1,4 +1,5 @@
 #include "config.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,6 +46,9 @@ struct db {
 	MYSQL *my;
 	int in_tx;
 	struct db_first first;
+	int deadlocked;       /* the server rolled back our transaction: db_deadlock_retry */
+	int64_t attempt_ms;   /* when the last transaction (or lone statement) began */
+	int64_t series_ms;    /* when the first attempt of the one db_deadlock_retry repeats began */
 	time_t last_fail;
 	struct db_stmt stmts[DB_STMT_MAX];
 	size_t nstmts;
@@ -123,6 +127,15 @@ db_error(struct db *db)
 	return db->err;
 }
 
+static int64_t
+db_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void
 db_disconnect(struct db *db)
 {
@@ -196,7 +209,12 @@ db_fail(struct db *db, unsigned int no, const char *msg)
 
 	snprintf(db->err, sizeof(db->err), "%u %s", no, msg ? msg : "");
 	db->n_errors++;
-	if (e == AE_DB_DOWN)
+	/* A deadlock victim's connection is sound and its whole transaction is already rolled
+	 * back (statement and all, outside one): kept, so that db_deadlock_retry runs the
+	 * transaction again without a reconnect. */
+	if (no == ER_LOCK_DEADLOCK)
+		db->deadlocked = 1;
+	else if (e == AE_DB_DOWN)
 		db_disconnect(db);
 	return e;
 }
@@ -300,8 +318,19 @@ db_run(struct db *db, const char *sql, const struct db_val *params, size_t npara
 	int rc, stored = 0;
 
 	*errnum = 0;
+	/* Outside a transaction the flag describes this statement only. */
+	if (!db->in_tx) {
+		db->deadlocked = 0;
+		db->attempt_ms = db_now_ms();
+	}
 	if (nparams > DB_PARAMS_MAX || ncols > DB_COLS_MAX) {
 		e = AE_INTERNAL;
+		goto out;
+	}
+	if (db->in_tx && db->deadlocked) {
+		/* What follows would run outside the transaction the caller believes open. */
+		snprintf(db->err, sizeof(db->err), "transaction rolled back by a deadlock");
+		e = AE_DB_DOWN;
 		goto out;
 	}
 	if ((e = db_connect(db)) != AE_OK)
@@ -417,20 +446,56 @@ out:
 	return e;
 }
 
+int
+db_deadlock_retry(struct db *db, anvil_err e, int *tries)
+{
+	struct timespec ts;
+	long range, ms;
+
+	if (e != AE_DB_DOWN || !db->deadlocked || db->in_tx)
+		return 0;
+	db->deadlocked = 0;
+	if (*tries == 0)
+		db->series_ms = db->attempt_ms;
+	/* A victim that had waited long for its locks already spent the lock wait the request's
+	 * budget allows for (database.lock_wait_timeout): the next attempt may wait that long. */
+	if (++*tries >= DB_DEADLOCK_TRIES || db_now_ms() - db->series_ms > DB_DEADLOCK_WITHIN_MS)
+		return 0;
+	/* Jittered and growing (1..4, 1..8, 1..16 ms): the winner usually commits within
+	 * that, and two victims of one another do not come back in step. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	range = 2L << *tries;
+	ms = 1 + (long)(((unsigned long)ts.tv_nsec / 1000 ^ (unsigned long)random()) %
+	    (unsigned long)range);
+	ts.tv_sec = 0;
+	ts.tv_nsec = ms * 1000000L;
+	log_info("db: deadlock victim %lld ms after its begin, attempt %d of %d in %ld ms",
+	    (long long)(db_now_ms() - db->attempt_ms), *tries + 1, DB_DEADLOCK_TRIES, ms);
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	return 1;
+}
+
 anvil_err
 db_exec(struct db *db, const char *sql, const struct db_val *params, size_t nparams,
     struct db_val *cols, size_t ncols, struct db_result *res)
 {
 	unsigned int no = 0;
-	int in_tx = db->in_tx;
-	anvil_err e = db_run(db, sql, params, nparams, cols, ncols, res, NULL, &no);
+	int in_tx = db->in_tx, tries = 0;
+	anvil_err e;
 
-	/* A connection that died while idle (server restart, wait_timeout) fails the first
-	 * statement before anything was sent: safe to send again on a new connection. */
-	if (e == AE_DB_DOWN && no == CR_SERVER_GONE_ERROR && !in_tx) {
-		db->last_fail = 0;
+	do {
 		e = db_run(db, sql, params, nparams, cols, ncols, res, NULL, &no);
-	}
+		/* A connection that died while idle (server restart, wait_timeout) fails the
+		 * first statement before anything was sent: safe to send again on a new
+		 * connection. */
+		if (e == AE_DB_DOWN && no == CR_SERVER_GONE_ERROR && !in_tx) {
+			db->last_fail = 0;
+			e = db_run(db, sql, params, nparams, cols, ncols, res, NULL, &no);
+		}
+		/* Outside a transaction the statement is its own: a deadlock victim undid all
+		 * of it. Inside one, the caller's db_deadlock_retry runs the whole again. */
+	} while (!in_tx && db_deadlock_retry(db, e, &tries));
 	return e;
 }
 
@@ -441,17 +506,19 @@ db_exec_rows(struct db *db, const char *sql, const struct db_val *params, size_t
 {
 	struct db_rows rows = { .max = max_rows, .fn = row, .arg = arg, .n = 0 };
 	unsigned int no = 0;
-	int in_tx = db->in_tx;
+	int in_tx = db->in_tx, tries = 0;
 	anvil_err e = AE_INTERNAL;
 
 	if (row == NULL || ncols == 0)
 		goto out;
-	e = db_run(db, sql, params, nparams, cols, ncols, NULL, &rows, &no);
-	/* As in db_exec; a row already handed over must not be handed over twice. */
-	if (e == AE_DB_DOWN && no == CR_SERVER_GONE_ERROR && !in_tx && rows.n == 0) {
-		db->last_fail = 0;
+	do {
 		e = db_run(db, sql, params, nparams, cols, ncols, NULL, &rows, &no);
-	}
+		/* As in db_exec; a row already handed over must not be handed over twice. */
+		if (e == AE_DB_DOWN && no == CR_SERVER_GONE_ERROR && !in_tx && rows.n == 0) {
+			db->last_fail = 0;
+			e = db_run(db, sql, params, nparams, cols, ncols, NULL, &rows, &no);
+		}
+	} while (!in_tx && rows.n == 0 && db_deadlock_retry(db, e, &tries));
 out:
 	if (nrows != NULL)
 		*nrows = rows.n;
@@ -495,6 +562,8 @@ db_begin(struct db *db)
 	/* A caller that carries on after the refusal must not get to write either. */
 	if (db->first.state == DB_FIRST_REFUSED)
 		return db->first.on_duplicate;
+	db->deadlocked = 0;
+	db->attempt_ms = db_now_ms();
 	if ((e = db_connect(db)) != AE_OK)
 		return e;
 	e = db_query_simple(db, "START TRANSACTION");
@@ -519,6 +588,8 @@ db_commit(struct db *db)
 
 	if (db->my == NULL)
 		e = AE_DB_DOWN;
+	else if (db->in_tx && db->deadlocked)
+		e = AE_DB_DOWN;         /* nothing left to commit: it would "succeed" */
 	else if (mysql_commit(db->my) != 0)
 		e = db_fail(db, mysql_errno(db->my), mysql_error(db->my));
 	db->in_tx = 0;

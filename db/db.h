@@ -1,7 +1,8 @@
 /* The database layer: one connection per process (a FastCGI worker, anvilctl), prepared statements
  * cached on it, reconnection after a loss. All SQL of Anvil lives in db/. A lost or unreachable
- * server is AE_DB_DOWN (the API answers 503 + Retry-After), a duplicate key AE_DB_DUPLICATE,
- * anything else AE_DB. */
+ * server is AE_DB_DOWN (the API answers 503 + Retry-After), and so is a lock wait timeout or a
+ * deadlock that db_deadlock_retry did not get past; a duplicate key AE_DB_DUPLICATE, anything
+ * else AE_DB. */
 #ifndef ANVIL_DB_H
 #define ANVIL_DB_H
 #include <stddef.h>
@@ -91,6 +92,27 @@ anvil_err db_exec_rows(struct db *db, const char *sql, const struct db_val *para
 anvil_err db_begin(struct db *db);
 anvil_err db_commit(struct db *db);
 void db_rollback(struct db *db);
+
+/* Attempts of a transaction (or of a statement outside one) that InnoDB keeps choosing as its
+ * deadlock victim, before the failure (AE_DB_DOWN: 503) stands. */
+#define DB_DEADLOCK_TRIES 4
+/* ... as long as the first attempt began less than this long ago (ms): a victim is usually
+ * chosen within milliseconds, and a request's budget has room for one lock wait, not several. */
+#define DB_DEADLOCK_WITHIN_MS 250
+
+/* For a function that begins a transaction, and commits it or rolls it back before it returns,
+ * and can run again from the start (its results reset, nothing done outside the database in
+ * between):
+ *	int tries = 0;
+ *	while ((e = tx(db, ...)) != AE_OK && db_deadlock_retry(db, e, &tries))
+ *		;
+ * 1 when e came from the server choosing that transaction as a deadlock victim (rolled back
+ * whole, and with it a db_defer_first write, pending again for the next db_begin) and fewer than
+ * DB_DEADLOCK_TRIES attempts were made within DB_DEADLOCK_WITHIN_MS: it has paused a few
+ * jittered milliseconds. 0 otherwise. db_exec and db_exec_rows do this themselves for a
+ * statement outside a transaction. Until the caller's db_rollback, a deadlocked transaction's
+ * db_exec and db_commit fail. */
+int db_deadlock_retry(struct db *db, anvil_err e, int *tries);
 
 /* A write that must happen exactly once, preferably inside the next transaction begun on this
  * handle, where it costs no durable commit of its own (the API spends a request's nonce this

@@ -108,8 +108,8 @@ pick_row(void *arg, const struct db_val *cols, size_t ncols)
 	return AE_OK;
 }
 
-anvil_err
-db_job_claim(struct db *db, const char *owner, int64_t now, int64_t lease, size_t max,
+static anvil_err
+job_claim_tx(struct db *db, const char *owner, int64_t now, int64_t lease, size_t max,
     size_t fin_max, struct db_job *out, size_t *n, int *more)
 {
 	char kind[DB_JOB_KIND_MAX + 1], waiter[DB_JOB_WAITER_MAX + 1];
@@ -161,6 +161,19 @@ db_job_claim(struct db *db, const char *owner, int64_t now, int64_t lease, size_
 out:
 	if (e != AE_OK)
 		db_rollback(db);
+	return e;
+}
+
+anvil_err
+db_job_claim(struct db *db, const char *owner, int64_t now, int64_t lease, size_t max,
+    size_t fin_max, struct db_job *out, size_t *n, int *more)
+{
+	int tries = 0;
+	anvil_err e;
+
+	while ((e = job_claim_tx(db, owner, now, lease, max, fin_max, out, n, more)) != AE_OK &&
+	    db_deadlock_retry(db, e, &tries))
+		;
 	return e;
 }
 

@@ -199,8 +199,8 @@ authz_insert(struct db *db, int64_t account_id, const char *profile, int64_t exp
 	return AE_OK;
 }
 
-anvil_err
-db_authz_create(struct db *db, int64_t account_id, const char *profile, int64_t expires,
+static anvil_err
+authz_create_tx(struct db *db, int64_t account_id, const char *profile, int64_t expires,
     int64_t now, struct db_new_authz *a, struct db_rl_account *rl)
 {
 	anvil_err e;
@@ -212,6 +212,19 @@ db_authz_create(struct db *db, int64_t account_id, const char *profile, int64_t 
 		e = db_commit(db);
 	if (e != AE_OK)
 		db_rollback(db);
+	return e;
+}
+
+anvil_err
+db_authz_create(struct db *db, int64_t account_id, const char *profile, int64_t expires,
+    int64_t now, struct db_new_authz *a, struct db_rl_account *rl)
+{
+	int tries = 0;
+	anvil_err e;
+
+	while ((e = authz_create_tx(db, account_id, profile, expires, now, a, rl)) != AE_OK &&
+	    db_deadlock_retry(db, e, &tries))
+		;
 	return e;
 }
 
@@ -264,8 +277,8 @@ order_links(struct db *db, const struct db_new_order *o, int64_t id, struct db_r
 	return e;
 }
 
-anvil_err
-db_order_create(struct db *db, struct db_new_order *o, int64_t *id)
+static anvil_err
+order_create_tx(struct db *db, struct db_new_order *o, int64_t *id)
 {
 	int ready = 1;
 	size_t fresh = 0;
@@ -324,6 +337,17 @@ db_order_create(struct db *db, struct db_new_order *o, int64_t *id)
 out:
 	if (e != AE_OK)
 		db_rollback(db);
+	return e;
+}
+
+anvil_err
+db_order_create(struct db *db, struct db_new_order *o, int64_t *id)
+{
+	int tries = 0;
+	anvil_err e;
+
+	while ((e = order_create_tx(db, o, id)) != AE_OK && db_deadlock_retry(db, e, &tries))
+		;
 	return e;
 }
 
@@ -615,8 +639,8 @@ db_order_set_status(struct db *db, int64_t id, enum db_order_status from,
 	return e;
 }
 
-anvil_err
-db_order_finalize_from(struct db *db, int64_t id, enum db_order_status from, const uint8_t *csr,
+static anvil_err
+order_finalize_tx(struct db *db, int64_t id, enum db_order_status from, const uint8_t *csr,
     size_t csr_len, int64_t now, int64_t run_after, struct db_serial_new *serial,
     struct db_key_q *key)
 {
@@ -657,6 +681,22 @@ db_order_finalize_from(struct db *db, int64_t id, enum db_order_status from, con
 out:
 	if (e != AE_OK)
 		db_rollback(db);
+	return e;
+}
+
+anvil_err
+db_order_finalize_from(struct db *db, int64_t id, enum db_order_status from, const uint8_t *csr,
+    size_t csr_len, int64_t now, int64_t run_after, struct db_serial_new *serial,
+    struct db_key_q *key)
+{
+	int tries = 0;
+	anvil_err e;
+
+	/* Nothing is signed before this commits: a serial drawn by an attempt that rolled back
+	 * was never used, and the next attempt draws another. */
+	while ((e = order_finalize_tx(db, id, from, csr, csr_len, now, run_after, serial, key))
+	    != AE_OK && db_deadlock_retry(db, e, &tries))
+		;
 	return e;
 }
 

@@ -43,6 +43,11 @@ class HTTPTarget:
 
         class Server(http.server.ThreadingHTTPServer):
             address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            # socketserver's default backlog is 5: a burst of validations (t/4100's 40 over
+            # two runners) overflows it, the kernel drops SYNs and a connect waits 1 s, 3 s,
+            # 7 s for retransmissions; on a loaded machine past the validator's 5 s connect
+            # timeout, and the challenge turns invalid without the target having been asked.
+            request_queue_size = 128
 
         self.server = Server((host, port), Handler)
         self.server.daemon_threads = True
