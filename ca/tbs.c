@@ -536,7 +536,9 @@ tbs_match_precert_der(const uint8_t *pre, size_t len, X509 *cert)
 	int j = 0, nc = X509_get_ext_count(cert), have;
 	uint8_t tag;
 
-	if (!tbs_fields(pre, len, &f) || ver < 0 || ver > 2 ||
+	if (!tbs_fields(pre, len, &f))
+		return AE_INTERNAL;  /* the journal holds what the signer signed: a bug */
+	if (ver < 0 || ver > 2 ||
 	    (ver == 0 ? f.version.len != 0 : f.version.len != sizeof(vder) ||
 	    memcmp(f.version.p, vder, sizeof(vder)) != 0) ||
 	    !der_is(X509_get0_serialNumber(cert), ASN1_ITEM_rptr(ASN1_INTEGER), &f.serial) ||

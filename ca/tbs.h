@@ -29,7 +29,8 @@ anvil_err tbs_hash(X509 *x, uint8_t out[32]);
 
 /* AE_OK when cert equals precert in everything but the poison and SCT list extensions. */
 anvil_err tbs_match_precert(X509 *precert, X509 *cert);
-/* The same with the precertificate's DER, which is not decoded: what the signer journaled. */
+/* The same with the precertificate's DER, which is not decoded: what the signer journaled.
+ * AE_INTERNAL when pre is no certificate. */
 anvil_err tbs_match_precert_der(const uint8_t *pre, size_t len, X509 *cert);
 
 /* The issuer Name (its whole DER TLV, pointing into der) of a DER certificate, without
