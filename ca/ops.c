@@ -165,9 +165,8 @@ handle_cert(struct signer *s, const struct peer *peer, struct request *req, stru
 	int precert = req->op == OP_PRECERT, kind = precert ? J_PRECERT : J_CERT, reserved = 0;
 	struct profile *p = conf_profile(&s->conf, r->profile);
 	struct job j;
-	X509 *x = NULL, *pre = NULL;
+	X509 *x = NULL;
 	uint8_t hash[32], *der = NULL;
-	const unsigned char *dp;
 	unsigned char *enc = NULL;
 	size_t derlen = 0;
 	uint64_t t0 = clock_mono_us();
@@ -212,14 +211,10 @@ handle_cert(struct signer *s, const struct peer *peer, struct request *req, stru
 			*msg = "no precertificate was signed for this serial";
 			goto out;
 		}
-		dp = der;
-		if ((pre = d2i_X509(NULL, &dp, (long)derlen)) == NULL) {
-			e = AE_INTERNAL;
-			goto out;
-		}
+		e = tbs_match_precert_der(der, derlen, x);
 		free(der);
 		der = NULL;
-		if ((e = tbs_match_precert(pre, x)) != AE_OK)
+		if (e != AE_OK)
 			goto out;
 	}
 	j.fn = sign_x509;
@@ -252,7 +247,6 @@ out:
 	OPENSSL_free(enc);
 	free(der);
 	X509_free(x);
-	X509_free(pre);
 	return e;
 }
 
@@ -282,27 +276,40 @@ times_ok(uint64_t this_update, uint64_t next_update, int64_t back_s, int64_t max
 }
 
 /* Whether the journal shows a precertificate or certificate of this serial signed by this
- * issuer: the signer vouches only for what it signed. */
+ * issuer: the signer vouches only for what it signed. Only the journaled certificate's issuer
+ * Name is read (tbs_der_issuer): decoding it whole cost more than the OCSP signature. */
 static anvil_err
 signed_here(struct signer *s, const struct issuer *is, const uint8_t *serial, size_t slen)
 {
 	static const int kinds[] = { J_CERT, J_PRECERT };
+	const X509_NAME *want = X509_get_subject_name(is->cert);
+	const uint8_t *wder = NULL;
+	size_t wlen = 0;
 	anvil_err e = AE_SIGNER_UNSIGNED;
 
+	if (!X509_NAME_get0_der(want, &wder, &wlen))
+		return AE_CRYPTO;
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]) && e == AE_SIGNER_UNSIGNED; k++) {
 		uint8_t *der = NULL;
-		size_t derlen = 0;
-		const unsigned char *p;
-		X509 *x;
+		size_t derlen = 0, nlen;
+		const unsigned char *name, *p;
+		X509_NAME *n;
 
 		if (journal_get(s->journal, kinds[k], serial, slen, &der, &derlen) != AE_OK)
 			continue;
-		p = der;
-		if ((x = d2i_X509(NULL, &p, (long)derlen)) == NULL)
+		if (tbs_der_issuer(der, derlen, &name, &nlen) != AE_OK)
 			e = AE_INTERNAL;
-		else if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(is->cert)) == 0)
+		else if (nlen == wlen && memcmp(name, wder, wlen) == 0)
 			e = AE_OK;
-		X509_free(x);
+		else {
+			/* Another encoding of the same name still is this issuer's. */
+			p = name;
+			if ((n = d2i_X509_NAME(NULL, &p, (long)nlen)) == NULL)
+				e = AE_INTERNAL;
+			else if (X509_NAME_cmp(n, want) == 0)
+				e = AE_OK;
+			X509_NAME_free(n);
+		}
 		free(der);
 	}
 	return e;

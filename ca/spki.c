@@ -38,8 +38,17 @@ ec_key(const ASN1_OBJECT *curve, const uint8_t *key, size_t len, enum key_type *
 		return AE_NOMEM;
 	if ((pt = EC_POINT_new(g)) == NULL)
 		return AE_NOMEM;
-	if (EC_POINT_oct2point(g, pt, key, len, NULL) == 1 && !EC_POINT_is_at_infinity(g, pt))
-		n = EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, id, SPKI_ID_MAX, NULL);
+	/* An uncompressed point that decodes (coordinates below p, on the curve) is its own
+	 * identity: re-encoding it costs a field inversion, three quarters of this function. */
+	if (EC_POINT_oct2point(g, pt, key, len, NULL) == 1 && !EC_POINT_is_at_infinity(g, pt)) {
+		if (key[0] == POINT_CONVERSION_UNCOMPRESSED && len <= SPKI_ID_MAX) {
+			memcpy(id, key, len);
+			n = len;
+		} else {
+			n = EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, id, SPKI_ID_MAX,
+			    NULL);
+		}
+	}
 	EC_POINT_free(pt);
 	if (n == 0)
 		return AE_SIGNER_KEY;

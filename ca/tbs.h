@@ -29,6 +29,14 @@ anvil_err tbs_hash(X509 *x, uint8_t out[32]);
 
 /* AE_OK when cert equals precert in everything but the poison and SCT list extensions. */
 anvil_err tbs_match_precert(X509 *precert, X509 *cert);
+/* The same with the precertificate's DER, which is not decoded: what the signer journaled.
+ * AE_INTERNAL when pre is no certificate. */
+anvil_err tbs_match_precert_der(const uint8_t *pre, size_t len, X509 *cert);
+
+/* The issuer Name (its whole DER TLV, pointing into der) of a DER certificate, without
+ * decoding the rest; AE_INTERNAL when der is no certificate. */
+anvil_err tbs_der_issuer(const uint8_t *der, size_t len, const uint8_t **name,
+    size_t *namelen);
 
 /* Unsigned OCSP BasicOCSPResponse for one serial of an issuer. */
 anvil_err tbs_build_ocsp(const struct issuer *is, const struct ocsp_req *r, OCSP_BASICRESP **out);

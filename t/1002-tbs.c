@@ -240,6 +240,30 @@ main(void)
 	e = tbs_build_cert(&p, &r, 0, now, &x);
 	ok(e == AE_OK && tbs_match_precert(pre, x) == AE_SIGNER_MISMATCH,
 	    "a different validity is a mismatch");
+	/* The precertificate as the journal holds it: DER, read without d2i_X509. */
+	{
+		unsigned char *der = NULL;
+		const uint8_t *name = NULL, *want = NULL;
+		size_t nlen = 0, wlen = 0;
+		int n = pre ? i2d_X509(pre, &der) : 0;
+		ok(n > 0 && tbs_match_precert_der(der, (size_t)n, fin) == AE_OK,
+		    "certificate matches its precertificate's DER");
+		ok(n > 0 && tbs_match_precert_der(der, (size_t)n, x) == AE_SIGNER_MISMATCH,
+		    "a different validity is a mismatch against the DER");
+		ok(n > 0 && tbs_match_precert_der(der, (size_t)n - 1, fin) == AE_INTERNAL,
+		    "a truncated precertificate is no certificate");
+		ok(n > 0 && tbs_match_precert_der(der, 40, fin) == AE_INTERNAL,
+		    "a precertificate cut inside its TBS is no certificate");
+		ok(n > 0 && tbs_match_precert_der(der, (size_t)n, pre) == AE_SIGNER_MISMATCH,
+		    "the precertificate itself is no certificate of it (poison on both sides)");
+		ok(n > 0 && tbs_der_issuer(der, (size_t)n, &name, &nlen) == AE_OK &&
+		    X509_NAME_get0_der(X509_get_subject_name(is.cert), &want, &wlen) &&
+		    nlen == wlen && memcmp(name, want, wlen) == 0,
+		    "the issuer Name read from the DER is the issuer's subject");
+		ok(n > 0 && tbs_der_issuer(der, 30, &name, &nlen) == AE_INTERNAL,
+		    "no issuer Name from a cut certificate");
+		OPENSSL_free(der);
+	}
 	X509_free(x);
 	x = NULL;
 	r.not_after += 1;
