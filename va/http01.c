@@ -59,6 +59,11 @@ va_http_cleanup(struct va_task *t)
 		curl_easy_cleanup(t->easy);
 		t->easy = NULL;
 	}
+	/* After the easy handle: a share still in use is not freed. */
+	if (t->dnscache != NULL) {
+		curl_share_cleanup(t->dnscache);
+		t->dnscache = NULL;
+	}
 	curl_slist_free_all(t->resolve);
 	t->resolve = NULL;
 }
@@ -105,6 +110,14 @@ va_http_begin(struct va_task *t)
 	if ((h = curl_easy_init()) == NULL)
 		goto fail;
 	t->easy = h;
+	/* A CURLOPT_RESOLVE pin is a permanent entry of the DNS cache the handle uses; left in the
+	 * multi handle's shared cache, every validation's pin stayed for the life of the process and
+	 * curl walks the whole cache at each transfer (Curl_hostcache_prune): CPU per validation
+	 * grew with the validations done since start. A cache of the handle's own goes with it. */
+	if ((t->dnscache = curl_share_init()) == NULL ||
+	    curl_share_setopt(t->dnscache, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SHARE, t->dnscache) != CURLE_OK)
+		goto fail;
 	if (va_addr_parse(t->host, &lit) != 0 && t->host[0] != '[') {
 		va_addr_str(&t->used, a, sizeof(a));
 		snprintf(pin, sizeof(pin), t->used.family == AF_INET6 ? "%s:%lld:[%s]" :

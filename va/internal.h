@@ -67,6 +67,7 @@ struct va_task {
 
 	/* http-01 */
 	CURL *easy;
+	CURLSH *dnscache;       /* the easy handle's own DNS cache: where its pin lives */
 	struct curl_slist *resolve;
 	struct buf body;
 	int body_over;
