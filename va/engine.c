@@ -100,7 +100,7 @@ task_destroy(struct va_task *t)
 	va_dns_cancel(t);
 	va_http_cleanup(t);
 	va_tls_cleanup(t);
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < VA_DNS_SLOTS; i++)
 		free(t->dns[i].abuf);
 	buf_free(&t->body);
 	json_object_put(t->records);
@@ -382,9 +382,11 @@ va_run_once(struct va *va, int extra_fd, int timeout_ms, int *extra_ready)
 	int64_t now = va_now_ms();
 
 	*extra_ready = 0;
-	memset(w, 0, VA_EXTRA_MAX * sizeof(*w));
+	/* Each entry is filled whole (revents too) as it is added: clearing all VA_EXTRA_MAX of
+	 * them (32 KiB) at every turn of the loop wrote far more than the few entries in use. */
 	if (extra_fd >= 0) {
 		w[n].fd = extra_fd;
+		w[n].revents = 0;
 		w[n++].events = CURL_WAIT_POLLIN;
 	}
 	bits = (unsigned)ares_getsock(va->ch, socks, ARES_GETSOCK_MAXNUM);
@@ -399,6 +401,7 @@ va_run_once(struct va *va, int extra_fd, int timeout_ms, int *extra_ready)
 			ev |= CURL_WAIT_POLLOUT;
 		if (ev != 0 && n < VA_EXTRA_MAX) {
 			w[n].fd = socks[i];
+			w[n].revents = 0;
 			w[n++].events = ev;
 		}
 	}
@@ -410,6 +413,7 @@ va_run_once(struct va *va, int extra_fd, int timeout_ms, int *extra_ready)
 			timeout_ms = t->deadline - now < 0 ? 0 : (int)(t->deadline - now);
 		if (t->phase == PH_TLS && t->fd >= 0 && t->events != 0 && n < VA_EXTRA_MAX) {
 			w[n].fd = t->fd;
+			w[n].revents = 0;
 			w[n++].events = (short)((t->events & POLLIN ? CURL_WAIT_POLLIN : 0) |
 			    (t->events & POLLOUT ? CURL_WAIT_POLLOUT : 0));
 		}
