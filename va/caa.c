@@ -28,8 +28,11 @@ va_caa_begin(struct va_task *t)
 	}
 	memcpy(t->caa_name, t->ident, n + 1);
 	t->phase = PH_CAA;
-	if (va_dns_query(t, 0, t->caa_name, ns_t_caa) != AE_OK)
+	if (va_dns_query(t, VA_SLOT_CAA, t->caa_name, ns_t_caa) != AE_OK) {
 		va_fail(t, "serverInternal", "out of memory");
+		return;
+	}
+	va_target_ahead(t);
 }
 
 /* Does one issue/issuewild value authorise us for this account and method? */
@@ -55,12 +58,12 @@ tag_is(const struct ares_caa_reply *r, const char *tag)
 void
 va_caa_step(struct va_task *t)
 {
-	struct va_dns_slot *s = &t->dns[0];
+	struct va_dns_slot *s = &t->dns[VA_SLOT_CAA];
 	struct ares_caa_reply *caa = NULL, *r;
 	int has_issue = 0, has_wild = 0, permitted = 0, st;
 	char *dot;
 
-	if (t->pending > 0)
+	if (va_dns_waiting(t, VA_SLOT_CAA))
 		return;
 	st = s->status;
 	if (st == ARES_SUCCESS)
@@ -72,7 +75,7 @@ va_caa_step(struct va_task *t)
 			goto out;
 		}
 		memmove(t->caa_name, dot + 1, strlen(dot + 1) + 1);
-		if (va_dns_query(t, 0, t->caa_name, ns_t_caa) != AE_OK)
+		if (va_dns_query(t, VA_SLOT_CAA, t->caa_name, ns_t_caa) != AE_OK)
 			va_fail(t, "serverInternal", "out of memory");
 		goto out;
 	}

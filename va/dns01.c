@@ -28,21 +28,21 @@ va_dns01_begin(struct va_task *t)
 	if ((r = va_record_new(t)) != NULL)
 		json_object_object_add(r, "hostname", json_object_new_string(t->ident));
 	t->phase = PH_TXT;
-	if (va_dns_query(t, 0, t->host, ns_t_txt) != AE_OK)
+	if (va_dns_query(t, VA_SLOT_A, t->host, ns_t_txt) != AE_OK)
 		va_fail(t, "serverInternal", "out of memory");
 }
 
 void
 va_dns01_step(struct va_task *t)
 {
-	struct va_dns_slot *s = &t->dns[0];
+	struct va_dns_slot *s = &t->dns[VA_SLOT_A];
 	struct ares_txt_ext *txt = NULL, *p;
 	uint8_t digest[SHA256_DIGEST_LENGTH];
 	char want[64], rec[1024];
 	size_t rlen = 0;
 	int found = 0, any = 0;
 
-	if (t->pending > 0)
+	if (va_dns_waiting(t, VA_SLOT_A))
 		return;
 	if (s->status == ARES_ENODATA) {
 		va_fail(t, "unauthorized", "No TXT record found at %s", t->host);

@@ -16,6 +16,12 @@
 #define VA_URL_MAX 2048
 #define VA_TASKS_MAX 100000
 
+/* A task's DNS slots: the target's A and AAAA (dns-01's TXT in the first), and CAA. */
+#define VA_SLOT_A 0
+#define VA_SLOT_AAAA 1
+#define VA_SLOT_CAA 2
+#define VA_DNS_SLOTS 3
+
 struct va_addr {
 	int family;
 	uint8_t b[16];
@@ -50,9 +56,9 @@ struct va_task {
 
 	enum va_phase phase;
 	int wake;
-	int pending;            /* DNS answers still to come */
 	int64_t deadline;       /* ms, monotonic */
-	struct va_dns_slot dns[2];
+	struct va_dns_slot dns[VA_DNS_SLOTS];
+	int addrs_ahead;        /* the identifier's A and AAAA asked for with its CAA */
 
 	/* the current target: host name (or IP literal), port, resolved addresses */
 	char host[256];
@@ -111,8 +117,14 @@ int va_policy_allows(const struct va_policy *p, const struct va_addr *a);
 /* resolve.c */
 anvil_err va_dns_query(struct va_task *t, int slot, const char *name, int type);
 void va_dns_cancel(struct va_task *t);
+void va_dns_cancel_slot(struct va_task *t, int slot);
+/* 1 while the slot's answer is still to come. */
+int va_dns_waiting(const struct va_task *t, int slot);
 /* Starts resolving t->host (A and AAAA) or, for an IP literal, takes it as it is. */
 void va_target_begin(struct va_task *t);
+/* With the first CAA query: the identifier's A and AAAA, when the method will connect to it,
+ * so the answers are in when CAA allows it (one round trip and one resolver socket fewer). */
+void va_target_ahead(struct va_task *t);
 void va_target_step(struct va_task *t);
 const char *va_dns_strerror(int status);
 

@@ -55,8 +55,8 @@ on_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 				s->status = ARES_ENOMEM;
 			}
 		}
-		if (--t->pending == 0)
-			t->wake = 1;
+		/* Each phase's step waits for its own slots: others may still be out. */
+		t->wake = 1;
 	}
 	free(q);
 }
@@ -72,21 +72,30 @@ va_dns_query(struct va_task *t, int slot, const char *name, int type)
 	q->slot = slot;
 	t->dns[slot].q = q;
 	t->dns[slot].status = ARES_SUCCESS;
-	t->pending++;
 	/* May answer at once (bad name, no servers): on_answer only records, so that is safe. */
 	ares_query(t->va->ch, name, C_IN, type, on_answer, q);
 	return AE_OK;
 }
 
 void
+va_dns_cancel_slot(struct va_task *t, int slot)
+{
+	if (t->dns[slot].q != NULL)
+		t->dns[slot].q->task = NULL;
+	t->dns[slot].q = NULL;
+}
+
+void
 va_dns_cancel(struct va_task *t)
 {
-	for (int i = 0; i < 2; i++) {
-		if (t->dns[i].q != NULL)
-			t->dns[i].q->task = NULL;
-		t->dns[i].q = NULL;
-	}
-	t->pending = 0;
+	for (int i = 0; i < VA_DNS_SLOTS; i++)
+		va_dns_cancel_slot(t, i);
+}
+
+int
+va_dns_waiting(const struct va_task *t, int slot)
+{
+	return t->dns[slot].q != NULL;
 }
 
 /* An IP literal, bracketed or not, as an address. */
@@ -129,9 +138,35 @@ va_target_begin(struct va_task *t)
 		return;
 	}
 	t->phase = PH_RESOLVE;
-	if (va_dns_query(t, 0, t->host, ns_t_a) != AE_OK ||
-	    va_dns_query(t, 1, t->host, ns_t_aaaa) != AE_OK)
+	/* The first hop's addresses were asked for with the CAA lookup (va_target_ahead). */
+	if (t->addrs_ahead && strcmp(t->host, t->ident) == 0) {
+		t->addrs_ahead = 0;
+		va_target_step(t);
+		return;
+	}
+	t->addrs_ahead = 0;
+	if (va_dns_query(t, VA_SLOT_A, t->host, ns_t_a) != AE_OK ||
+	    va_dns_query(t, VA_SLOT_AAAA, t->host, ns_t_aaaa) != AE_OK)
 		va_fail(t, "serverInternal", "out of memory");
+}
+
+void
+va_target_ahead(struct va_task *t)
+{
+	struct va_addr a;
+
+	if (t->caa_only || t->wildcard || strcmp(t->ident_type, "dns") != 0 ||
+	    (strcmp(t->type, "http-01") != 0 && strcmp(t->type, "tls-alpn-01") != 0) ||
+	    literal(t->ident, &a) == 0)
+		return;
+	if (va_dns_query(t, VA_SLOT_A, t->ident, ns_t_a) != AE_OK ||
+	    va_dns_query(t, VA_SLOT_AAAA, t->ident, ns_t_aaaa) != AE_OK) {
+		/* Asked again, the ordinary way, if CAA lets the validation go on. */
+		va_dns_cancel_slot(t, VA_SLOT_A);
+		va_dns_cancel_slot(t, VA_SLOT_AAAA);
+		return;
+	}
+	t->addrs_ahead = 1;
 }
 
 static void
@@ -167,13 +202,15 @@ collect(struct va_task *t, struct va_dns_slot *s, int family)
 void
 va_target_step(struct va_task *t)
 {
-	if (t->pending > 0)
+	const struct va_dns_slot *a = &t->dns[VA_SLOT_A], *aaaa = &t->dns[VA_SLOT_AAAA];
+
+	if (va_dns_waiting(t, VA_SLOT_A) || va_dns_waiting(t, VA_SLOT_AAAA))
 		return;
 	t->naddrs = 0;
-	collect(t, &t->dns[0], AF_INET);
-	collect(t, &t->dns[1], AF_INET6);
+	collect(t, &t->dns[VA_SLOT_A], AF_INET);
+	collect(t, &t->dns[VA_SLOT_AAAA], AF_INET6);
 	if (t->naddrs == 0) {
-		int st = t->dns[0].status != ARES_SUCCESS ? t->dns[0].status : t->dns[1].status;
+		int st = a->status != ARES_SUCCESS ? a->status : aaaa->status;
 
 		if (st == ARES_SUCCESS || st == ARES_ENODATA)
 			va_fail(t, "dns", "No valid IP addresses found for %s", t->host);
