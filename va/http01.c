@@ -135,6 +135,12 @@ va_http_begin(struct va_task *t)
 	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->curl_err) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    /* A connection of its own, closed after: curl matches cached connections by name and
+	     * port, so a kept-alive one from an earlier validation of the name would be reused
+	     * without on_open's address check, to an address this validation did not resolve
+	     * (and would not record). */
+	    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_IPRESOLVE, t->used.family == AF_INET6 ?
 	    CURL_IPRESOLVE_V6 : CURL_IPRESOLVE_V4) != CURLE_OK ||

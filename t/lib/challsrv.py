@@ -6,18 +6,26 @@ import threading
 
 class HTTPTarget:
     """http.server on 127.0.0.1 (port chosen by the OS). routes[path] = (status, body bytes,
-    headers dict); anything else is 404. hits[path] counts requests."""
+    headers dict); anything else is 404. hits[path] counts requests, connections the TCP
+    connections accepted. keep_alive: answer without "Connection: close", as most web servers
+    do, so that a client could send its next request on the same connection."""
 
-    def __init__(self, host="127.0.0.1", port=0):
+    def __init__(self, host="127.0.0.1", port=0, keep_alive=False):
         import socket
         target = self
         self.routes = {}
         self.hits = {}
         self.delay = {}   # path -> threading.Event the handler waits for before answering
         self.lock = threading.Lock()
+        self.connections = 0
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                with target.lock:
+                    target.connections += 1
+                super().setup()
 
             def do_GET(self):
                 with target.lock:
@@ -32,7 +40,8 @@ class HTTPTarget:
                     for k, v in headers.items():
                         self.send_header(k, v)
                     self.send_header("Content-Length", str(len(body)))
-                    self.send_header("Connection", "close")
+                    if not keep_alive:
+                        self.send_header("Connection", "close")
                     self.end_headers()
                     self.wfile.write(body)
                 except OSError:
