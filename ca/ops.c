@@ -220,12 +220,14 @@ handle_cert(struct signer *s, const struct peer *peer, struct request *req, stru
 	j.deadline_ms = req->deadline_ms;
 	if ((e = pool_run(s->pool, &j, retry_ms)) != AE_OK)
 		goto out;
-	if (X509_verify(x, X509_get0_pubkey(p->issuer->cert)) != 1) {
-		e = bad_signature(op_name(req->op), p->issuer->name);
-		goto out;
-	}
+	/* Encoded once: the signature is checked on the bytes journaled and answered. */
 	if ((n = i2d_X509(x, &enc)) <= 0) {
 		e = AE_CRYPTO;
+		goto out;
+	}
+	if (!tbs_der_signature_ok(enc, (size_t)n, X509_get0_pubkey(p->issuer->cert),
+	    hsmkey_md(p->issuer->key_type))) {
+		e = bad_signature(op_name(req->op), p->issuer->name);
 		goto out;
 	}
 	if ((e = journal_commit(s->journal, kind, r->serial, r->serial_len, enc,

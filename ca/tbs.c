@@ -645,6 +645,33 @@ tbs_fields(const uint8_t *der, size_t len, struct tbs_fields *f)
 	return tbs.len == 0;
 }
 
+int
+tbs_der_signature_ok(const uint8_t *der, size_t len, EVP_PKEY *key, const EVP_MD *md)
+{
+	struct der in = { der, len }, cert, tbs, tbsv, alg, sigv, t, f;
+	EVP_MD_CTX *ctx;
+	uint8_t tag;
+	int ok;
+
+	if (!der_next(&in, &tag, &t, &cert) || tag != 0x30 || in.len != 0 ||
+	    !der_next(&cert, &tag, &tbs, &tbsv) || tag != 0x30 ||
+	    !der_next(&cert, &tag, &alg, &f) || tag != 0x30 ||
+	    !der_next(&cert, &tag, &t, &sigv) || tag != 0x03 || cert.len != 0 ||
+	    sigv.len < 2 || sigv.p[0] != 0)
+		return 0;
+	/* As X509_verify: the outer algorithm is the one the TBS names (after version, serial). */
+	if ((tbsv.len > 0 && tbsv.p[0] == 0xa0 && !der_field(&tbsv, 0xa0, &f)) ||
+	    !der_field(&tbsv, 0x02, &f) || !der_field(&tbsv, 0x30, &f) || f.len != alg.len ||
+	    memcmp(f.p, alg.p, alg.len) != 0)
+		return 0;
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return 0;
+	ok = EVP_DigestVerifyInit(ctx, NULL, md, NULL, key) == 1 &&
+	    EVP_DigestVerify(ctx, sigv.p + 1, sigv.len - 1, tbs.p, tbs.len) == 1;
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
 anvil_err
 tbs_der_issuer(const uint8_t *der, size_t len, const uint8_t **name, size_t *namelen)
 {

@@ -48,6 +48,11 @@ anvil_err tbs_match_precert_der(const uint8_t *pre, size_t len, X509 *cert);
 anvil_err tbs_der_issuer(const uint8_t *der, size_t len, const uint8_t **name,
     size_t *namelen);
 
+/* Whether the signature of a DER certificate verifies with key and md over its TBS exactly as
+ * encoded there, its outer signature algorithm equal to the TBS's: the check X509_verify makes,
+ * on the bytes handed out, without encoding the certificate again. */
+int tbs_der_signature_ok(const uint8_t *der, size_t len, EVP_PKEY *key, const EVP_MD *md);
+
 /* Unsigned OCSP BasicOCSPResponse for one serial of an issuer. */
 anvil_err tbs_build_ocsp(const struct issuer *is, const struct ocsp_req *r, OCSP_BASICRESP **out);
 /* Unsigned CRL. */

@@ -337,6 +337,23 @@ main(void)
 		    "the issuer Name read from the DER is the issuer's subject");
 		ok(n > 0 && tbs_der_issuer(der, 30, &name, &nlen) == AE_INTERNAL,
 		    "no issuer Name from a cut certificate");
+		/* The signer's check of a signature on the bytes it hands out. */
+		ok(n > 0 && tbs_der_signature_ok(der, (size_t)n, ik, EVP_sha256()),
+		    "the signature verifies on the DER");
+		ok(n > 0 && !tbs_der_signature_ok(der, (size_t)n, sk, EVP_sha256()),
+		    "not with another key");
+		ok(n > 0 && !tbs_der_signature_ok(der, (size_t)n - 1, ik, EVP_sha256()),
+		    "not on a cut certificate");
+		if (n > 40) {
+			der[40] ^= 1;
+			ok(!tbs_der_signature_ok(der, (size_t)n, ik, EVP_sha256()),
+			    "not when a byte of the TBS changed");
+			der[40] ^= 1;
+			der[n - 1] ^= 1;
+			ok(!tbs_der_signature_ok(der, (size_t)n, ik, EVP_sha256()),
+			    "not when a byte of the signature changed");
+			der[n - 1] ^= 1;
+		}
 		OPENSSL_free(der);
 	}
 	X509_free(x);
