@@ -363,7 +363,6 @@ tbs_assemble_cert(const struct profile *p, const struct cert_req *r, int precert
 {
 	X509 *x = NULL;
 	ASN1_INTEGER *serial = NULL;
-	X509_NAME *subj = NULL;
 	enum key_type kt;
 	int empty_subject = 1;
 	anvil_err e;
@@ -372,7 +371,7 @@ tbs_assemble_cert(const struct profile *p, const struct cert_req *r, int precert
 	if ((e = serial_to_asn1(r->serial, r->serial_len, &serial)) != AE_OK)
 		goto out;
 	e = AE_NOMEM;
-	if ((x = X509_new()) == NULL || (subj = X509_NAME_new()) == NULL)
+	if ((x = X509_new()) == NULL)
 		goto out;
 	if ((e = spki_set(X509_get_X509_PUBKEY(x), r->spki, r->spki_len, &kt)) != AE_OK)
 		goto out;
@@ -391,18 +390,18 @@ tbs_assemble_cert(const struct profile *p, const struct cert_req *r, int precert
 	    r->not_after < r->not_before)
 		goto out;
 	/* CN carries the first DNS name when it fits (64 chars); otherwise the subject is empty and
-	 * the SAN critical (RFC 5280 section 4.2.1.6). */
+	 * the SAN critical (RFC 5280 section 4.2.1.6). Written into the certificate's own (empty)
+	 * Name: X509_set_subject_name would copy it by encoding and decoding it. */
 	for (size_t i = 0; i < r->nids && empty_subject; i++)
 		if (r->ids[i].type == ID_DNS && r->ids[i].len <= 64) {
-			if (!X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_ASC,
-			    r->ids[i].val, r->ids[i].len, -1, 0))
+			if (!X509_NAME_add_entry_by_NID(X509_get_subject_name(x), NID_commonName,
+			    MBSTRING_ASC, r->ids[i].val, r->ids[i].len, -1, 0))
 				goto out;
 			empty_subject = 0;
 		}
 	e = AE_CRYPTO;
 	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, serial) ||
 	    !X509_set_issuer_name(x, X509_get_subject_name(p->issuer->cert)) ||
-	    !X509_set_subject_name(x, subj) ||
 	    ASN1_TIME_set(X509_getm_notBefore(x), (time_t)r->not_before) == NULL ||
 	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)r->not_after) == NULL)
 		goto out;
@@ -412,7 +411,6 @@ tbs_assemble_cert(const struct profile *p, const struct cert_req *r, int precert
 	x = NULL;
 out:
 	X509_free(x);
-	X509_NAME_free(subj);
 	ASN1_INTEGER_free(serial);
 	return e;
 }
