@@ -217,6 +217,8 @@ tbs_profile_release(struct profile *p)
 	p->exts = NULL;
 }
 
+/* X509_add_ext only reads ext, to copy it (X509_EXTENSION_dup): a prepared profile's extensions
+ * are shared by every connection thread. */
 static anvil_err
 add_ext(X509 *x, const X509_EXTENSION *ext)
 {
