@@ -56,18 +56,14 @@ sign_crl(struct job *j)
 	return X509_CRL_sign(j->arg, j->issuer->key, hsmkey_md(j->issuer->key_type)) > 0;
 }
 
-/* Whether the subject key of x is one of the signer's CA keys (any issuer's, not only the
- * profile's, in any encoding). */
+/* Whether a subject key (as tbs_lint read it) is one of the signer's CA keys (any issuer's,
+ * not only the profile's, in any encoding). */
 static int
-is_ca_key(const struct signer *s, X509 *x)
+is_ca_key(const struct signer *s, const struct spki_id *id)
 {
-	struct spki_id id;
-
-	if (spki_key_of(X509_get_X509_PUBKEY(x), &id.kt, id.id, &id.len) != AE_OK)
-		return 1;  /* tbs_lint has refused it already */
 	for (size_t i = 0; i < s->nca_keys; i++)
-		if (s->ca_keys[i].kt == id.kt && s->ca_keys[i].len == id.len &&
-		    memcmp(s->ca_keys[i].id, id.id, id.len) == 0)
+		if (s->ca_keys[i].kt == id->kt && s->ca_keys[i].len == id->len &&
+		    memcmp(s->ca_keys[i].id, id->id, id->len) == 0)
 			return 1;
 	return 0;
 }
@@ -165,6 +161,7 @@ handle_cert(struct signer *s, const struct peer *peer, struct request *req, stru
 	int precert = req->op == OP_PRECERT, kind = precert ? J_PRECERT : J_CERT, reserved = 0;
 	struct profile *p = conf_profile(&s->conf, r->profile);
 	struct job j;
+	struct spki_id key;
 	X509 *x = NULL;
 	uint8_t hash[32], *der = NULL;
 	unsigned char *enc = NULL;
@@ -196,9 +193,9 @@ handle_cert(struct signer *s, const struct peer *peer, struct request *req, stru
 	reserved = 1;
 	free(der);
 	der = NULL;
-	if ((e = tbs_lint(p, x, precert, time(NULL))) != AE_OK)
+	if ((e = tbs_lint(p, x, precert, time(NULL), &key)) != AE_OK)
 		goto out;
-	if (is_ca_key(s, x)) {
+	if (is_ca_key(s, &key)) {
 		e = AE_SIGNER_KEY;
 		*msg = "the subject key is a CA key of this signer";
 		goto out;
@@ -223,12 +220,14 @@ handle_cert(struct signer *s, const struct peer *peer, struct request *req, stru
 	j.deadline_ms = req->deadline_ms;
 	if ((e = pool_run(s->pool, &j, retry_ms)) != AE_OK)
 		goto out;
-	if (X509_verify(x, X509_get0_pubkey(p->issuer->cert)) != 1) {
-		e = bad_signature(op_name(req->op), p->issuer->name);
-		goto out;
-	}
+	/* Encoded once: the signature is checked on the bytes journaled and answered. */
 	if ((n = i2d_X509(x, &enc)) <= 0) {
 		e = AE_CRYPTO;
+		goto out;
+	}
+	if (!tbs_der_signature_ok(enc, (size_t)n, X509_get0_pubkey(p->issuer->cert),
+	    hsmkey_md(p->issuer->key_type))) {
+		e = bad_signature(op_name(req->op), p->issuer->name);
 		goto out;
 	}
 	if ((e = journal_commit(s->journal, kind, r->serial, r->serial_len, enc,

@@ -59,6 +59,8 @@ struct issuer {
 #define PROFILE_BACKDATE_MIN 300
 #define PROFILE_CAA_RECHECK_MAX 28800  /* s: 8 hours, CA/B Forum BR 3.2.2.8 */
 
+struct tbs_profile_exts;
+
 struct profile {
 	char name[PROTO_NAME_MAX + 1];
 	struct issuer *issuer;
@@ -78,6 +80,9 @@ struct profile {
 	int is_public;          /* names must have a registrable domain: no single-label names */
 	int64_t caa_recheck;    /* s an authorization's CAA check stays good for issuance; -1: no
 				 * re-check (not public, unless caa_recheck_seconds says) */
+	/* The signer's: the extensions its certificates share, built once (ca/tbs.h
+	 * tbs_profile_prepare); NULL: built for each certificate. */
+	struct tbs_profile_exts *exts;
 };
 
 /* Where a token and key live (signer.module, slot or token_label): slot by id (slot_id >= 0)

@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 #include "ca/hsmkey.h"
 #include "ca/signer.h"
+#include "ca/tbs.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 
@@ -199,6 +200,17 @@ load_issuers(struct signer *s)
 		nkeys++;
 	}
 	log_info("event=issuers_loaded count=%zu ca_keys=%zu", nkeys, s->nca_keys);
+	/* A profile of an issuer whose certificate the signer does not hold (a root's), or whose
+	 * extensions do not build, keeps building them per certificate: its requests are refused
+	 * and audited as before, and the other profiles still sign. */
+	for (size_t i = 0; i < s->conf.nprofiles; i++) {
+		struct profile *p = &s->conf.profiles[i];
+		if (p->issuer->cert != NULL && (e = tbs_profile_prepare(p)) != AE_OK) {
+			ERR_clear_error();
+			log_warn("event=profile_extensions profile=%s result=\"%s; its certificates "
+			    "will be refused\"", p->name, anvil_strerror(e));
+		}
+	}
 	e = AE_OK;
 out:
 	p11_session_close(&s->hsm, sess);
@@ -303,6 +315,8 @@ out:
 		p11_unload(&s.hsm);
 	journal_close(s.journal);
 	auditchain_close(s.audit);
+	for (size_t i = 0; i < s.conf.nprofiles; i++)
+		tbs_profile_release(&s.conf.profiles[i]);
 	signer_conf_free(&s.conf);
 	json_object_put(root);
 	return rc;

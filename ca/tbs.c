@@ -1,5 +1,6 @@
 #include "config.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
@@ -26,13 +27,9 @@ serial_to_asn1(const uint8_t *s, size_t len, ASN1_INTEGER **out)
 
 /* A configured extension from its text form; only our own config reaches this. */
 static anvil_err
-add_conf_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
+conf_ext(X509V3_CTX *ctx, int nid, const char *value, X509_EXTENSION **out)
 {
-	X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, ctx, nid, value);
-	int ok = ext != NULL && X509_add_ext(x, ext, -1);
-
-	X509_EXTENSION_free(ext);
-	return ok ? AE_OK : AE_CRYPTO;
+	return (*out = X509V3_EXT_nconf_nid(NULL, ctx, nid, value)) != NULL ? AE_OK : AE_CRYPTO;
 }
 
 static anvil_err
@@ -105,7 +102,7 @@ out:
 
 /* certificatePolicies from the profile's OIDs (the text form needs a config database). */
 static anvil_err
-add_policies(X509 *x, const struct profile *p)
+policies_ext(const struct profile *p, X509_EXTENSION **out)
 {
 	CERTIFICATEPOLICIES *cp = sk_POLICYINFO_new_null();
 	anvil_err e = AE_CRYPTO;
@@ -123,11 +120,184 @@ add_policies(X509 *x, const struct profile *p)
 			goto out;
 		}
 	}
-	if (X509_add1_ext_i2d(x, NID_certificate_policies, cp, 0, X509V3_ADD_DEFAULT) == 1)
+	if ((*out = X509V3_EXT_i2d(NID_certificate_policies, 0, cp)) != NULL)
 		e = AE_OK;
 out:
 	CERTIFICATEPOLICIES_free(cp);
 	return e;
+}
+
+/* What every certificate of a profile carries alike, built once per profile when the signer
+ * loads (tbs_profile_prepare): from their text forms they cost ~75 k instructions per
+ * certificate. */
+struct tbs_profile_exts {
+	X509_EXTENSION *bc, *ku_rsa, *ku, *eku, *aki;
+	X509_EXTENSION *aia, *cp;  /* NULL when the issuer or profile has none */
+	/* The issuer's key as tbs_lint compares a subject key with it; unset when unreadable. */
+	int have_issuer_key;
+	struct spki_id issuer_key;
+};
+
+static void
+exts_free(struct tbs_profile_exts *t)
+{
+	X509_EXTENSION_free(t->bc);
+	X509_EXTENSION_free(t->ku_rsa);
+	X509_EXTENSION_free(t->ku);
+	X509_EXTENSION_free(t->eku);
+	X509_EXTENSION_free(t->aki);
+	X509_EXTENSION_free(t->aia);
+	X509_EXTENSION_free(t->cp);
+	memset(t, 0, sizeof(*t));
+}
+
+static anvil_err
+exts_build(const struct profile *p, struct tbs_profile_exts *t)
+{
+	const struct issuer *is = p->issuer;
+	X509V3_CTX ctx;
+	char val[2048];
+	anvil_err e;
+
+	memset(t, 0, sizeof(*t));
+	/* Only the authority key identifier reads the context: the issuer's own. */
+	X509V3_set_ctx(&ctx, is->cert, NULL, NULL, NULL, 0);
+	snprintf(val, sizeof(val), "%s%s%s", p->server_auth ? "serverAuth" : "",
+	    p->server_auth && p->client_auth ? "," : "", p->client_auth ? "clientAuth" : "");
+	if ((e = conf_ext(&ctx, NID_basic_constraints, "critical,CA:FALSE", &t->bc)) != AE_OK ||
+	    (e = conf_ext(&ctx, NID_key_usage, "critical,digitalSignature,keyEncipherment",
+	    &t->ku_rsa)) != AE_OK ||
+	    (e = conf_ext(&ctx, NID_key_usage, "critical,digitalSignature", &t->ku)) != AE_OK ||
+	    (e = conf_ext(&ctx, NID_ext_key_usage, val, &t->eku)) != AE_OK ||
+	    (e = conf_ext(&ctx, NID_authority_key_identifier, "keyid:always", &t->aki)) != AE_OK)
+		goto out;
+	if (is->ocsp_url != NULL || is->issuer_url != NULL) {
+		snprintf(val, sizeof(val), "%s%s%s%s%s", is->ocsp_url ? "OCSP;URI:" : "",
+		    is->ocsp_url ? is->ocsp_url : "", is->ocsp_url && is->issuer_url ? "," : "",
+		    is->issuer_url ? "caIssuers;URI:" : "", is->issuer_url ? is->issuer_url : "");
+		if ((e = conf_ext(&ctx, NID_info_access, val, &t->aia)) != AE_OK)
+			goto out;
+	}
+	if (p->npolicies > 0 && (e = policies_ext(p, &t->cp)) != AE_OK)
+		goto out;
+	t->have_issuer_key = is->cert != NULL && spki_key_of(X509_get_X509_PUBKEY(is->cert),
+	    &t->issuer_key.kt, t->issuer_key.id, &t->issuer_key.len) == AE_OK;
+	e = AE_OK;
+out:
+	if (e != AE_OK)
+		exts_free(t);
+	return e;
+}
+
+anvil_err
+tbs_profile_prepare(struct profile *p)
+{
+	struct tbs_profile_exts *t;
+	anvil_err e;
+
+	if (p->exts != NULL)
+		return AE_OK;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return AE_NOMEM;
+	if ((e = exts_build(p, t)) != AE_OK) {
+		free(t);
+		return e;
+	}
+	p->exts = t;
+	return AE_OK;
+}
+
+void
+tbs_profile_release(struct profile *p)
+{
+	if (p->exts == NULL)
+		return;
+	exts_free(p->exts);
+	free(p->exts);
+	p->exts = NULL;
+}
+
+/* X509_add_ext only reads ext, to copy it (X509_EXTENSION_dup): a prepared profile's extensions
+ * are shared by every connection thread. */
+static anvil_err
+add_ext(X509 *x, const X509_EXTENSION *ext)
+{
+	return X509_add_ext(x, (X509_EXTENSION *)ext, -1) ? AE_OK : AE_CRYPTO;
+}
+
+/* DER length octets of n (below 2^16: every length here) at p; how many. */
+static size_t
+der_put_len(uint8_t *p, size_t n)
+{
+	if (n < 0x80) {
+		p[0] = (uint8_t)n;
+		return 1;
+	}
+	if (n < 0x100) {
+		p[0] = 0x81;
+		p[1] = (uint8_t)n;
+		return 2;
+	}
+	p[0] = 0x82;
+	p[1] = (uint8_t)(n >> 8);
+	p[2] = (uint8_t)n;
+	return 3;
+}
+
+static size_t
+der_tlv_size(size_t n)
+{
+	return 1 + (n < 0x80 ? 1 : n < 0x100 ? 2 : 3) + n;
+}
+
+/* The subject key identifier, RFC 5280 section 4.2.1.2 method (1) as OpenSSL's "hash": SHA-1
+ * of the subjectPublicKey bits. */
+static anvil_err
+add_ski(X509 *x)
+{
+	const unsigned char *key;
+	int len;
+	uint8_t der[2 + EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	if (X509_PUBKEY_get0_param(NULL, &key, &len, NULL, X509_get_X509_PUBKEY(x)) != 1 ||
+	    len <= 0 || !EVP_Digest(key, (size_t)len, der + 2, &n, EVP_sha1(), NULL) || n != 20)
+		return AE_CRYPTO;
+	der[0] = 0x04;
+	der[1] = (uint8_t)n;
+	return add_raw_ext(x, NID_subject_key_identifier, 0, der, 2 + n);
+}
+
+/* One distribution point with one URI, the certificate's CRL shard (what the text form
+ * "URI:..." gives): SEQUENCE { SEQUENCE { [0] { [0] { [6] uri } } } }. */
+static anvil_err
+add_crldp(X509 *x, const struct issuer *is, const struct cert_req *r)
+{
+	char uri[2048];
+	uint8_t der[sizeof(uri) + 16];
+	size_t u, t_uri, t_full, t_dpn, t_dp, n = 0;
+	int w = snprintf(uri, sizeof(uri), "%s%u.crl", is->crl_url,
+	    issuer_crl_shard(r->serial, r->serial_len, is->crl_shards));
+
+	if (w < 0 || (size_t)w >= sizeof(uri))
+		return AE_CRYPTO;
+	u = (size_t)w;
+	t_uri = der_tlv_size(u);
+	t_full = der_tlv_size(t_uri);
+	t_dpn = der_tlv_size(t_full);
+	t_dp = der_tlv_size(t_dpn);
+	der[n++] = 0x30;
+	n += der_put_len(der + n, t_dp);
+	der[n++] = 0x30;
+	n += der_put_len(der + n, t_dpn);
+	der[n++] = 0xa0;
+	n += der_put_len(der + n, t_full);
+	der[n++] = 0xa0;
+	n += der_put_len(der + n, t_uri);
+	der[n++] = 0x86;
+	n += der_put_len(der + n, u);
+	memcpy(der + n, uri, u);
+	return add_raw_ext(x, NID_crl_distribution_points, 0, der, n + u);
 }
 
 static anvil_err
@@ -136,59 +306,42 @@ add_extensions(const struct profile *p, const struct cert_req *r, int precert, X
 {
 	static const uint8_t poison[] = { 0x05, 0x00 };
 	const struct issuer *is = p->issuer;
-	X509V3_CTX ctx;
-	char val[2048];
+	struct tbs_profile_exts own;
+	const struct tbs_profile_exts *t = p->exts;
 	anvil_err e;
 
-	X509V3_set_ctx(&ctx, is->cert, x, NULL, NULL, 0);
-	if ((e = add_conf_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE")) != AE_OK ||
-	    (e = add_conf_ext(x, &ctx, NID_key_usage, key_type_is_rsa(kt) ?
-	    "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature")) != AE_OK)
-		return e;
-	snprintf(val, sizeof(val), "%s%s%s", p->server_auth ? "serverAuth" : "",
-	    p->server_auth && p->client_auth ? "," : "", p->client_auth ? "clientAuth" : "");
-	if ((e = add_conf_ext(x, &ctx, NID_ext_key_usage, val)) != AE_OK ||
-	    (e = add_conf_ext(x, &ctx, NID_subject_key_identifier, "hash")) != AE_OK ||
-	    (e = add_conf_ext(x, &ctx, NID_authority_key_identifier, "keyid:always")) != AE_OK ||
-	    (e = add_san(x, r, empty_subject)) != AE_OK)
-		return e;
-	if (is->ocsp_url != NULL || is->issuer_url != NULL) {
-		snprintf(val, sizeof(val), "%s%s%s%s%s", is->ocsp_url ? "OCSP;URI:" : "",
-		    is->ocsp_url ? is->ocsp_url : "", is->ocsp_url && is->issuer_url ? "," : "",
-		    is->issuer_url ? "caIssuers;URI:" : "", is->issuer_url ? is->issuer_url : "");
-		if ((e = add_conf_ext(x, &ctx, NID_info_access, val)) != AE_OK)
+	/* A profile the signer did not prepare (a test's, or an issuer whose certificate it does
+	 * not hold) builds the same extensions for this certificate alone. */
+	if (t == NULL) {
+		if ((e = exts_build(p, &own)) != AE_OK)
 			return e;
+		t = &own;
 	}
-	if (is->crl_url != NULL) {
-		snprintf(val, sizeof(val), "URI:%s%u.crl", is->crl_url,
-		    issuer_crl_shard(r->serial, r->serial_len, is->crl_shards));
-		if ((e = add_conf_ext(x, &ctx, NID_crl_distribution_points, val)) != AE_OK)
-			return e;
-	}
-	if (p->npolicies > 0 && (e = add_policies(x, p)) != AE_OK)
-		return e;
-	if (precert)
-		return add_raw_ext(x, NID_ct_precert_poison, 1, poison, sizeof(poison));
-	if (p->ct) {
+	if ((e = add_ext(x, t->bc)) != AE_OK ||
+	    (e = add_ext(x, key_type_is_rsa(kt) ? t->ku_rsa : t->ku)) != AE_OK ||
+	    (e = add_ext(x, t->eku)) != AE_OK ||
+	    (e = add_ski(x)) != AE_OK ||
+	    (e = add_ext(x, t->aki)) != AE_OK ||
+	    (e = add_san(x, r, empty_subject)) != AE_OK ||
+	    (t->aia != NULL && (e = add_ext(x, t->aia)) != AE_OK) ||
+	    (is->crl_url != NULL && (e = add_crldp(x, is, r)) != AE_OK) ||
+	    (t->cp != NULL && (e = add_ext(x, t->cp)) != AE_OK))
+		goto out;
+	if (precert) {
+		e = add_raw_ext(x, NID_ct_precert_poison, 1, poison, sizeof(poison));
+	} else if (p->ct) {
 		uint8_t der[PROTO_SCT_MAX + 8];
 		size_t n = 0;
 		/* extnValue holds an OCTET STRING around the TLS-encoded list (RFC 6962 3.3). */
 		der[n++] = 0x04;
-		/* DER: the shortest length form (two ECDSA SCTs are about 240 bytes: 81 NN). */
-		if (r->sct_len < 128) {
-			der[n++] = (uint8_t)r->sct_len;
-		} else if (r->sct_len < 256) {
-			der[n++] = 0x81;
-			der[n++] = (uint8_t)r->sct_len;
-		} else {
-			der[n++] = 0x82;
-			der[n++] = (uint8_t)(r->sct_len >> 8);
-			der[n++] = (uint8_t)r->sct_len;
-		}
+		n += der_put_len(der + n, r->sct_len);
 		memcpy(der + n, r->sct, r->sct_len);
-		return add_raw_ext(x, NID_ct_precert_scts, 0, der, n + r->sct_len);
+		e = add_raw_ext(x, NID_ct_precert_scts, 0, der, n + r->sct_len);
 	}
-	return AE_OK;
+out:
+	if (t == &own)
+		exts_free(&own);
+	return e;
 }
 
 anvil_err
@@ -200,7 +353,7 @@ tbs_build_cert(const struct profile *p, const struct cert_req *r, int precert, t
 	*out = NULL;
 	if ((e = tbs_assemble_cert(p, r, precert, out)) != AE_OK)
 		return e;
-	if ((e = tbs_lint(p, *out, precert, now)) != AE_OK) {
+	if ((e = tbs_lint(p, *out, precert, now, NULL)) != AE_OK) {
 		X509_free(*out);
 		*out = NULL;
 	}
@@ -212,7 +365,6 @@ tbs_assemble_cert(const struct profile *p, const struct cert_req *r, int precert
 {
 	X509 *x = NULL;
 	ASN1_INTEGER *serial = NULL;
-	X509_NAME *subj = NULL;
 	enum key_type kt;
 	int empty_subject = 1;
 	anvil_err e;
@@ -221,7 +373,7 @@ tbs_assemble_cert(const struct profile *p, const struct cert_req *r, int precert
 	if ((e = serial_to_asn1(r->serial, r->serial_len, &serial)) != AE_OK)
 		goto out;
 	e = AE_NOMEM;
-	if ((x = X509_new()) == NULL || (subj = X509_NAME_new()) == NULL)
+	if ((x = X509_new()) == NULL)
 		goto out;
 	if ((e = spki_set(X509_get_X509_PUBKEY(x), r->spki, r->spki_len, &kt)) != AE_OK)
 		goto out;
@@ -240,18 +392,18 @@ tbs_assemble_cert(const struct profile *p, const struct cert_req *r, int precert
 	    r->not_after < r->not_before)
 		goto out;
 	/* CN carries the first DNS name when it fits (64 chars); otherwise the subject is empty and
-	 * the SAN critical (RFC 5280 section 4.2.1.6). */
+	 * the SAN critical (RFC 5280 section 4.2.1.6). Written into the certificate's own (empty)
+	 * Name: X509_set_subject_name would copy it by encoding and decoding it. */
 	for (size_t i = 0; i < r->nids && empty_subject; i++)
 		if (r->ids[i].type == ID_DNS && r->ids[i].len <= 64) {
-			if (!X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_ASC,
-			    r->ids[i].val, r->ids[i].len, -1, 0))
+			if (!X509_NAME_add_entry_by_NID(X509_get_subject_name(x), NID_commonName,
+			    MBSTRING_ASC, r->ids[i].val, r->ids[i].len, -1, 0))
 				goto out;
 			empty_subject = 0;
 		}
 	e = AE_CRYPTO;
 	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, serial) ||
 	    !X509_set_issuer_name(x, X509_get_subject_name(p->issuer->cert)) ||
-	    !X509_set_subject_name(x, subj) ||
 	    ASN1_TIME_set(X509_getm_notBefore(x), (time_t)r->not_before) == NULL ||
 	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)r->not_after) == NULL)
 		goto out;
@@ -261,7 +413,6 @@ tbs_assemble_cert(const struct profile *p, const struct cert_req *r, int precert
 	x = NULL;
 out:
 	X509_free(x);
-	X509_NAME_free(subj);
 	ASN1_INTEGER_free(serial);
 	return e;
 }
@@ -303,12 +454,11 @@ out:
 }
 
 anvil_err
-tbs_lint(const struct profile *p, X509 *x, int precert, time_t now)
+tbs_lint(const struct profile *p, X509 *x, int precert, time_t now, struct spki_id *subject)
 {
 	BASIC_CONSTRAINTS *bc = NULL;
-	enum key_type kt, ikt;
-	uint8_t id[SPKI_ID_MAX], iid[SPKI_ID_MAX];
-	size_t idlen, iidlen;
+	struct spki_id sk, ik;
+	const struct spki_id *issuer_key = NULL;
 	ASN1_TIME *nb = X509_getm_notBefore(x), *na = X509_getm_notAfter(x);
 	int days = 0, secs = 0;
 	time_t tnb = 0;
@@ -316,6 +466,10 @@ tbs_lint(const struct profile *p, X509 *x, int precert, time_t now)
 	anvil_err e = AE_SIGNER_CA;
 	uint32_t ku;
 
+	if (subject == NULL)
+		subject = &sk;
+	subject->kt = KT_NONE;
+	subject->len = 0;
 	/* Never a CA: basicConstraints present and false, no certificate or CRL signing. */
 	bc = X509_get_ext_d2i(x, NID_basic_constraints, NULL, NULL);
 	if (bc == NULL || bc->ca || bc->pathlen != NULL)
@@ -325,13 +479,21 @@ tbs_lint(const struct profile *p, X509 *x, int precert, time_t now)
 	    X509_check_ca(x) != 0)
 		goto out;
 	e = AE_SIGNER_KEY;
-	if (spki_key_of(X509_get_X509_PUBKEY(x), &kt, id, &idlen) != AE_OK ||
-	    !(p->key_types & (1u << kt)))
+	if (spki_key_of(X509_get_X509_PUBKEY(x), &subject->kt, subject->id, &subject->len) !=
+	    AE_OK || !(p->key_types & (1u << subject->kt)))
 		goto out;
-	/* The subject key must not be a CA key (compared by identity: any encoding of it). */
-	if (p->issuer->cert != NULL &&
-	    spki_key_of(X509_get_X509_PUBKEY(p->issuer->cert), &ikt, iid, &iidlen) == AE_OK &&
-	    ikt == kt && iidlen == idlen && memcmp(iid, id, idlen) == 0)
+	/* The subject key must not be a CA key (compared by identity: any encoding of it). The
+	 * prepared profile read its issuer's key once. */
+	if (p->exts != NULL) {
+		if (p->exts->have_issuer_key)
+			issuer_key = &p->exts->issuer_key;
+	} else if (p->issuer->cert != NULL &&
+	    spki_key_of(X509_get_X509_PUBKEY(p->issuer->cert), &ik.kt, ik.id, &ik.len) == AE_OK) {
+		issuer_key = &ik;
+	}
+	if (issuer_key != NULL && issuer_key->kt == subject->kt &&
+	    issuer_key->len == subject->len &&
+	    memcmp(issuer_key->id, subject->id, subject->len) == 0)
 		goto out;
 	e = AE_SIGNER_VALIDITY;
 	if (ASN1_TIME_to_tm(nb, &tm) != 1 || (tnb = timegm(&tm)) == (time_t)-1 ||
@@ -481,6 +643,33 @@ tbs_fields(const uint8_t *der, size_t len, struct tbs_fields *f)
 		    val.len != 0))
 			return 0;
 	return tbs.len == 0;
+}
+
+int
+tbs_der_signature_ok(const uint8_t *der, size_t len, EVP_PKEY *key, const EVP_MD *md)
+{
+	struct der in = { der, len }, cert, tbs, tbsv, alg, sigv, t, f;
+	EVP_MD_CTX *ctx;
+	uint8_t tag;
+	int ok;
+
+	if (!der_next(&in, &tag, &t, &cert) || tag != 0x30 || in.len != 0 ||
+	    !der_next(&cert, &tag, &tbs, &tbsv) || tag != 0x30 ||
+	    !der_next(&cert, &tag, &alg, &f) || tag != 0x30 ||
+	    !der_next(&cert, &tag, &t, &sigv) || tag != 0x03 || cert.len != 0 ||
+	    sigv.len < 2 || sigv.p[0] != 0)
+		return 0;
+	/* As X509_verify: the outer algorithm is the one the TBS names (after version, serial). */
+	if ((tbsv.len > 0 && tbsv.p[0] == 0xa0 && !der_field(&tbsv, 0xa0, &f)) ||
+	    !der_field(&tbsv, 0x02, &f) || !der_field(&tbsv, 0x30, &f) || f.len != alg.len ||
+	    memcmp(f.p, alg.p, alg.len) != 0)
+		return 0;
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return 0;
+	ok = EVP_DigestVerifyInit(ctx, NULL, md, NULL, key) == 1 &&
+	    EVP_DigestVerify(ctx, sigv.p + 1, sigv.len - 1, tbs.p, tbs.len) == 1;
+	EVP_MD_CTX_free(ctx);
+	return ok;
 }
 
 anvil_err

@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 #include "ca/profile.h"
 #include "ca/proto.h"
+#include "ca/spki.h"
 
 /* An unsigned end-entity certificate (precert: with the CT poison; else with the SCT list when
  * the profile asks for CT). The request is checked on the way (serial, key, validity, names). */
@@ -20,9 +21,18 @@ anvil_err tbs_build_cert(const struct profile *p, const struct cert_req *r, int 
 anvil_err tbs_assemble_cert(const struct profile *p, const struct cert_req *r, int precert,
     X509 **out);
 
+/* Builds once what every certificate of p carries alike (basic constraints, key usages,
+ * authority key identifier, authority information access, policies) from p and its issuer's
+ * loaded certificate; certificates of a profile not prepared build them each. Not thread-safe:
+ * before any certificate is built. tbs_profile_release frees them. */
+anvil_err tbs_profile_prepare(struct profile *p);
+void tbs_profile_release(struct profile *p);
+
 /* The checks every certificate passes before its signature, whoever built it: never a CA, key
- * and validity and names inside the profile, poison only on a precertificate. */
-anvil_err tbs_lint(const struct profile *p, X509 *x, int precert, time_t now);
+ * and validity and names inside the profile, poison only on a precertificate. subject (may be
+ * NULL) receives the subject key's identity as read here, for the caller's own checks. */
+anvil_err tbs_lint(const struct profile *p, X509 *x, int precert, time_t now,
+    struct spki_id *subject);
 
 /* SHA-256 of the DER TBSCertificate. */
 anvil_err tbs_hash(X509 *x, uint8_t out[32]);
@@ -37,6 +47,11 @@ anvil_err tbs_match_precert_der(const uint8_t *pre, size_t len, X509 *cert);
  * decoding the rest; AE_INTERNAL when der is no certificate. */
 anvil_err tbs_der_issuer(const uint8_t *der, size_t len, const uint8_t **name,
     size_t *namelen);
+
+/* Whether the signature of a DER certificate verifies with key and md over its TBS exactly as
+ * encoded there, its outer signature algorithm equal to the TBS's: the check X509_verify makes,
+ * on the bytes handed out, without encoding the certificate again. */
+int tbs_der_signature_ok(const uint8_t *der, size_t len, EVP_PKEY *key, const EVP_MD *md);
 
 /* Unsigned OCSP BasicOCSPResponse for one serial of an issuer. */
 anvil_err tbs_build_ocsp(const struct issuer *is, const struct ocsp_req *r, OCSP_BASICRESP **out);

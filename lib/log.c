@@ -1,4 +1,5 @@
 #include "config.h"
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,25 @@
 static const char *log_prog = "anvil";
 static int log_syslog;
 static enum log_level log_max = LOG_LVL_INFO;
+/* getpid() is a system call on every line; the pid is kept instead. Every fork() after
+ * log_init (anvil-fcgi's and anvil-ocsp's workers, daemon() in the services) runs the atfork
+ * handler, which takes the child's own: a cached pid is never its parent's. 0: not yet known. */
+static pid_t log_pid;
+static pthread_once_t log_atfork_once = PTHREAD_ONCE_INIT;
+
+static void
+log_after_fork(void)
+{
+	log_pid = getpid();
+}
+
+static void
+log_atfork_register(void)
+{
+	/* Without the handler a forked child would print its parent's pid: keep asking then. */
+	if (pthread_atfork(NULL, NULL, log_after_fork) != 0)
+		log_pid = -1;
+}
 
 void
 log_init(const char *progname, int use_syslog, enum log_level level)
@@ -18,6 +38,9 @@ log_init(const char *progname, int use_syslog, enum log_level level)
 	log_prog = progname;
 	log_syslog = use_syslog;
 	log_max = level;
+	pthread_once(&log_atfork_once, log_atfork_register);
+	if (log_pid != -1)
+		log_pid = getpid();
 	if (use_syslog)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -59,7 +82,8 @@ log_v(enum log_level lvl, const char *tag, int prio, const char *fmt, va_list ap
 	char when[RFC3339_BUF];
 	clock_gettime(CLOCK_REALTIME, &ts);
 	rfc3339_format((int64_t)ts.tv_sec, when);
-	fprintf(stderr, "%s %s[%ld] %s %s\n", when, log_prog, (long)getpid(), tag, line);
+	fprintf(stderr, "%s %s[%ld] %s %s\n", when, log_prog,
+	    (long)(log_pid > 0 ? log_pid : getpid()), tag, line);
 }
 
 #define LOG_FN(name, lvl, tag, prio)                  \

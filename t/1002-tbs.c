@@ -149,6 +149,8 @@ spki_cases(struct profile *p, struct cert_req *r, EVP_PKEY *ik, EVP_PKEY *sk, ti
 	r->spki_len = n;
 	ok(tbs_build_cert(p, r, 1, now, &x) == AE_OK, "RSA-2048 accepted where the profile allows");
 	ok(x != NULL && same_key_after_signing(x, ik, rsa2048), "with the subject's key");
+	ok(x != NULL && (X509_get_key_usage(x) & KU_KEY_ENCIPHERMENT) &&
+	    (X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE), "an RSA key may also encipher");
 	X509_free(x);
 	x = NULL;
 	n = spki(rsa1024, der);
@@ -166,6 +168,57 @@ spki_cases(struct profile *p, struct cert_req *r, EVP_PKEY *ik, EVP_PKEY *sk, ti
 	EVP_PKEY_free(sc);
 	EVP_PKEY_free(rsa2048);
 	EVP_PKEY_free(rsa1024);
+}
+
+/* Whether x carries, in this order, the extensions the builder once made from their text forms
+ * for every certificate (ca/tbs.c builds them once per profile, the subject key identifier and
+ * CRL distribution point by hand): byte for byte the same. */
+static int
+same_as_text_forms(X509 *x, const struct profile *p, const struct cert_req *r)
+{
+	const struct issuer *is = p->issuer;
+	char aia[512], crl[256];
+	struct { int nid; const char *val; } want[] = {
+		{ NID_basic_constraints, "critical,CA:FALSE" },
+		{ NID_key_usage, "critical,digitalSignature" },
+		{ NID_ext_key_usage, "serverAuth" },
+		{ NID_subject_key_identifier, "hash" },
+		{ NID_authority_key_identifier, "keyid:always" },
+		{ NID_subject_alt_name, NULL },  /* the request's, not configured */
+		{ NID_info_access, aia },
+		{ NID_crl_distribution_points, crl },
+	};
+	X509V3_CTX ctx;
+	int same = 1;
+
+	snprintf(aia, sizeof(aia), "OCSP;URI:%s,caIssuers;URI:%s", is->ocsp_url, is->issuer_url);
+	snprintf(crl, sizeof(crl), "URI:%s%u.crl", is->crl_url,
+	    issuer_crl_shard(r->serial, r->serial_len, is->crl_shards));
+	X509V3_set_ctx(&ctx, is->cert, x, NULL, NULL, 0);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		X509_EXTENSION *got = X509_get_ext(x, (int)i), *ref;
+		unsigned char *a = NULL, *b = NULL;
+		int na, nb;
+
+		if (got == NULL || OBJ_obj2nid(X509_EXTENSION_get_object(got)) != want[i].nid) {
+			diag("extension %zu is not %s", i, OBJ_nid2sn(want[i].nid));
+			same = 0;
+			continue;
+		}
+		if (want[i].val == NULL)
+			continue;
+		ref = X509V3_EXT_nconf_nid(NULL, &ctx, want[i].nid, want[i].val);
+		na = i2d_X509_EXTENSION(got, &a);
+		nb = ref ? i2d_X509_EXTENSION(ref, &b) : -1;
+		if (na <= 0 || na != nb || memcmp(a, b, (size_t)na) != 0) {
+			diag("%s differs from its text form", OBJ_nid2sn(want[i].nid));
+			same = 0;
+		}
+		OPENSSL_free(a);
+		OPENSSL_free(b);
+		X509_EXTENSION_free(ref);
+	}
+	return same;
 }
 
 int
@@ -236,6 +289,28 @@ main(void)
 	    X509_get_ext_by_NID(fin, NID_ct_precert_poison, -1) < 0, "certificate has SCTs, no poison");
 	ok(pre && fin && tbs_match_precert(pre, fin) == AE_OK,
 	    "certificate matches its precertificate");
+	ok(fin != NULL && same_as_text_forms(fin, &p, &r),
+	    "the profile's extensions equal their text forms (not prepared)");
+	/* Prepared once, as the signer does at start: the same certificate, byte for byte. */
+	{
+		X509 *y = NULL;
+		uint8_t h1[32], h2[32];
+		ok(tbs_profile_prepare(&p) == AE_OK && p.exts != NULL, "the profile prepares");
+		e = tbs_build_cert(&p, &r, 0, now, &y);
+		ok(e == AE_OK && y != NULL && same_as_text_forms(y, &p, &r),
+		    "the prepared profile's extensions equal their text forms");
+		ok(y != NULL && fin != NULL && tbs_hash(y, h1) == AE_OK &&
+		    tbs_hash(fin, h2) == AE_OK && memcmp(h1, h2, 32) == 0,
+		    "prepared or not, the same TBS");
+		X509_free(y);
+		y = NULL;
+		r.serial[15] = 0x47;  /* another CRL shard */
+		e = tbs_build_cert(&p, &r, 0, now, &y);
+		ok(e == AE_OK && y != NULL && same_as_text_forms(y, &p, &r),
+		    "another shard's distribution point equals its text form");
+		r.serial[15] = 0x42;
+		X509_free(y);
+	}
 	r.not_after -= 1;
 	e = tbs_build_cert(&p, &r, 0, now, &x);
 	ok(e == AE_OK && tbs_match_precert(pre, x) == AE_SIGNER_MISMATCH,
@@ -262,6 +337,23 @@ main(void)
 		    "the issuer Name read from the DER is the issuer's subject");
 		ok(n > 0 && tbs_der_issuer(der, 30, &name, &nlen) == AE_INTERNAL,
 		    "no issuer Name from a cut certificate");
+		/* The signer's check of a signature on the bytes it hands out. */
+		ok(n > 0 && tbs_der_signature_ok(der, (size_t)n, ik, EVP_sha256()),
+		    "the signature verifies on the DER");
+		ok(n > 0 && !tbs_der_signature_ok(der, (size_t)n, sk, EVP_sha256()),
+		    "not with another key");
+		ok(n > 0 && !tbs_der_signature_ok(der, (size_t)n - 1, ik, EVP_sha256()),
+		    "not on a cut certificate");
+		if (n > 40) {
+			der[40] ^= 1;
+			ok(!tbs_der_signature_ok(der, (size_t)n, ik, EVP_sha256()),
+			    "not when a byte of the TBS changed");
+			der[40] ^= 1;
+			der[n - 1] ^= 1;
+			ok(!tbs_der_signature_ok(der, (size_t)n, ik, EVP_sha256()),
+			    "not when a byte of the signature changed");
+			der[n - 1] ^= 1;
+		}
 		OPENSSL_free(der);
 	}
 	X509_free(x);
@@ -310,7 +402,7 @@ main(void)
 	p.ip_ranges[0] = (struct ip_range){ { 10 }, 4, 8 };
 	p.n_ip_ranges = 1;
 	ok(tbs_build_cert(&p, &r, 1, now, &x) == AE_OK, "IP inside ranges accepted");
-	ok(x != NULL && tbs_lint(&p, x, 0, now) == AE_SIGNER_CT,
+	ok(x != NULL && tbs_lint(&p, x, 0, now, NULL) == AE_SIGNER_CT,
 	    "lint: a poisoned TBS is not a final certificate");
 	r.nids = 2;
 	r.serial[0] = 0;
@@ -328,13 +420,24 @@ main(void)
 		bc = X509V3_EXT_nconf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
 		X509_add_ext(x, bc, -1);
 		X509_EXTENSION_free(bc);
-		ok(tbs_lint(&p, x, 1, now) == AE_SIGNER_CA, "lint: CA:TRUE refused");
+		ok(tbs_lint(&p, x, 1, now, NULL) == AE_SIGNER_CA, "lint: CA:TRUE refused");
 		X509_EXTENSION_free(X509_delete_ext(x, X509_get_ext_by_NID(x,
 		    NID_basic_constraints, -1)));
-		ok(tbs_lint(&p, x, 1, now) == AE_SIGNER_CA, "lint: missing basicConstraints refused");
+		ok(tbs_lint(&p, x, 1, now, NULL) == AE_SIGNER_CA,
+		    "lint: missing basicConstraints refused");
 	}
 	ok(issuer_crl_shard((const uint8_t *)"\x00\x00\x00\x09", 4, 8) == 1, "CRL shard from serial");
 
+	ok(p.exts != NULL, "the issuer's own key was refused by a prepared profile");
+	tbs_profile_release(&p);
+	ok(p.exts == NULL, "the profile's extensions released");
+	r.serial[0] = 0x42;
+	r.spki = sp;
+	r.spki_len = spki(ik, sp);
+	y = NULL;
+	ok(tbs_build_cert(&p, &r, 1, now, &y) == AE_SIGNER_KEY,
+	    "the issuer's own key refused by a profile not prepared");
+	X509_free(y);
 	X509_free(x);
 	X509_free(pre);
 	X509_free(fin);
