@@ -9,6 +9,7 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 #include "db/db.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 #define DB_STMT_MAX 128   /* distinct statements one process prepares */
@@ -47,8 +48,8 @@ struct db {
 	int in_tx;
 	struct db_first first;
 	int deadlocked;       /* the server rolled back our transaction: db_deadlock_retry */
-	int64_t attempt_ms;   /* when the last transaction (or lone statement) began */
-	int64_t series_ms;    /* when the first attempt of the one db_deadlock_retry repeats began */
+	uint64_t attempt_ms;  /* when the last transaction (or lone statement) began */
+	uint64_t series_ms;   /* when the first attempt of the one db_deadlock_retry repeats began */
 	time_t last_fail;
 	struct db_stmt stmts[DB_STMT_MAX];
 	size_t nstmts;
@@ -125,15 +126,6 @@ const char *
 db_error(struct db *db)
 {
 	return db->err;
-}
-
-static int64_t
-db_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -321,7 +313,7 @@ db_run(struct db *db, const char *sql, const struct db_val *params, size_t npara
 	/* Outside a transaction the flag describes this statement only. */
 	if (!db->in_tx) {
 		db->deadlocked = 0;
-		db->attempt_ms = db_now_ms();
+		db->attempt_ms = clock_mono_ms();
 	}
 	if (nparams > DB_PARAMS_MAX || ncols > DB_COLS_MAX) {
 		e = AE_INTERNAL;
@@ -459,18 +451,18 @@ db_deadlock_retry(struct db *db, anvil_err e, int *tries)
 		db->series_ms = db->attempt_ms;
 	/* A victim that had waited long for its locks already spent the lock wait the request's
 	 * budget allows for (database.lock_wait_timeout): the next attempt may wait that long. */
-	if (++*tries >= DB_DEADLOCK_TRIES || db_now_ms() - db->series_ms > DB_DEADLOCK_WITHIN_MS)
+	if (++*tries >= DB_DEADLOCK_TRIES ||
+	    clock_mono_ms() - db->series_ms > DB_DEADLOCK_WITHIN_MS)
 		return 0;
 	/* Jittered and growing (1..4, 1..8, 1..16 ms): the winner usually commits within
 	 * that, and two victims of one another do not come back in step. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	range = 2L << *tries;
-	ms = 1 + (long)(((unsigned long)ts.tv_nsec / 1000 ^ (unsigned long)random()) %
-	    (unsigned long)range);
+	ms = 1 + (long)((clock_mono_us() ^ (uint64_t)random()) % (uint64_t)range);
 	ts.tv_sec = 0;
 	ts.tv_nsec = ms * 1000000L;
 	log_info("db: deadlock victim %lld ms after its begin, attempt %d of %d in %ld ms",
-	    (long long)(db_now_ms() - db->attempt_ms), *tries + 1, DB_DEADLOCK_TRIES, ms);
+	    (long long)(clock_mono_ms() - db->attempt_ms), *tries + 1, DB_DEADLOCK_TRIES,
+	    ms);
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 	return 1;
@@ -563,7 +555,7 @@ db_begin(struct db *db)
 	if (db->first.state == DB_FIRST_REFUSED)
 		return db->first.on_duplicate;
 	db->deadlocked = 0;
-	db->attempt_ms = db_now_ms();
+	db->attempt_ms = clock_mono_ms();
 	if ((e = db_connect(db)) != AE_OK)
 		return e;
 	e = db_query_simple(db, "START TRANSACTION");
