@@ -86,26 +86,16 @@ static const char SQL_ORDER_AUTHZ_LIST[] =
     "SELECT a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard, a.status, "
     "a.expires, a.profile, a.created FROM order_authorizations oa JOIN authorizations a ON "
     "a.id = oa.authz_id WHERE oa.order_id = ? ORDER BY oa.authz_id LIMIT ?";
-/* The order and its authorizations in one round trip: one row per authorization, the order's
- * columns on each; its long ones (identifiers, error, replaces) on the first row only, so that
- * an order of many names is not sent once per name. Inner joins, so that the primary keys give
- * the order (a LEFT JOIN of the links made MariaDB sort in a temporary table, and a window
- * function too); the subquery is a constant. An order without links (only ever a damaged one)
- * has no row, and db_order_get_view reads it alone. */
+/* The signing account (db/acme.h), the order and its authorizations in one round trip: one row
+ * per authorization, the order's columns on each; the long ones (identifiers, error, replaces,
+ * the account's key and contacts) on one row only, so that an order of many names is not sent
+ * once per name; the subquery is a constant. Driven by the account, so that a missing order is
+ * a row with NULL for o.id, and an order without links one with NULL for a.id. Not sorted by
+ * the server: ORDER BY on the outer-joined links made MariaDB sort in a temporary table, which
+ * the long columns put on disk (2-4x the statement's time: doc/benchmarks.md); order_view_read
+ * sorts the few rows. So the row with the long columns says so (column 22). */
 #define FIRST_ROW "oa.authz_id = (SELECT MIN(m.authz_id) FROM order_authorizations m " \
     "WHERE m.order_id = o.id)"
-static const char SQL_ORDER_VIEW[] =
-    "SELECT o.account_id, o.status, o.expires, IF(" FIRST_ROW ", o.identifiers, NULL), "
-    "o.profile, o.not_before, o.not_after, IF(" FIRST_ROW ", o.error, NULL), o.serial, "
-    "IF(" FIRST_ROW ", o.replaces, NULL), o.created, a.id, a.account_id, a.identifier_type, "
-    "a.identifier_value, a.wildcard, a.status, a.expires, a.profile, a.created FROM orders o "
-    "JOIN order_authorizations oa ON oa.order_id = o.id JOIN authorizations a ON "
-    "a.id = oa.authz_id WHERE o.id = ? ORDER BY oa.authz_id LIMIT ?";
-/* The same driven by the signing account (db/acme.h), so that a missing order is a row with
- * NULL for o.id, and an order without links one with NULL for a.id. Not sorted by the server:
- * ORDER BY on the outer-joined links made MariaDB sort in a temporary table, which the long
- * columns put on disk (2-4x the statement's time: doc/benchmarks.md); order_view_read sorts
- * the few rows. So the row with the long columns, the account's too, says so (column 22). */
 #define ONE_ROW "(oa.authz_id IS NULL OR " FIRST_ROW ")"
 static const char SQL_ORDER_VIEW_ACCT[] =
     "SELECT o.account_id, o.status, o.expires, IF(" ONE_ROW ", o.identifiers, NULL), "
@@ -455,8 +445,8 @@ db_order_authz_list(struct db *db, int64_t order_id, struct db_authz *out, size_
 	return e == AE_TOOBIG ? AE_DB : e;
 }
 
-/* db_order_get_view's rows: the order from the first, an authorization from each; with acct,
- * the account from the first too. */
+/* db_order_get_view_acct's rows: the order and the account from the marked one, an
+ * authorization from each. */
 struct view_sink {
 	struct db_order *o, *scratch;
 	struct db_authz *authz, *ascratch;
@@ -470,18 +460,17 @@ static anvil_err
 view_row_add(void *arg, const struct db_val *c, size_t ncols)
 {
 	struct view_sink *s = arg;
-	/* The row with the long columns: the first of SQL_ORDER_VIEW (sorted), the one
-	 * SQL_ORDER_VIEW_ACCT marks. */
-	int first = s->acct != NULL ? c[21].i != 0 : s->rows == 0;
+	/* The row with the long columns. */
+	int first = c[21].i != 0;
 
 	(void)ncols;
 	s->rows++;
 	s->marked |= first;
-	if (first && s->acct != NULL) {
+	if (first) {
 		*s->acct = *s->acscratch;
 		db_account_fill(s->acct, s->acstatus, c + 22);
 	}
-	if (first && (s->acct == NULL || !c[20].is_null)) {
+	if (first && !c[20].is_null) {
 		s->found = 1;
 		*s->o = *s->scratch;
 		s->o->account_id = c[0].i;
@@ -493,7 +482,7 @@ view_row_add(void *arg, const struct db_val *c, size_t ncols)
 		s->o->created = c[10].i;
 	}
 	if (c[11].is_null)
-		return AE_OK;   /* no order, or one without links (SQL_ORDER_VIEW_ACCT only) */
+		return AE_OK;   /* no order, or one without links */
 	if (s->n == s->max)
 		return AE_DB;   /* more links than an order can have: the stored data is wrong */
 	s->authz[s->n] = *s->ascratch;
@@ -510,16 +499,14 @@ authz_id_cmp(const void *x, const void *y)
 	return (a > b) - (a < b);
 }
 
-/* db_order_get_view, and with acct (NULL: none) db_order_get_view_acct. */
-static anvil_err
-order_view_read(struct db *db, int64_t id, struct db_order *o, struct db_authz *authz,
-    size_t max, size_t *n, int64_t acct_id, struct db_account *acct, int *found)
+anvil_err
+db_order_get_view_acct(struct db *db, int64_t acct_id, struct db_account *acct, int64_t id,
+    struct db_order *o, struct db_authz *authz, size_t max, size_t *n, int *found)
 {
 	char ostatus[16], type[8], status[16], acstatus[16];
 	struct db_order *so;
 	struct db_account *sac = NULL;
 	struct db_authz sa;
-	struct db_val p[] = { DB_PARAM_I64(id), DB_PARAM_I64((int64_t)max + 1) };
 	struct db_val pa[] = { DB_PARAM_I64(id), DB_PARAM_I64(acct_id),
 		DB_PARAM_I64((int64_t)max + 1) };
 	struct view_sink s = { .o = o, .authz = authz, .ascratch = &sa, .max = max,
@@ -530,8 +517,7 @@ order_view_read(struct db *db, int64_t id, struct db_order *o, struct db_authz *
 	*found = 0;
 	/* The long columns come on one row only, NULL (so "") on the others: fetched apart from
 	 * o (and from acct), copied from that row. */
-	if ((so = calloc(1, sizeof(*so))) == NULL ||
-	    (acct != NULL && (sac = calloc(1, sizeof(*sac))) == NULL))
+	if ((so = calloc(1, sizeof(*so))) == NULL || (sac = calloc(1, sizeof(*sac))) == NULL)
 		goto out;
 	memset(&sa, 0, sizeof(sa));
 	s.scratch = so;
@@ -562,24 +548,14 @@ order_view_read(struct db *db, int64_t id, struct db_order *o, struct db_authz *
 			DB_COL_I64,
 			DB_COL_I64,
 		};
-		if (acct != NULL) {
-			db_account_bind(sac, acstatus, c + 22);
-			e = db_exec_rows(db, SQL_ORDER_VIEW_ACCT, pa, N(pa), c, N(c), max,
-			    view_row_add, &s, NULL);
-		} else {
-			e = db_exec_rows(db, SQL_ORDER_VIEW, p, N(p), c, 20, max, view_row_add, &s,
-			    NULL);
-		}
+		db_account_bind(sac, acstatus, c + 22);
+		e = db_exec_rows(db, SQL_ORDER_VIEW_ACCT, pa, N(pa), c, N(c), max, view_row_add,
+		    &s, NULL);
 	}
 	if (e == AE_TOOBIG)
 		e = AE_DB;
 	if (e == AE_OK && s.rows == 0) {
-		/* SQL_ORDER_VIEW: no order, or one without links; SQL_ORDER_VIEW_ACCT: no
-		 * account. */
-		if (acct != NULL)
-			e = AE_NOTFOUND;
-		else if ((e = db_order_get(db, id, o)) == AE_OK)
-			*found = 1;
+		e = AE_NOTFOUND;        /* no such account */
 		goto out;
 	}
 	if (e == AE_OK && !s.marked)
@@ -590,29 +566,12 @@ order_view_read(struct db *db, int64_t id, struct db_order *o, struct db_authz *
 	if (s.found) {
 		o->id = id;
 		*n = s.n;
-		if (acct != NULL)
-			qsort(authz, s.n, sizeof(*authz), authz_id_cmp);
+		qsort(authz, s.n, sizeof(*authz), authz_id_cmp);
 	}
 out:
 	free(so);
 	free(sac);
 	return e;
-}
-
-anvil_err
-db_order_get_view(struct db *db, int64_t id, struct db_order *o, struct db_authz *authz,
-    size_t max, size_t *n)
-{
-	int found;
-
-	return order_view_read(db, id, o, authz, max, n, 0, NULL, &found);
-}
-
-anvil_err
-db_order_get_view_acct(struct db *db, int64_t acct_id, struct db_account *acct, int64_t id,
-    struct db_order *o, struct db_authz *authz, size_t max, size_t *n, int *found)
-{
-	return order_view_read(db, id, o, authz, max, n, acct_id, acct, found);
 }
 
 anvil_err

@@ -130,14 +130,12 @@ anvil_err db_order_get(struct db *db, int64_t id, struct db_order *out);
 /* The order's authorizations in authz id order, into out[0..*n); more than max is AE_TOOBIG. */
 anvil_err db_order_authz_list(struct db *db, int64_t order_id, struct db_authz *out, size_t max,
     size_t *n);
-/* db_order_get and db_order_authz_list in one statement: the order into *o, its authorizations
- * into authz[0..*n) in authz id order; more than max is AE_DB (stored data wrong). */
-anvil_err db_order_get_view(struct db *db, int64_t id, struct db_order *o, struct db_authz *authz,
-    size_t max, size_t *n);
-/* Reads with the signing account (POST-as-GET of an order, an authorization or a challenge):
- * account acct_id into *acct as db_account_by_id reads it and, in the same statement, the
- * resource with the given id as the function without _acct reads it, whoever it belongs to;
- * *found 0 when there is no such resource. AE_NOTFOUND when there is no such account. */
+/* Reads with the signing account (POST-as-GET of an order, an authorization or a challenge;
+ * finalize): account acct_id into *acct as db_account_by_id reads it and, in the same
+ * statement, the resource with the given id as the function without _acct reads it, whoever it
+ * belongs to; *found 0 when there is no such resource. AE_NOTFOUND when there is no such
+ * account. For the order: db_order_get and db_order_authz_list in one, its authorizations
+ * into authz[0..*n) in authz id order, more than max AE_DB (stored data wrong). */
 struct db_account;
 anvil_err db_order_get_view_acct(struct db *db, int64_t acct_id, struct db_account *acct,
     int64_t id, struct db_order *o, struct db_authz *authz, size_t max, size_t *n, int *found);
