@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 #include "ca/spki.h"
 #include "ca/tbs.h"
+#include "lib/der.h"
 
 static anvil_err
 serial_to_asn1(const uint8_t *s, size_t len, ASN1_INTEGER **out)
@@ -563,44 +564,9 @@ tbs_hash(X509 *x, uint8_t out[32])
 	return e;
 }
 
-/* A signed certificate's fields are read from its DER by a walk over its TLVs: d2i_X509 would
- * also decode its public key through OpenSSL 3's decoders, ~1.5 M instructions (more than the
- * signature's own verification) for a key the signer never uses here. */
-struct der {
-	const uint8_t *p;
-	size_t len;
-};
-
-/* The next TLV of *in (one tag byte, definite length): its whole encoding in *tlv and its
- * contents in *val; 0 when *in is empty or the TLV overruns it. */
-static int
-der_next(struct der *in, uint8_t *tag, struct der *tlv, struct der *val)
-{
-	size_t n, hl = 2;
-
-	if (in->len < 2 || (in->p[0] & 0x1f) == 0x1f)
-		return 0;
-	n = in->p[1];
-	if (n & 0x80) {
-		size_t nb = n & 0x7f;
-		if (nb == 0 || nb > 3 || in->len < 2 + nb)
-			return 0;
-		n = 0;
-		for (size_t i = 0; i < nb; i++)
-			n = n << 8 | in->p[2 + i];
-		hl += nb;
-	}
-	if (n > in->len - hl)
-		return 0;
-	*tag = in->p[0];
-	val->p = in->p + hl;
-	val->len = n;
-	tlv->p = in->p;
-	tlv->len = hl + n;
-	in->p += hl + n;
-	in->len -= hl + n;
-	return 1;
-}
+/* A signed certificate's fields are read from its DER by a walk over its TLVs (lib/der.h):
+ * d2i_X509 would also decode its public key through OpenSSL 3's decoders, ~1.5 M instructions
+ * (more than the signature's own verification) for a key the signer never uses here. */
 
 /* The whole TLV of the next field, which must carry tag. */
 static int
@@ -629,20 +595,20 @@ tbs_fields(const uint8_t *der, size_t len, struct tbs_fields *f)
 	if (!der_next(&in, &tag, &tlv, &cert) || tag != 0x30 ||
 	    !der_next(&cert, &tag, &tlv, &tbs) || tag != 0x30)
 		return 0;
-	if (tbs.len > 0 && tbs.p[0] == 0xa0 && !der_field(&tbs, 0xa0, &f->version))
+	if (tbs.n > 0 && tbs.p[0] == 0xa0 && !der_field(&tbs, 0xa0, &f->version))
 		return 0;
 	if (!der_field(&tbs, 0x02, &f->serial) || !der_field(&tbs, 0x30, &tlv) ||
 	    !der_field(&tbs, 0x30, &f->issuer) || !der_next(&tbs, &tag, &tlv, &validity) ||
 	    tag != 0x30 || !der_next(&validity, &tag, &f->not_before, &tlv) ||
-	    !der_next(&validity, &tag, &f->not_after, &tlv) || validity.len != 0 ||
+	    !der_next(&validity, &tag, &f->not_after, &tlv) || validity.n != 0 ||
 	    !der_field(&tbs, 0x30, &f->subject) || !der_field(&tbs, 0x30, &f->spki))
 		return 0;
 	/* issuerUniqueID and subjectUniqueID may come first. */
 	while (der_next(&tbs, &tag, &tlv, &val))
 		if (tag == 0xa3 && (!der_next(&val, &tag, &tlv, &f->exts) || tag != 0x30 ||
-		    val.len != 0))
+		    val.n != 0))
 			return 0;
-	return tbs.len == 0;
+	return tbs.n == 0;
 }
 
 int
@@ -653,21 +619,21 @@ tbs_der_signature_ok(const uint8_t *der, size_t len, EVP_PKEY *key, const EVP_MD
 	uint8_t tag;
 	int ok;
 
-	if (!der_next(&in, &tag, &t, &cert) || tag != 0x30 || in.len != 0 ||
+	if (!der_next(&in, &tag, &t, &cert) || tag != 0x30 || in.n != 0 ||
 	    !der_next(&cert, &tag, &tbs, &tbsv) || tag != 0x30 ||
 	    !der_next(&cert, &tag, &alg, &f) || tag != 0x30 ||
-	    !der_next(&cert, &tag, &t, &sigv) || tag != 0x03 || cert.len != 0 ||
-	    sigv.len < 2 || sigv.p[0] != 0)
+	    !der_next(&cert, &tag, &t, &sigv) || tag != 0x03 || cert.n != 0 ||
+	    sigv.n < 2 || sigv.p[0] != 0)
 		return 0;
 	/* As X509_verify: the outer algorithm is the one the TBS names (after version, serial). */
-	if ((tbsv.len > 0 && tbsv.p[0] == 0xa0 && !der_field(&tbsv, 0xa0, &f)) ||
-	    !der_field(&tbsv, 0x02, &f) || !der_field(&tbsv, 0x30, &f) || f.len != alg.len ||
-	    memcmp(f.p, alg.p, alg.len) != 0)
+	if ((tbsv.n > 0 && tbsv.p[0] == 0xa0 && !der_field(&tbsv, 0xa0, &f)) ||
+	    !der_field(&tbsv, 0x02, &f) || !der_field(&tbsv, 0x30, &f) || f.n != alg.n ||
+	    memcmp(f.p, alg.p, alg.n) != 0)
 		return 0;
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		return 0;
 	ok = EVP_DigestVerifyInit(ctx, NULL, md, NULL, key) == 1 &&
-	    EVP_DigestVerify(ctx, sigv.p + 1, sigv.len - 1, tbs.p, tbs.len) == 1;
+	    EVP_DigestVerify(ctx, sigv.p + 1, sigv.n - 1, tbs.p, tbs.n) == 1;
 	EVP_MD_CTX_free(ctx);
 	return ok;
 }
@@ -680,7 +646,7 @@ tbs_der_issuer(const uint8_t *der, size_t len, const uint8_t **name, size_t *nam
 	if (!tbs_fields(der, len, &f))
 		return AE_INTERNAL;
 	*name = f.issuer.p;
-	*namelen = f.issuer.len;
+	*namelen = f.issuer.n;
 	return AE_OK;
 }
 
@@ -690,7 +656,7 @@ der_is(const void *v, const ASN1_ITEM *it, const struct der *d)
 {
 	unsigned char *a;
 	int n = item_der(v, it, &a);
-	int eq = n > 0 && (size_t)n == d->len && memcmp(a, d->p, d->len) == 0;
+	int eq = n > 0 && (size_t)n == d->n && memcmp(a, d->p, d->n) == 0;
 
 	OPENSSL_free(a);
 	return eq;
@@ -704,7 +670,7 @@ ext_is(const struct der *ext, const uint8_t *oid, size_t oidlen)
 	uint8_t tag;
 
 	return der_next(&in, &tag, &tlv, &seq) && der_next(&seq, &tag, &tlv, &in) &&
-	    tlv.len == oidlen && memcmp(tlv.p, oid, oidlen) == 0;
+	    tlv.n == oidlen && memcmp(tlv.p, oid, oidlen) == 0;
 }
 
 /* Field by field, because the precertificate is signed and the certificate not yet: their
@@ -728,7 +694,7 @@ tbs_match_precert_der(const uint8_t *pre, size_t len, X509 *cert)
 	if (!tbs_fields(pre, len, &f))
 		return AE_INTERNAL;  /* the journal holds what the signer signed: a bug */
 	if (ver < 0 || ver > 2 ||
-	    (ver == 0 ? f.version.len != 0 : f.version.len != sizeof(vder) ||
+	    (ver == 0 ? f.version.n != 0 : f.version.n != sizeof(vder) ||
 	    memcmp(f.version.p, vder, sizeof(vder)) != 0) ||
 	    !der_is(X509_get0_serialNumber(cert), ASN1_ITEM_rptr(ASN1_INTEGER), &f.serial) ||
 	    !der_is(X509_get_issuer_name(cert), ASN1_ITEM_rptr(X509_NAME), &f.issuer) ||
@@ -755,7 +721,7 @@ tbs_match_precert_der(const uint8_t *pre, size_t len, X509 *cert)
 		have = der_next(&f.exts, &tag, &ext, &val);
 	}
 	/* Both lists used up, and nothing malformed left behind the last extension read. */
-	return !have && f.exts.len == 0 && j == nc ? AE_OK : AE_SIGNER_MISMATCH;
+	return !have && f.exts.n == 0 && j == nc ? AE_OK : AE_SIGNER_MISMATCH;
 }
 
 anvil_err

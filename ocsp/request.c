@@ -1,52 +1,12 @@
 #include "config.h"
 #include <string.h>
 #include "lib/b64url.h"
+#include "lib/der.h"
 #include "ocsp/request.h"
 #include "lib/hex.h"
 
-/* A counted view of DER bytes; every read checks what is left. */
-struct der {
-	const uint8_t *p;
-	size_t n;
-};
-
 static const uint8_t OID_SHA1[] = { 0x2b, 0x0e, 0x03, 0x02, 0x1a };
 static const uint8_t OID_SHA256[] = { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01 };
-
-/* One TLV: low-tag-number form only, definite minimal length (DER). The content is returned
- * in *c and d moves past it. */
-static int
-der_next(struct der *d, uint8_t *tag, struct der *c)
-{
-	size_t len, i = 2;
-
-	if (d->n < 2 || (d->p[0] & 0x1f) == 0x1f)
-		return -1;
-	*tag = d->p[0];
-	len = d->p[1];
-	if (len == 0x81) {
-		if (d->n < 3 || d->p[2] < 0x80)
-			return -1;
-		len = d->p[2];
-		i = 3;
-	} else if (len == 0x82) {
-		if (d->n < 4)
-			return -1;
-		len = (size_t)d->p[2] << 8 | d->p[3];
-		if (len < 0x100)
-			return -1;
-		i = 4;
-	} else if (len >= 0x80) {
-		return -1;  /* indefinite, or longer than any request we accept */
-	}
-	if (len > d->n - i)
-		return -1;
-	c->p = d->p + i;
-	c->n = len;
-	d->p += i + len;
-	d->n -= i + len;
-	return 0;
-}
 
 /* The next TLV must have tag want. */
 static int
@@ -56,7 +16,7 @@ der_expect(struct der *d, uint8_t want, struct der *c)
 
 	if (d->n == 0 || d->p[0] != want)
 		return -1;
-	return der_next(d, &tag, c);
+	return der_next(d, &tag, NULL, c) ? 0 : -1;
 }
 
 /* An optional element with tag t: skipped (checked only for well-formed framing). */
