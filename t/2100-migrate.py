@@ -69,6 +69,22 @@ def main():
     def migrate(*args):
         return subprocess.run([ctl, "-c", path, "migrate"] + list(args), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, universal_newlines=True)
+
+    def database_at(suffix, version):
+        """A new database anvil_t2100<suffix>, the one migrate() works on from now on,
+        migrated up to version."""
+        nonlocal path
+        name = "anvil_t2100" + suffix
+        s.db.ensure_database(name, dbc["user"], dbc["password"])
+        cfg["database"]["name"] = name
+        path = os.path.join(s.dir, "t2100%s.json" % suffix)
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        upto = proc.tmpdir("anvil-upto%d-" % version)
+        for f in known:
+            if int(f[:4]) <= version:
+                shutil.copy(os.path.join(src, f), upto)
+        return migrate("--dir", upto)
     r = migrate("--status")
     tap.ok(r.returncode == 0 and "pending %s" % known[0] in r.stdout,
            "a fresh database: --status lists %s as pending" % known[0])
@@ -108,16 +124,7 @@ def main():
                     database="anvil_t2100").strip(), str(newest), "and not recorded")
 
     # --- 0006 keeps the meaning of existing EAB keys: single-use, no expiry, every profile ---
-    s.db.ensure_database("anvil_t2100b", dbc["user"], dbc["password"])
-    cfg["database"]["name"] = "anvil_t2100b"
-    path = os.path.join(s.dir, "t2100b.json")
-    with open(path, "w") as f:
-        json.dump(cfg, f)
-    upto5 = proc.tmpdir("anvil-upto5-")
-    for f in known:
-        if int(f[:4]) <= 5:
-            shutil.copy(os.path.join(src, f), upto5)
-    r = migrate("--dir", upto5)
+    r = database_at("b", 5)
     tap.is_(r.returncode, 0, "a database at 0005")
     s.mysql("INSERT INTO accounts (id, thumbprint, jwk, eab_kid) VALUES "
             "(7, REPEAT('a', 43), '{}', 'bound');"
@@ -132,16 +139,7 @@ def main():
             "0006: a bound key is used up, a free one has its one use left")
 
     # --- 0009 moves challenges into their authorization's row, and renumbers validate jobs ---
-    s.db.ensure_database("anvil_t2100c", dbc["user"], dbc["password"])
-    cfg["database"]["name"] = "anvil_t2100c"
-    path = os.path.join(s.dir, "t2100c.json")
-    with open(path, "w") as f:
-        json.dump(cfg, f)
-    upto8 = proc.tmpdir("anvil-upto8-")
-    for f in known:
-        if int(f[:4]) <= 8:
-            shutil.copy(os.path.join(src, f), upto8)
-    r = migrate("--dir", upto8)
+    r = database_at("c", 8)
     tap.is_(r.returncode, 0, "a database at 0008")
     t = ["%022d" % i for i in range(6)]
     s.mysql("INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, "
